@@ -1,0 +1,77 @@
+"""mnist-sgd: fastbook chapter 4's digit classifier, trained with SGD from scratch.
+
+The chapter's pieces under the chapter's names, small and composable as in
+the book: ``init_params``, ``linear1``, ``mnist_loss``, ``sigmoid``,
+``batch_accuracy``, ``DataLoader``, ``BasicOptim``/``SGD``, ``Learner``,
+``simple_net``.
+"""
+
+from mnist_sgd.data import (
+    DataLoader,
+    DataLoaders,
+    ImageDataset,
+    TensorDataset,
+    binary_target,
+    collate,
+    seed_tensors,
+)
+from mnist_sgd.learner import (
+    Callback,
+    CancelFitException,
+    Learner,
+    calc_grad,
+    train_epoch,
+    validate_epoch,
+)
+from mnist_sgd.loss import (
+    binary_cross_entropy,
+    cross_entropy,
+    log_softmax,
+    mnist_loss,
+    mnist_loss_on_probs,
+    nll_loss,
+    sigmoid,
+    softmax,
+)
+from mnist_sgd.metrics import accuracy, batch_accuracy, confusion_matrix, per_class_accuracy
+from mnist_sgd.model import Linear1, PixelSimilarity, get_model, init_params, linear1, simple_net
+from mnist_sgd.optim import SGD, BasicOptim
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SGD",
+    "BasicOptim",
+    "Callback",
+    "CancelFitException",
+    "DataLoader",
+    "DataLoaders",
+    "ImageDataset",
+    "Learner",
+    "Linear1",
+    "PixelSimilarity",
+    "TensorDataset",
+    "__version__",
+    "accuracy",
+    "batch_accuracy",
+    "binary_cross_entropy",
+    "binary_target",
+    "calc_grad",
+    "collate",
+    "confusion_matrix",
+    "cross_entropy",
+    "get_model",
+    "init_params",
+    "linear1",
+    "log_softmax",
+    "mnist_loss",
+    "mnist_loss_on_probs",
+    "nll_loss",
+    "per_class_accuracy",
+    "seed_tensors",
+    "sigmoid",
+    "simple_net",
+    "softmax",
+    "train_epoch",
+    "validate_epoch",
+]

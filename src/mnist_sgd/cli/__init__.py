@@ -1,0 +1,77 @@
+"""The ``mnist-sgd`` command line: a thin layer over the library.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and
+``run(args) -> int``. Expected errors become one line on stderr and an exit
+code (2 usage, 1 runtime, 130 interrupted); a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from mnist_sgd.errors import MnistSgdError
+
+COMMANDS = ("data", "train", "evaluate", "predict", "report", "recipes", "bench", "serve")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command."""
+    parser = argparse.ArgumentParser(
+        prog="mnist-sgd",
+        description="Train fastbook chapter 4's digit classifier with SGD from scratch.",
+        epilog="Run 'mnist-sgd COMMAND --help' for each command's options and examples.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = _command_module(name)
+        if module is not None:
+            module.add_parser(subparsers)
+    return parser
+
+
+def _command_module(name: str):  # type: ignore[no-untyped-def]
+    """Import ``mnist_sgd.cli.<name>`` if that command is built in this version."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"mnist_sgd.cli.{name}")
+    except ModuleNotFoundError as error:
+        if error.name == f"mnist_sgd.cli.{name}":
+            return None
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print("mnist-sgd: interrupted", file=sys.stderr)
+        return 130
+    except (MnistSgdError, ValueError, OSError) as error:
+        if args.debug:
+            traceback.print_exc()
+        code = 2 if isinstance(error, ValueError) else 1
+        print(f"mnist-sgd: error: {_one_line(error)}", file=sys.stderr)
+        return code
+
+
+def _one_line(error: BaseException) -> str:
+    """The error's message on one line (OSError gets its file name)."""
+    if isinstance(error, OSError) and not isinstance(error, MnistSgdError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

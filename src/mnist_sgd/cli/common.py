@@ -1,0 +1,92 @@
+"""Options shared by several commands: where data comes from, output format."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+CACHE_ENV = "MNIST_SGD_CACHE"
+MIRROR_ENV = "MNIST_SGD_MIRROR"
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """Add --data-path, --cache-dir, --mirror and --offline to ``parser``."""
+    group = parser.add_argument_group("data sources")
+    group.add_argument(
+        "--data-path",
+        type=Path,
+        default=None,
+        help="a local copy of the dataset (folder or archive), used before anything else",
+    )
+    group.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=os.environ.get(CACHE_ENV) or None,
+        help=f"where downloads and tensor caches live (env {CACHE_ENV}; "
+        "default: the user cache folder)",
+    )
+    group.add_argument(
+        "--mirror",
+        default=os.environ.get(MIRROR_ENV) or None,
+        help=f"a base URL or folder holding the official file names (env {MIRROR_ENV})",
+    )
+    group.add_argument(
+        "--offline", action="store_true", help="never use the network (local copy, cache or mirror folder only)"
+    )
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a float > 0."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def data_options(args: argparse.Namespace, progress: bool = True):  # type: ignore[no-untyped-def]
+    """The ``DataOptions`` the data flags describe, with a tqdm progress bar on stderr."""
+    from mnist_sgd.datasets import DataOptions
+
+    return DataOptions(
+        path=args.data_path,
+        cache_dir=args.cache_dir,
+        mirror=args.mirror,
+        offline=args.offline,
+        progress=download_bar() if progress else None,
+    )
+
+
+def download_bar():  # type: ignore[no-untyped-def]
+    """A progress callback ``(what, done, total)`` that draws one tqdm bar per file on stderr."""
+    import sys
+
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(what: str, done: int, total: int | None) -> None:
+        bar = bars.get(what)
+        if bar is None:
+            bar = bars[what] = tqdm(total=total, desc=what, unit="B", unit_scale=True, file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return update
+
+
+def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--json``: machine-readable output on stdout."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")

@@ -1,0 +1,247 @@
+"""Training: fastbook chapter 4, "Putting it all together".
+
+The seven steps, in the chapter's functions (``calc_grad``, ``train_epoch``,
+``validate_epoch``), then the same loop as a ``Learner`` with named events for
+callbacks. The library prints nothing: ``fit`` returns one record per epoch,
+and a callback (the CLI's progress bar, a checkpointer) sees every event.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mnist_sgd.data import DataLoader, DataLoaders
+from mnist_sgd.errors import TrainingError
+from mnist_sgd.loss import mnist_loss
+from mnist_sgd.metrics import batch_accuracy
+from mnist_sgd.optim import SGD, BasicOptim
+
+LossFunc = Callable[[Tensor, Tensor], Tensor]
+Metric = Callable[[Tensor, Tensor], Tensor]
+EVENTS = ("before_fit", "before_epoch", "before_batch", "after_batch", "after_epoch", "after_fit")
+
+
+def calc_grad(xb: Tensor, yb: Tensor, model: Callable[[Tensor], Tensor], loss_func: LossFunc = mnist_loss) -> Tensor:
+    """Steps 2-4: predict, score, and compute gradients. Returns the loss (a scalar)."""
+    preds = model(xb)
+    loss = loss_func(preds, yb)
+    loss.backward()
+    return loss
+
+
+def train_epoch(model: Callable[[Tensor], Tensor], dl: Iterable[Any], opt: BasicOptim, loss_func: LossFunc = mnist_loss) -> None:
+    """One pass over ``dl``: for each batch, gradients, a step (step 5), and zero the grads."""
+    for xb, yb in dl:
+        calc_grad(xb, yb, model, loss_func)
+        opt.step()
+        opt.zero_grad()
+
+
+@torch.no_grad()
+def validate_epoch(model: Callable[[Tensor], Tensor], dl: Iterable[Any], metric: Metric = batch_accuracy) -> float:
+    """The metric over a whole ``DataLoader``, averaged over items (step 6, for people)."""
+    total, count = 0.0, 0
+    for xb, yb in dl:
+        total += metric(model(xb), yb).item() * len(yb)
+        count += len(yb)
+    return total / count
+
+
+class CancelFitException(Exception):
+    """Raise from a callback to end ``fit`` cleanly (early stop, Ctrl-C)."""
+
+
+class Callback:
+    """Base class: override any of ``EVENTS``; each gets the ``Learner``."""
+
+    def before_fit(self, learn: Learner) -> None: ...
+    def before_epoch(self, learn: Learner) -> None: ...
+    def before_batch(self, learn: Learner) -> None: ...
+    def after_batch(self, learn: Learner) -> None: ...
+    def after_epoch(self, learn: Learner) -> None: ...
+    def after_fit(self, learn: Learner) -> None: ...
+
+
+class Learner:
+    """Data, model, optimiser, loss and metrics together: ``Learner(dls, model).fit(10, lr=1.0)``.
+
+    Args:
+        dls: ``DataLoaders`` (``dls.train``, ``dls.valid``).
+        model: maps a batch ``xb`` to predictions.
+        opt_func: ``opt_func(params, lr)`` builds the optimiser (default ``SGD``).
+        loss_func: ``loss_func(preds, yb)`` -> scalar (default ``mnist_loss``).
+        metrics: one metric or several, each ``metric(preds, yb)`` -> mean over the batch.
+        cbs: callbacks, called in order at each event.
+        lr_schedule: ``lr_schedule(lr, pos)`` -> lr for a batch at ``pos`` in [0, 1) of the fit.
+    """
+
+    def __init__(
+        self,
+        dls: DataLoaders,
+        model: nn.Module,
+        opt_func: Callable[..., BasicOptim] = SGD,
+        loss_func: LossFunc = mnist_loss,
+        metrics: Metric | Sequence[Metric] = batch_accuracy,
+        cbs: Sequence[Callback] = (),
+        lr_schedule: Callable[[float, float], float] | None = None,
+    ) -> None:
+        self.dls, self.model, self.opt_func, self.loss_func = dls, model, opt_func, loss_func
+        self.metrics = [metrics] if callable(metrics) else list(metrics)
+        self.cbs, self.lr_schedule = list(cbs), lr_schedule
+        self.opt: BasicOptim | None = None
+        self.history: list[dict[str, float]] = []
+        self.epoch, self.iter, self.n_epoch, self.lr = 0, 0, 0, 0.0
+        self.loss: Tensor = torch.tensor(0.0)
+        self.epoch_rng: Tensor | None = None
+        self._batch_losses: list[Tensor] = []
+        self._batch_sizes: list[int] = []
+        self._carried = (0.0, 0)  # (loss sum, items) of a resumed epoch's earlier batches
+
+    def fit(self, n_epoch: int, lr: float = 1.0, *, resume: bool = False) -> list[dict[str, float]]:
+        """Train for ``n_epoch`` epochs; return the history, one record per epoch.
+
+        Each record: ``epoch``, ``train_loss``, ``valid_loss``, one entry per
+        metric (by its ``__name__``), ``seconds``. With ``resume=True`` (after
+        :meth:`load_state`) it goes on from the saved epoch and batch.
+        """
+        if n_epoch < 1:
+            raise ValueError(f"n_epoch must be >= 1, got {n_epoch}")
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got {lr}")
+        self.n_epoch, self.lr = n_epoch, lr
+        if not resume or self.opt is None:
+            self.opt = self.opt_func(self.model.parameters(), lr)
+            self.history, self.epoch, self.iter = [], 0, 0
+        try:
+            self._event("before_fit")
+            while self.epoch < n_epoch:
+                self._one_epoch()
+        except CancelFitException:
+            pass
+        self._event("after_fit")
+        return self.history
+
+    def _event(self, name: str) -> None:
+        for cb in self.cbs:
+            getattr(cb, name)(self)
+
+    def _one_epoch(self) -> None:
+        start = time.perf_counter()
+        self._event("before_epoch")
+        self._train_one_epoch()
+        record = {"epoch": float(self.epoch), "train_loss": self._epoch_train_loss()}
+        record.update(self.validate())
+        record["seconds"] = time.perf_counter() - start
+        self.history.append(record)
+        self.epoch, self.iter = self.epoch + 1, 0
+        self._event("after_epoch")
+
+    def _train_one_epoch(self) -> None:
+        dl, opt = self.dls.train, self.opt
+        assert opt is not None
+        if self.iter == 0:
+            self.epoch_rng = dl.rng_state() if isinstance(dl, DataLoader) else None
+            self._batch_losses, self._batch_sizes, self._carried = [], [], (0.0, 0)
+        batches = dl.batches(self.iter) if isinstance(dl, DataLoader) else iter(dl)
+        n_batches = max(len(dl), 1)
+        self.model.train()
+        for xb, yb in batches:
+            if self.lr_schedule is not None:
+                opt.lr = self.lr_schedule(self.lr, (self.epoch + self.iter / n_batches) / self.n_epoch)
+            self.xb, self.yb = xb, yb
+            self._event("before_batch")
+            self.loss = calc_grad(xb, yb, self.model, self.loss_func).detach()
+            opt.step()
+            opt.zero_grad()
+            self._batch_losses.append(self.loss)
+            self._batch_sizes.append(len(yb))
+            self.iter += 1
+            self._event("after_batch")
+
+    def _partial_sums(self) -> tuple[float, int]:
+        """(loss sum, items) over this epoch's batches so far (one device sync)."""
+        total, count = self._carried
+        if self._batch_losses:
+            sizes = torch.tensor(self._batch_sizes, dtype=torch.float32)
+            total += float((torch.stack(self._batch_losses).float().cpu() * sizes).sum())
+            count += sum(self._batch_sizes)
+        return total, count
+
+    def _epoch_train_loss(self) -> float:
+        """Mean training loss over the epoch's items; a TrainingError if it was NaN or infinite."""
+        total, count = self._partial_sums()
+        value = total / max(count, 1)
+        if math.isfinite(value):
+            return value
+        losses = torch.stack(self._batch_losses).float().cpu()
+        bad = int((~torch.isfinite(losses)).nonzero()[0, 0]) if len(losses) else 0
+        batch = self.iter - len(losses) + bad + 1
+        raise TrainingError(
+            f"the loss became {losses[bad].item() if len(losses) else value} in epoch "
+            f"{self.epoch + 1}, batch {batch}: the learning rate ({self.lr:g}) is probably "
+            "too high; try a lower --lr"
+        )
+
+    @torch.no_grad()
+    def validate(self, dl: Iterable[Any] | None = None) -> dict[str, float]:
+        """Loss and metrics over ``dl`` (default the validation set), averaged over items."""
+        self.model.eval()
+        names = ["valid_loss", *(m.__name__ for m in self.metrics)]
+        sums: Tensor | float = 0.0
+        count = 0
+        for xb, yb in self.dls.valid if dl is None else dl:
+            preds = self.model(xb)
+            values = [self.loss_func(preds, yb), *(m(preds, yb) for m in self.metrics)]
+            sums = sums + torch.stack([v.detach().float() for v in values]) * len(yb)
+            count += len(yb)
+        means = torch.as_tensor(sums).cpu() / max(count, 1)
+        return dict(zip(names, means.reshape(-1).tolist(), strict=True))
+
+    @torch.no_grad()
+    def get_preds(self, dl: Iterable[Any] | None = None) -> tuple[Tensor, Tensor]:
+        """Predictions and targets over ``dl`` (default the validation set), concatenated."""
+        self.model.eval()
+        preds, targets = [], []
+        for xb, yb in self.dls.valid if dl is None else dl:
+            preds.append(self.model(xb).float().cpu())
+            targets.append(yb.cpu())
+        return torch.cat(preds), torch.cat(targets)
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        """Everything needed to resume: named tensors and JSON-able facts."""
+        assert self.opt is not None, "state() needs fit() to have started"
+        tensors = {f"model.{k}": v.detach().cpu() for k, v in self.model.state_dict().items()}
+        tensors.update({f"opt.{k}": v.detach().cpu() for k, v in self.opt.state_tensors().items()})
+        tensors["rng.torch"] = torch.get_rng_state()
+        loader_rng = self.epoch_rng if self.iter else self._loader_rng()
+        if loader_rng is not None:
+            tensors["rng.loader"] = loader_rng
+        total, count = self._partial_sums()
+        facts = {"epoch": self.epoch, "iter": self.iter, "train_sum": total, "train_count": count,
+                 "history": self.history, "lr": self.lr, "n_epoch": self.n_epoch}
+        return tensors, facts
+
+    def _loader_rng(self) -> Tensor | None:
+        dl = self.dls.train
+        return dl.rng_state() if isinstance(dl, DataLoader) else None
+
+    def load_state(self, tensors: dict[str, Tensor], facts: dict[str, Any], lr: float) -> None:
+        """Restore :meth:`state`, then ``fit(..., resume=True)`` goes on where it stopped."""
+        model_state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        self.model.load_state_dict(model_state)
+        self.opt = self.opt_func(self.model.parameters(), lr)
+        self.opt.load_state_tensors({k[4:]: v for k, v in tensors.items() if k.startswith("opt.")})
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.loader" in tensors and isinstance(self.dls.train, DataLoader):
+            self.dls.train.set_rng_state(tensors["rng.loader"])
+            self.epoch_rng = tensors["rng.loader"]
+        self.epoch, self.iter = int(facts["epoch"]), int(facts["iter"])
+        self.history = list(facts["history"])
+        self._carried = (float(facts["train_sum"]), int(facts["train_count"]))
+        self._batch_losses, self._batch_sizes = [], []

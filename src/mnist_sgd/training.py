@@ -1,0 +1,154 @@
+"""From names to a ready ``Learner``: what ``mnist-sgd train`` runs, as a library.
+
+``TrainConfig`` holds every option by name (dataset, model, loss, optimiser,
+lr, batch size, epochs, seed, device); ``build_learner`` turns a config and a
+loaded dataset into ``DataLoaders``, a model and a ``Learner``, exactly as the
+chapter wires them by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+
+from mnist_sgd.data import DataLoader, DataLoaders, ImageDataset, binary_target
+from mnist_sgd.learner import Callback, Learner
+from mnist_sgd.loss import BINARY_LOSSES, get_loss
+from mnist_sgd.metrics import accuracy, batch_accuracy
+from mnist_sgd.model import get_model, wants_flat_input
+from mnist_sgd.optim import SGD, BasicOptim
+
+OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training option, by name, with the seed's defaults (the book's linear model)."""
+
+    dataset: str = "mnist_sample"
+    model: str = "linear"
+    loss: str = "mnist_loss"
+    opt: str = "sgd"
+    lr: float = 1.0
+    bs: int = 256
+    epochs: int = 20
+    seed: int = 42
+    mom: float = 0.0
+    wd: float = 0.0
+    schedule: str = "constant"
+    augment: bool = False
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.bs < 1:
+            raise ValueError(f"bs (batch size) must be >= 1, got {self.bs}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.opt not in OPTIMIZERS:
+            raise ValueError(f"unknown optimiser {self.opt!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        get_loss(self.loss)
+        wants_flat_input(self.model)
+
+    @property
+    def binary(self) -> bool:
+        """True for the seed's one-output models (``mnist_loss``, ``bce``)."""
+        return self.loss in BINARY_LOSSES
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; a named device that is absent is a ValueError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("--device mps: Apple's MPS backend is not available; use --device cpu")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {name!r}; choose one of: auto, cpu, cuda, mps")
+    return torch.device(name)
+
+
+def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None) -> DataLoaders:
+    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss."""
+    flat = wants_flat_input(config.model)
+    if config.binary and len(data.classes) != 2:
+        raise ValueError(
+            f"loss {config.loss!r} is for two classes, but {data.name} has {len(data.classes)}; "
+            "use --loss cross_entropy")
+
+    def target(labels: torch.Tensor) -> torch.Tensor:
+        return binary_target(labels, positive=0) if config.binary else labels
+
+    train = ImageDataset(data.train_images, target(data.train_labels), flatten=flat)
+    valid = ImageDataset(data.valid_images, target(data.valid_labels), flatten=flat)
+    return DataLoaders(
+        DataLoader(train, batch_size=config.bs, shuffle=True, seed=config.seed, device=device),
+        DataLoader(valid, batch_size=max(config.bs, 1024), device=device),
+    )
+
+
+def build_learner(
+    config: TrainConfig, data: Any, device: torch.device | None = None, cbs: Sequence[Callback] = ()
+) -> Learner:
+    """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible."""
+    torch.manual_seed(config.seed)
+    n_out = 1 if config.binary else len(data.classes)
+    model = get_model(config.model, n_out=n_out, **config.model_kwargs)
+    if device is not None:
+        model = model.to(device)
+    opt_cls = OPTIMIZERS[config.opt]
+    kwargs = {"mom": config.mom, "wd": config.wd} if opt_cls is SGD else {}
+
+    def opt_func(params: Any, lr: float) -> BasicOptim:
+        return opt_cls(params, lr, **kwargs)
+
+    metric = batch_accuracy if config.binary else accuracy
+    return Learner(make_dls(config, data, device), model, opt_func=opt_func,
+                   loss_func=get_loss(config.loss), metrics=metric, cbs=cbs)
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *, binary: bool, flat: bool,
+    loss: str, bs: int = 2048,
+) -> dict[str, Any]:
+    """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on labelled images.
+
+    Args:
+        images: ``(n, 28, 28)`` uint8; labels: ``(n,)`` int64 class indices.
+        binary: the model has one output (score > 0 means class 0).
+    Returns:
+        ``{"loss", "accuracy", "per_class", "confusion", "preds", "probs"}`` with
+        ``confusion`` ``(k, k)`` int64 (row = true class) and ``probs`` ``(n, k)``.
+    """
+    from mnist_sgd.metrics import confusion_matrix, per_class_accuracy, predicted_labels, probabilities
+
+    model.eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    dataset = ImageDataset(images, binary_target(labels) if binary else labels, flatten=flat)
+    outputs = [model(xb.to(device)).float().cpu() for xb, _ in DataLoader(dataset, batch_size=bs)]
+    scores = torch.cat(outputs)
+    targets = dataset.tensors[1]
+    loss_value = float(get_loss(loss)(scores, targets))
+    preds = predicted_labels(scores)
+    k = 2 if binary else scores.shape[1]
+    matrix = confusion_matrix(preds, labels, k)
+    return {
+        "loss": loss_value,
+        "accuracy": float((preds == labels).float().mean()),
+        "per_class": per_class_accuracy(matrix).tolist(),
+        "confusion": matrix,
+        "preds": preds,
+        "probs": probabilities(scores),
+    }

@@ -65,7 +65,9 @@ class ImageDataset(TensorDataset):
 
     def __init__(self, images: Tensor, targets: Tensor, *, flatten: bool = True) -> None:
         if images.dtype != torch.uint8 or images.ndim != 3:
-            raise ValueError(f"images must be (n, 28, 28) uint8, got {tuple(images.shape)} {images.dtype}")
+            raise ValueError(
+                f"images must be (n, 28, 28) uint8, got {tuple(images.shape)} {images.dtype}"
+            )
         super().__init__(images, targets)
         self.flatten = flatten
 
@@ -125,7 +127,7 @@ def _as_tensor_data(dataset: Any) -> TensorDataset | Tensor | None:
                 for item in dataset
             )
             if items_ok:  # the seed's list(zip(train_x, train_y)): stack once
-                return TensorDataset(*(torch.stack(field) for field in zip(*dataset)))
+                return TensorDataset(*(torch.stack(field) for field in zip(*dataset, strict=True)))
     return None
 
 

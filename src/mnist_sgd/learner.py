@@ -27,7 +27,9 @@ Metric = Callable[[Tensor, Tensor], Tensor]
 EVENTS = ("before_fit", "before_epoch", "before_batch", "after_batch", "after_epoch", "after_fit")
 
 
-def calc_grad(xb: Tensor, yb: Tensor, model: Callable[[Tensor], Tensor], loss_func: LossFunc = mnist_loss) -> Tensor:
+def calc_grad(
+    xb: Tensor, yb: Tensor, model: Callable[[Tensor], Tensor], loss_func: LossFunc = mnist_loss
+) -> Tensor:
     """Steps 2-4: predict, score, and compute gradients. Returns the loss (a scalar)."""
     preds = model(xb)
     loss = loss_func(preds, yb)
@@ -35,7 +37,12 @@ def calc_grad(xb: Tensor, yb: Tensor, model: Callable[[Tensor], Tensor], loss_fu
     return loss
 
 
-def train_epoch(model: Callable[[Tensor], Tensor], dl: Iterable[Any], opt: BasicOptim, loss_func: LossFunc = mnist_loss) -> None:
+def train_epoch(
+    model: Callable[[Tensor], Tensor],
+    dl: Iterable[Any],
+    opt: BasicOptim,
+    loss_func: LossFunc = mnist_loss,
+) -> None:
     """One pass over ``dl``: for each batch, gradients, a step (step 5), and zero the grads."""
     for xb, yb in dl:
         calc_grad(xb, yb, model, loss_func)
@@ -44,7 +51,9 @@ def train_epoch(model: Callable[[Tensor], Tensor], dl: Iterable[Any], opt: Basic
 
 
 @torch.no_grad()
-def validate_epoch(model: Callable[[Tensor], Tensor], dl: Iterable[Any], metric: Metric = batch_accuracy) -> float:
+def validate_epoch(
+    model: Callable[[Tensor], Tensor], dl: Iterable[Any], metric: Metric = batch_accuracy
+) -> float:
     """The metric over a whole ``DataLoader``, averaged over items (step 6, for people)."""
     total, count = 0.0, 0
     for xb, yb in dl:
@@ -153,7 +162,9 @@ class Learner:
         self.model.train()
         for xb, yb in batches:
             if self.lr_schedule is not None:
-                opt.lr = self.lr_schedule(self.lr, (self.epoch + self.iter / n_batches) / self.n_epoch)
+                opt.lr = self.lr_schedule(
+                    self.lr, (self.epoch + self.iter / n_batches) / self.n_epoch
+                )
             self.xb, self.yb = xb, yb
             self._event("before_batch")
             self.loss = calc_grad(xb, yb, self.model, self.loss_func).detach()
@@ -223,8 +234,15 @@ class Learner:
         if loader_rng is not None:
             tensors["rng.loader"] = loader_rng
         total, count = self._partial_sums()
-        facts = {"epoch": self.epoch, "iter": self.iter, "train_sum": total, "train_count": count,
-                 "history": self.history, "lr": self.lr, "n_epoch": self.n_epoch}
+        facts = {
+            "epoch": self.epoch,
+            "iter": self.iter,
+            "train_sum": total,
+            "train_count": count,
+            "history": self.history,
+            "lr": self.lr,
+            "n_epoch": self.n_epoch,
+        }
         return tensors, facts
 
     def _loader_rng(self) -> Tensor | None:

@@ -9,6 +9,8 @@ classes the same idea becomes softmax and cross-entropy, written here from
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -126,7 +128,7 @@ LOSSES = {
 BINARY_LOSSES = frozenset({"mnist_loss", "bce"})
 
 
-def get_loss(name: str):  # type: ignore[no-untyped-def]
+def get_loss(name: str) -> Callable[[Tensor, Tensor], Tensor]:
     """The loss function registered as ``name``; a ValueError lists the valid names."""
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")

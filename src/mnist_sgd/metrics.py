@@ -70,7 +70,7 @@ def confusion_matrix(preds: Tensor, targets: Tensor, n_classes: int) -> Tensor:
 
 
 def per_class_accuracy(matrix: Tensor) -> Tensor:
-    """``(k,)`` float: the diagonal of a confusion matrix over its row sums (nan if a class is absent)."""
+    """``(k,)`` float: a confusion matrix's diagonal over its row sums (nan: class absent)."""
     totals = matrix.sum(dim=1).double()
     return matrix.diagonal().double() / totals
 

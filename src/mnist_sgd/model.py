@@ -73,6 +73,9 @@ class PixelSimilarity(nn.Module):
     ``batch_accuracy`` scores it like the linear model (book: 0.9511).
     """
 
+    mean3: Tensor
+    mean7: Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean3", torch.zeros(28, 28))
@@ -88,7 +91,9 @@ class PixelSimilarity(nn.Module):
 
     def forward(self, xb: Tensor) -> Tensor:
         images = xb.view(-1, 28, 28)
-        return (mnist_distance(images, self.mean7) - mnist_distance(images, self.mean3)).unsqueeze(1)
+        return (mnist_distance(images, self.mean7) - mnist_distance(images, self.mean3)).unsqueeze(
+            1
+        )
 
 
 def _linear(n_out: int = 1, **kwargs: Any) -> nn.Module:

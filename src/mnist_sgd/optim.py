@@ -54,7 +54,9 @@ class SGD(BasicOptim):
     ``p -= lr*buf``. With ``mom=0, wd=0`` it is exactly ``BasicOptim``.
     """
 
-    def __init__(self, params: Iterable[Tensor], lr: float, mom: float = 0.0, wd: float = 0.0) -> None:
+    def __init__(
+        self, params: Iterable[Tensor], lr: float, mom: float = 0.0, wd: float = 0.0
+    ) -> None:
         super().__init__(params, lr)
         if not 0 <= mom < 1:
             raise ValueError(f"mom must be in [0, 1), got {mom}")
@@ -85,5 +87,7 @@ class SGD(BasicOptim):
         for i, p in enumerate(self.params):
             buf = state.get(f"mom.{i}")
             if buf is not None and buf.shape != p.shape:
-                raise ValueError(f"momentum {i} has shape {tuple(buf.shape)}, parameter {tuple(p.shape)}")
+                raise ValueError(
+                    f"momentum {i} has shape {tuple(buf.shape)}, parameter {tuple(p.shape)}"
+                )
             self.bufs[i] = None if buf is None else buf.to(p.device).clone()

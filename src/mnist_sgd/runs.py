@@ -23,7 +23,11 @@ from mnist_sgd.learner import Callback, CancelFitException, Learner
 
 FORMAT = "mnist-sgd/1"
 MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = (
-    "model.safetensors", "run.json", "metrics.jsonl", "checkpoint.safetensors")
+    "model.safetensors",
+    "run.json",
+    "metrics.jsonl",
+    "checkpoint.safetensors",
+)
 MAX_HEADER = 16 * 1024 * 1024  # a safetensors header past 16 MiB is not one of ours
 
 
@@ -38,7 +42,9 @@ def read_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file; is this a run folder made by 'mnist-sgd train'?") from None
+        raise ModelFileError(
+            f"{path}: no such file; is this a run folder made by 'mnist-sgd train'?"
+        ) from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a folder, expected a .safetensors file") from None
     _check_header(path, raw)
@@ -46,7 +52,9 @@ def read_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
         tensors = st_load(raw)
         header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
     except Exception as error:  # safetensors raises its own SafetensorError
-        raise ModelFileError(f"{path}: not a valid safetensors file ({_short(error)}); retrain or re-copy it") from None
+        raise ModelFileError(
+            f"{path}: not a valid safetensors file ({_short(error)}); retrain or re-copy it"
+        ) from None
     return tensors, dict(header.get("__metadata__") or {})
 
 
@@ -55,14 +63,18 @@ def _check_header(path: Path, raw: bytes) -> None:
     if raw[:1] == b"\x80" or raw[:2] == b"PK":
         raise ModelFileError(
             f"{path}: looks like a pickle or torch.save file; mnist-sgd only loads safetensors, "
-            "which cannot run code")
+            "which cannot run code"
+        )
     if len(raw) < 8:
-        raise ModelFileError(f"{path}: is {len(raw)} bytes, too short for a safetensors file (truncated?)")
+        raise ModelFileError(
+            f"{path}: is {len(raw)} bytes, too short for a safetensors file (truncated?)"
+        )
     size = int.from_bytes(raw[:8], "little")
     if size > MAX_HEADER or size > len(raw) - 8:
         raise ModelFileError(
             f"{path}: header claims {size} bytes but the file holds {len(raw) - 8}; "
-            "the file is truncated or not safetensors")
+            "the file is truncated or not safetensors"
+        )
 
 
 def _short(error: BaseException) -> str:
@@ -73,16 +85,22 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
     """``run.json`` of a run folder, checked for the fields a model needs."""
     path = Path(run_dir) / RUN_FILE
     if not Path(run_dir).is_dir():
-        raise ModelFileError(f"{run_dir}: no such run folder; train one with 'mnist-sgd train --out {run_dir}'")
+        raise ModelFileError(
+            f"{run_dir}: no such run folder; train one with 'mnist-sgd train --out {run_dir}'"
+        )
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelFileError(f"{run_dir}: holds no {RUN_FILE}; is it a run folder made by 'mnist-sgd train'?") from None
+        raise ModelFileError(
+            f"{run_dir}: holds no {RUN_FILE}; is it a run folder made by 'mnist-sgd train'?"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelFileError(f"{path}: is not valid JSON ({_short(error)})") from None
     missing = [k for k in ("format", "dataset", "classes", "model") if k not in info]
     if missing or info.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: not a {FORMAT} run description (missing {missing or ['format']})")
+        raise ModelFileError(
+            f"{path}: not a {FORMAT} run description (missing {missing or ['format']})"
+        )
     return info
 
 
@@ -125,7 +143,9 @@ def build_model(info: dict[str, Any]) -> nn.Module:
     try:
         return get_model(spec["name"], n_out=int(spec["n_out"]), **spec.get("kwargs", {}))
     except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(f"run.json describes a model mnist-sgd cannot build: {_short(error)}") from None
+        raise ModelFileError(
+            f"run.json describes a model mnist-sgd cannot build: {_short(error)}"
+        ) from None
 
 
 def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: Path) -> None:
@@ -135,12 +155,15 @@ def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: Path) -> 
     if missing or unexpected:
         raise ModelFileError(
             f"{source}: weights do not fit the model in run.json (missing {missing[:3]}, "
-            f"unexpected {unexpected[:3]}); the file belongs to another model")
+            f"unexpected {unexpected[:3]}); the file belongs to another model"
+        )
     for name, value in expected.items():
-        if tensors[name].shape != value.shape or tensors[name].dtype != value.dtype:
+        got = tensors[name]
+        if got.shape != value.shape or got.dtype != value.dtype:
             raise ModelFileError(
-                f"{source}: {name} is {tuple(tensors[name].shape)} {tensors[name].dtype}, the model "
-                f"needs {tuple(value.shape)} {value.dtype}; the file belongs to another model")
+                f"{source}: {name} is {tuple(got.shape)} {got.dtype}; the model needs "
+                f"{tuple(value.shape)} {value.dtype}; the file belongs to another model"
+            )
     model.load_state_dict(tensors)
 
 
@@ -186,19 +209,25 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
 def save_checkpoint(run_dir: Path, learn: Learner) -> None:
     """Write everything needed to resume to ``checkpoint.safetensors`` (one atomic file)."""
     tensors, facts = learn.state()
-    save_tensors(Path(run_dir) / CHECKPOINT_FILE, tensors, {"format": FORMAT, "facts": json.dumps(facts)})
+    save_tensors(
+        Path(run_dir) / CHECKPOINT_FILE, tensors, {"format": FORMAT, "facts": json.dumps(facts)}
+    )
 
 
 def load_checkpoint(run_dir: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Read ``checkpoint.safetensors``: (tensors, facts) for ``Learner.load_state``."""
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.exists():
-        raise ModelFileError(f"{run_dir}: holds no {CHECKPOINT_FILE}, so there is nothing to resume")
+        raise ModelFileError(
+            f"{run_dir}: holds no {CHECKPOINT_FILE}, so there is nothing to resume"
+        )
     tensors, metadata = read_tensors(path)
     try:
         facts = json.loads(metadata["facts"])
     except (KeyError, json.JSONDecodeError):
-        raise ModelFileError(f"{path}: has no resume facts; it was not written by mnist-sgd") from None
+        raise ModelFileError(
+            f"{path}: has no resume facts; it was not written by mnist-sgd"
+        ) from None
     return tensors, facts
 
 

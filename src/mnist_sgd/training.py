@@ -50,7 +50,9 @@ class TrainConfig:
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.opt not in OPTIMIZERS:
-            raise ValueError(f"unknown optimiser {self.opt!r}; choose one of: {', '.join(OPTIMIZERS)}")
+            raise ValueError(
+                f"unknown optimiser {self.opt!r}; choose one of: {', '.join(OPTIMIZERS)}"
+            )
         get_loss(self.loss)
         wants_flat_input(self.model)
 
@@ -72,7 +74,9 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+    if name == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
         raise ValueError("--device mps: Apple's MPS backend is not available; use --device cpu")
     if name not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unknown device {name!r}; choose one of: auto, cpu, cuda, mps")
@@ -85,7 +89,8 @@ def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None)
     if config.binary and len(data.classes) != 2:
         raise ValueError(
             f"loss {config.loss!r} is for two classes, but {data.name} has {len(data.classes)}; "
-            "use --loss cross_entropy")
+            "use --loss cross_entropy"
+        )
 
     def target(labels: torch.Tensor) -> torch.Tensor:
         return binary_target(labels, positive=0) if config.binary else labels
@@ -114,14 +119,26 @@ def build_learner(
         return opt_cls(params, lr, **kwargs)
 
     metric = batch_accuracy if config.binary else accuracy
-    return Learner(make_dls(config, data, device), model, opt_func=opt_func,
-                   loss_func=get_loss(config.loss), metrics=metric, cbs=cbs)
+    return Learner(
+        make_dls(config, data, device),
+        model,
+        opt_func=opt_func,
+        loss_func=get_loss(config.loss),
+        metrics=metric,
+        cbs=cbs,
+    )
 
 
 @torch.no_grad()
 def evaluate_model(
-    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, *, binary: bool, flat: bool,
-    loss: str, bs: int = 2048,
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    binary: bool,
+    flat: bool,
+    loss: str,
+    bs: int = 2048,
 ) -> dict[str, Any]:
     """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on labelled images.
 
@@ -132,7 +149,12 @@ def evaluate_model(
         ``{"loss", "accuracy", "per_class", "confusion", "preds", "probs"}`` with
         ``confusion`` ``(k, k)`` int64 (row = true class) and ``probs`` ``(n, k)``.
     """
-    from mnist_sgd.metrics import confusion_matrix, per_class_accuracy, predicted_labels, probabilities
+    from mnist_sgd.metrics import (
+        confusion_matrix,
+        per_class_accuracy,
+        predicted_labels,
+        probabilities,
+    )
 
     model.eval()
     device = next(iter(model.parameters()), torch.empty(0)).device

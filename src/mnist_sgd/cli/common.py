@@ -32,7 +32,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help=f"a base URL or folder holding the official file names (env {MIRROR_ENV})",
     )
     group.add_argument(
-        "--offline", action="store_true", help="never use the network (local copy, cache or mirror folder only)"
+        "--offline",
+        action="store_true",
+        help="never use the network (local copy, cache or mirror folder only)",
     )
 
 
@@ -79,7 +81,9 @@ def download_bar():  # type: ignore[no-untyped-def]
     def update(what: str, done: int, total: int | None) -> None:
         bar = bars.get(what)
         if bar is None:
-            bar = bars[what] = tqdm(total=total, desc=what, unit="B", unit_scale=True, file=sys.stderr, leave=False)
+            bar = bars[what] = tqdm(
+                total=total, desc=what, unit="B", unit_scale=True, file=sys.stderr, leave=False
+            )
         bar.update(done - bar.n)
         if total is not None and done >= total:
             bar.close()

@@ -13,12 +13,20 @@ from mnist_sgd.cli.common import add_data_options, add_json_flag, data_options
 def add_parser(subparsers: Any) -> None:
     """Register ``evaluate``."""
     p = subparsers.add_parser(
-        "evaluate", help="score a trained run on a dataset's validation/test split",
+        "evaluate",
+        help="score a trained run on a dataset's validation/test split",
         description="Score a run folder's model on its dataset's validation (or test) split.",
-        epilog="example: mnist-sgd evaluate runs/mnist_sample-linear-20261129-101500")
-    p.add_argument("run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'")
-    p.add_argument("--dataset", default=None, help="evaluate on another dataset with the same classes")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+        epilog="example: mnist-sgd evaluate runs/mnist_sample-linear-20261129-101500",
+    )
+    p.add_argument(
+        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
+    )
+    p.add_argument(
+        "--dataset", default=None, help="evaluate on another dataset with the same classes"
+    )
+    p.add_argument(
+        "--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="where to run"
+    )
     add_json_flag(p, "the results")
     add_data_options(p)
     p.set_defaults(run=run)
@@ -34,13 +42,26 @@ def run(args: argparse.Namespace) -> int:
     name = args.dataset or run_.info["dataset"]
     data = load_dataset(name, data_options(args))
     if list(data.classes) != run_.classes:
-        raise ValueError(f"{name} has classes {list(data.classes)}, but the run was trained on {run_.classes}")
-    result = evaluate_model(run_.model, data.valid_images, data.valid_labels,
-                            binary=run_.info["model"]["n_out"] == 1, flat=run_.flat, loss=run_.info["loss"])
-    summary = {"run": str(args.run_dir), "dataset": name, "items": len(data.valid_labels),
-               "loss": result["loss"], "accuracy": result["accuracy"],
-               "per_class": dict(zip(run_.classes, result["per_class"], strict=True)),
-               "confusion": result["confusion"].tolist()}
+        raise ValueError(
+            f"{name} has classes {list(data.classes)}, but the run was trained on {run_.classes}"
+        )
+    result = evaluate_model(
+        run_.model,
+        data.valid_images,
+        data.valid_labels,
+        binary=run_.info["model"]["n_out"] == 1,
+        flat=run_.flat,
+        loss=run_.info["loss"],
+    )
+    summary = {
+        "run": str(args.run_dir),
+        "dataset": name,
+        "items": len(data.valid_labels),
+        "loss": result["loss"],
+        "accuracy": result["accuracy"],
+        "per_class": dict(zip(run_.classes, result["per_class"], strict=True)),
+        "confusion": result["confusion"].tolist(),
+    }
     if args.json:
         print(json.dumps(summary))
     else:
@@ -50,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_summary(summary: dict[str, Any], classes: list[str]) -> None:
     """The results as a person reads them: totals, per class, confusion matrix."""
-    print(f"{summary['dataset']}: {summary['items']} items, loss {summary['loss']:.4f}, "
-          f"accuracy {summary['accuracy']:.4f}")
+    print(
+        f"{summary['dataset']}: {summary['items']} items, loss {summary['loss']:.4f}, "
+        f"accuracy {summary['accuracy']:.4f}"
+    )
     width = max(6, *(len(c) for c in classes))
     print("\nper class: " + "  ".join(f"{c}={a:.4f}" for c, a in summary["per_class"].items()))
     print("\nconfusion (rows = true, columns = predicted):")

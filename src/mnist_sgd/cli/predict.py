@@ -13,16 +13,27 @@ from mnist_sgd.cli.common import add_json_flag
 def add_parser(subparsers: Any) -> None:
     """Register ``predict``."""
     p = subparsers.add_parser(
-        "predict", help="predict the digit in image files",
+        "predict",
+        help="predict the digit in image files",
         description="Predict each image's class. Photos and drawings are preprocessed the way "
         "MNIST was made (grayscale, light ink on dark, cropped, fitted in 20x20, centred by "
         "centre of mass) unless --raw.",
-        epilog="example: mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digit.jpg")
-    p.add_argument("run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'")
+        epilog="example: mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digit.jpg",
+    )
+    p.add_argument(
+        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
+    )
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
-    p.add_argument("--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)")
-    p.add_argument("--show", type=Path, default=None, metavar="DIR",
-                   help="save the 28x28 image the model saw for each input into DIR")
+    p.add_argument(
+        "--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)"
+    )
+    p.add_argument(
+        "--show",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="save the 28x28 image the model saw for each input into DIR",
+    )
     p.add_argument("--top", type=int, default=1, help="how many classes to list per image")
     add_json_flag(p, "one object per image")
     p.set_defaults(run=run)
@@ -44,10 +55,20 @@ def run(args: argparse.Namespace) -> int:
         top = p.topk(min(max(args.top, 1), len(p)))
         labels = [run_.classes[i] for i in top.indices.tolist()]
         if args.json:
-            print(json.dumps({"image": str(path), "label": labels[0], "probability": float(top.values[0]),
-                              "probabilities": dict(zip(run_.classes, p.tolist(), strict=True))}))
+            print(
+                json.dumps(
+                    {
+                        "image": str(path),
+                        "label": labels[0],
+                        "probability": float(top.values[0]),
+                        "probabilities": dict(zip(run_.classes, p.tolist(), strict=True)),
+                    }
+                )
+            )
         else:
-            ranked = ", ".join(f"{c} ({v:.3f})" for c, v in zip(labels, top.values.tolist(), strict=True))
+            ranked = ", ".join(
+                f"{c} ({v:.3f})" for c, v in zip(labels, top.values.tolist(), strict=True)
+            )
             print(f"{path}: {ranked}")
     return 0
 

@@ -12,7 +12,9 @@ from mnist_sgd.learner import Callback, Learner
 class ProgressPrinter(Callback):
     """Prints the epoch table (or JSON lines) and draws a tqdm bar on stderr within epochs."""
 
-    def __init__(self, *, quiet: bool = False, as_json: bool = False, out: TextIO | None = None) -> None:
+    def __init__(
+        self, *, quiet: bool = False, as_json: bool = False, out: TextIO | None = None
+    ) -> None:
         self.quiet, self.as_json, self.out = quiet, as_json, out or sys.stdout
         self.bar: Any = None
         self.header_done = False
@@ -22,8 +24,15 @@ class ProgressPrinter(Callback):
             return
         from tqdm import tqdm
 
-        self.bar = tqdm(total=len(learn.dls.train), initial=learn.iter, leave=False, file=sys.stderr,
-                        desc=f"epoch {learn.epoch + 1}/{learn.n_epoch}", unit="batch", mininterval=0.2)
+        self.bar = tqdm(
+            total=len(learn.dls.train),
+            initial=learn.iter,
+            leave=False,
+            file=sys.stderr,
+            desc=f"epoch {learn.epoch + 1}/{learn.n_epoch}",
+            unit="batch",
+            mininterval=0.2,
+        )
 
     def after_batch(self, learn: Learner) -> None:
         if self.bar is not None:
@@ -33,7 +42,11 @@ class ProgressPrinter(Callback):
         self.close_bar()
         record = learn.history[-1]
         if self.as_json:
-            print(json.dumps({k: int(v) if k == "epoch" else v for k, v in record.items()}), file=self.out, flush=True)
+            print(
+                json.dumps({k: int(v) if k == "epoch" else v for k, v in record.items()}),
+                file=self.out,
+                flush=True,
+            )
         elif not self.quiet:
             self.print_row(record)
 
@@ -48,7 +61,14 @@ class ProgressPrinter(Callback):
     def print_row(self, record: dict[str, float]) -> None:
         names = [k for k in record if k not in ("epoch", "seconds")]
         if not self.header_done:
-            print(f"{'epoch':>5}  " + "  ".join(f"{n:>14}" for n in names) + f"  {'time':>7}", file=self.out)
+            print(
+                f"{'epoch':>5}  " + "  ".join(f"{n:>14}" for n in names) + f"  {'time':>7}",
+                file=self.out,
+            )
             self.header_done = True
         cells = "  ".join(f"{record[n]:>14.4f}" for n in names)
-        print(f"{int(record['epoch']) + 1:>5}  {cells}  {record['seconds']:>6.2f}s", file=self.out, flush=True)
+        print(
+            f"{int(record['epoch']) + 1:>5}  {cells}  {record['seconds']:>6.2f}s",
+            file=self.out,
+            flush=True,
+        )

@@ -14,7 +14,7 @@ from mnist_sgd.cli.common import add_data_options, data_options, positive_float,
 from mnist_sgd.errors import MnistSgdError
 
 EXAMPLES = """examples:
-  mnist-sgd train                                  # the seed: MNIST_SAMPLE, linear, mnist_loss, SGD lr 1.0, 20 epochs
+  mnist-sgd train                        # the seed: MNIST_SAMPLE, linear model, SGD lr 1.0
   mnist-sgd train --model simple_net --lr 0.1 --epochs 40
   mnist-sgd train --dataset mnist --loss cross_entropy --model linear --lr 0.1
   mnist-sgd train --dry-run --out /tmp/smoke       # one batch of each split
@@ -31,24 +31,42 @@ def add_parser(subparsers: Any) -> None:
     from mnist_sgd.training import TrainConfig
 
     d = TrainConfig()
-    p = subparsers.add_parser("train", help="train a model and save a run folder", epilog=EXAMPLES,
-                              formatter_class=HelpFormatter,
-                              description="Train a digit classifier. With no options: the seed's system.")
-    p.add_argument("--recipe", default=None, help="a named set of options (see 'mnist-sgd recipes')")
+    p = subparsers.add_parser(
+        "train",
+        help="train a model and save a run folder",
+        epilog=EXAMPLES,
+        formatter_class=HelpFormatter,
+        description="Train a digit classifier. With no options: the seed's system.",
+    )
+    p.add_argument(
+        "--recipe", default=None, help="a named set of options (see 'mnist-sgd recipes')"
+    )
     p.add_argument("--dataset", default=None, help=f"dataset name (default {d.dataset})")
     p.add_argument("--model", default=None, help=f"model name (default {d.model})")
-    p.add_argument("--loss", default=None, help=f"loss: mnist_loss, bce, cross_entropy (default {d.loss})")
+    p.add_argument(
+        "--loss", default=None, help=f"loss: mnist_loss, bce, cross_entropy (default {d.loss})"
+    )
     p.add_argument("--opt", default=None, help=f"optimiser name (default {d.opt})")
-    p.add_argument("--lr", type=positive_float, default=None, help=f"learning rate (default {d.lr})")
+    p.add_argument(
+        "--lr", type=positive_float, default=None, help=f"learning rate (default {d.lr})"
+    )
     p.add_argument("--bs", type=positive_int, default=None, help=f"batch size (default {d.bs})")
     p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs (default {d.epochs})")
     p.add_argument("--seed", type=int, default=None, help=f"random seed (default {d.seed})")
     p.add_argument("--mom", type=float, default=None, help=f"SGD momentum (default {d.mom})")
     p.add_argument("--wd", type=float, default=None, help=f"weight decay (default {d.wd})")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/DATASET-MODEL-TIME)")
-    p.add_argument("--resume", type=Path, default=None, metavar="RUN", help="continue an interrupted run")
-    p.add_argument("--dry-run", action="store_true", help="one batch of each split, for smoke tests")
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="run folder (default runs/DATASET-MODEL-TIME)"
+    )
+    p.add_argument(
+        "--resume", type=Path, default=None, metavar="RUN", help="continue an interrupted run"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
+    )
     p.add_argument("--quiet", action="store_true", help="print only where the run was saved")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     p.add_argument("--no-plots", action="store_true", help="skip writing the loss/accuracy curves")
@@ -65,15 +83,18 @@ def config_from_args(args: argparse.Namespace) -> Any:
         from mnist_sgd.recipes import get_recipe
 
         base = get_recipe(args.recipe)
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-             if getattr(args, f.name, None) is not None}
+    given = {
+        f.name: getattr(args, f.name)
+        for f in fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
     return replace(base, **given)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume), save the run folder, say where it is."""
     from mnist_sgd import runs
-    from mnist_sgd.training import TrainConfig, build_learner, resolve_device
+    from mnist_sgd.training import TrainConfig, resolve_device
 
     device = resolve_device(args.device)
     if args.resume is not None:
@@ -83,9 +104,14 @@ def run(args: argparse.Namespace) -> int:
         checkpoint = runs.load_checkpoint(run_dir)
     else:
         config = config_from_args(args)
-        run_dir = args.out or Path("runs") / f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_dir = (
+            args.out
+            or Path("runs") / f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
         if (run_dir / runs.RUN_FILE).exists():
-            raise ValueError(f"{run_dir} already holds a run; choose another --out, or --resume {run_dir}")
+            raise ValueError(
+                f"{run_dir} already holds a run; choose another --out, or --resume {run_dir}"
+            )
         checkpoint = None
     data = load_data(config.dataset, args)
     return train_into(run_dir, config, data, device, args, checkpoint)
@@ -100,13 +126,24 @@ def load_data(name: str, args: argparse.Namespace) -> Any:
         from dataclasses import replace as dc_replace
 
         n = 64
-        data = dc_replace(data, train_images=data.train_images[:n], train_labels=data.train_labels[:n],
-                          valid_images=data.valid_images[:n], valid_labels=data.valid_labels[:n])
+        data = dc_replace(
+            data,
+            train_images=data.train_images[:n],
+            train_labels=data.train_labels[:n],
+            valid_images=data.valid_images[:n],
+            valid_labels=data.valid_labels[:n],
+        )
     return data
 
 
-def train_into(run_dir: Path, config: Any, data: Any, device: Any, args: argparse.Namespace,
-               checkpoint: tuple[dict[str, Any], dict[str, Any]] | None) -> int:
+def train_into(
+    run_dir: Path,
+    config: Any,
+    data: Any,
+    device: Any,
+    args: argparse.Namespace,
+    checkpoint: tuple[dict[str, Any], dict[str, Any]] | None,
+) -> int:
     """Fit with progress, per-epoch saving and a clean stop on SIGINT/SIGTERM."""
     from mnist_sgd import runs
     from mnist_sgd.cli.progress import ProgressPrinter
@@ -122,7 +159,10 @@ def train_into(run_dir: Path, config: Any, data: Any, device: Any, args: argpars
     if checkpoint is not None:
         learn.load_state(*checkpoint, lr=config.lr)
         say(args, f"resuming {run_dir} at epoch {learn.epoch + 1}, batch {learn.iter + 1}")
-    previous = {sig: signal.signal(sig, lambda *_: stopper.request()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda *_: stopper.request())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         history = learn.fit(config.epochs, lr=config.lr, resume=checkpoint is not None)
     finally:
@@ -130,7 +170,10 @@ def train_into(run_dir: Path, config: Any, data: Any, device: Any, args: argpars
             signal.signal(sig, handler)
     if stopper.stopped:
         runs.write_run_info(run_dir, {**info, "status": "interrupted"})
-        print(f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}", file=sys.stderr)
+        print(
+            f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",
+            file=sys.stderr,
+        )
         return 130
     final = history[-1] if history else {}
     runs.write_run_info(run_dir, {**info, "status": "done", "final": final})
@@ -156,15 +199,26 @@ def run_info(config: Any, data: Any, learn: Any) -> dict[str, Any]:
         "dataset": config.dataset,
         "classes": list(data.classes),
         "positive_class": data.classes[0] if config.binary else None,
-        "model": {"name": config.model, "n_out": n_out, "kwargs": config.model_kwargs,
-                  "flat": wants_flat_input(config.model),
-                  "parameters": sum(p.numel() for p in learn.model.parameters())},
+        "model": {
+            "name": config.model,
+            "n_out": n_out,
+            "kwargs": config.model_kwargs,
+            "flat": wants_flat_input(config.model),
+            "parameters": sum(p.numel() for p in learn.model.parameters()),
+        },
         "loss": config.loss,
         "metrics": [m.__name__ for m in learn.metrics],
-        "preprocessing": {"input": "28x28 grayscale, white ink on black", "scale": "x / 255",
-                          "layout": "(n, 784)" if wants_flat_input(config.model) else "(n, 1, 28, 28)"},
+        "preprocessing": {
+            "input": "28x28 grayscale, white ink on black",
+            "scale": "x / 255",
+            "layout": "(n, 784)" if wants_flat_input(config.model) else "(n, 1, 28, 28)",
+        },
         "train": config.to_dict(),
-        "versions": {"mnist_sgd": __version__, "torch": torch.__version__, "python": platform.python_version()},
+        "versions": {
+            "mnist_sgd": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
         "sizes": {"train": len(data.train_labels), "valid": len(data.valid_labels)},
     }
 

@@ -29,14 +29,18 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[b
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, mode) as handle:
             yield handle  # type: ignore[misc]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if type(error) is OSError and error.filename is None and error.errno is not None:
+            # a full disk says only "No space left on device": name the file it was writing
+            raise OSError(error.errno, error.strerror, str(target)) from error
         raise
     _fsync_dir(target.parent)
 
@@ -76,6 +80,30 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _fsync_dir(target.parent)
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``folder``; return what was removed.
+
+    Only names this module makes (``.<name>.<random>.tmp``, files or folders)
+    are touched. Call it only when no other process is writing into ``folder``.
+    """
+    removed = []
+    for path in sorted(Path(folder).glob(".*.tmp")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+    return removed
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,0 +1,127 @@
+"""``mnist-sgd serve RUN``: the draw-a-digit page for a trained run, on a local web server."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import ipaddress
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from mnist_sgd.errors import MnistSgdError
+
+LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+NEEDED = (
+    ("starlette", "starlette"),
+    ("uvicorn", "uvicorn"),
+    ("python_multipart", "python-multipart"),
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``serve``."""
+    p = subparsers.add_parser(
+        "serve",
+        help="a local web page to draw a digit and watch the model decide",
+        description="Serve a page where you draw a digit (mouse, pen or finger) or drop an "
+        "image, and watch the model's probabilities move. Needs the extra 'web': "
+        "pip install 'mnist-sgd[web]'. API documentation: /openapi.json.",
+        epilog="example: mnist-sgd serve runs/mnist-linear-20261129-101500 --port 8000",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; anything but loopback exposes the page to others",
+    )
+    p.add_argument("--port", type=port_number, default=8000, help="TCP port (0: any free port)")
+    p.add_argument("--max-mb", type=float, default=10.0, help="largest upload, in MiB")
+    p.set_defaults(run=run)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 0..65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {text!r}")
+    return int(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the extra is installed, load the run, bind, serve until Ctrl-C."""
+    require_web_extra()
+    import uvicorn
+
+    from mnist_sgd.web import create_app
+
+    if not args.max_mb > 0:
+        raise ValueError(f"--max-mb must be > 0, got {args.max_mb}")
+    local = is_loopback(args.host)
+    app = create_app(
+        args.run_dir,
+        max_body=int(args.max_mb * 1024 * 1024),
+        allowed_hosts=[*LOOPBACK_NAMES, args.host] if local else None,
+    )
+    sock = bind(args.host, args.port)
+    if not local:
+        print(
+            f"warning: listening on {args.host}, not loopback: anyone who can reach this "
+            "machine can use the page; use --host 127.0.0.1 to keep it local",
+            file=sys.stderr,
+        )
+    print(f"serving {args.run_dir} at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
+        server.run(sockets=[sock])
+    print("stopped", file=sys.stderr)
+    return 0
+
+
+def require_web_extra() -> None:
+    """Raise a one-line MnistSgdError naming the install command if the extra is missing."""
+    missing = [pip for module, pip in NEEDED if importlib.util.find_spec(module) is None]
+    if missing:
+        raise MnistSgdError(
+            f"'serve' needs {', '.join(missing)}, which are not installed; "
+            "install them with: pip install 'mnist-sgd[web]'"
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, with a one-line error when that is impossible."""
+    try:
+        family = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror:
+        raise MnistSgdError(f"--host {host}: not a known address or host name") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as error:
+        sock.close()
+        hint = "choose another --port" if port else "check --host"
+        raise MnistSgdError(f"cannot listen on {host}:{port}: {error.strerror}; {hint}") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url(sock: socket.socket) -> str:
+    """``http://host:port/`` for a bound socket (IPv6 hosts in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"

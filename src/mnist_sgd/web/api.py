@@ -1,0 +1,186 @@
+"""What the web API computes, free of HTTP: a prediction from image bytes, the run's summary.
+
+The page posts the canvas (or an uploaded file) as PNG/JPEG bytes; the server
+runs the same preprocessing as ``mnist-sgd predict`` (``prepare_image``) and
+answers with the label, one probability per class and the ``(28, 28)`` uint8
+image the model saw, as a base64 PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any
+
+import torch
+from PIL import Image
+
+from mnist_sgd.errors import ImageError
+from mnist_sgd.runs import Run
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff")
+"""Content types the API accepts (raw body or the part of a multipart upload)."""
+
+# Magic numbers of the formats above: nothing else reaches the decoder (PIL
+# knows formats, such as EPS, that call outside programs).
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format ``data`` starts with (PNG, JPEG, GIF, BMP, TIFF, WEBP), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
+
+
+def read_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Decode uploaded bytes, refusing anything that is not one of :data:`IMAGE_TYPES`.
+
+    Raises:
+        ImageError: empty, not an image, truncated, or more than ``max_pixels``.
+    """
+    from mnist_sgd.preprocess import open_image
+
+    if not data:
+        raise ImageError("the request holds no image: send PNG or JPEG bytes")
+    if sniff_format(data) is None:
+        raise ImageError(
+            f"the {len(data)} bytes sent are not a PNG, JPEG, GIF, WebP, BMP or TIFF image "
+            f"(they start with {data[:8].hex(' ')})"
+        )
+    return open_image(data, max_pixels=max_pixels)
+
+
+def seen_image(image: Image.Image) -> torch.Tensor:
+    """The ``(28, 28)`` uint8 picture the model sees for ``image`` (as ``mnist-sgd predict``).
+
+    Raises:
+        ImageError: the image holds no digit (blank canvas, uniform picture).
+    """
+    from mnist_sgd.preprocess import prepare_image
+
+    try:
+        seen = prepare_image(image)
+    except ImageError as error:
+        raise ImageError(_without_prefix(str(error))) from None
+    if int(seen.max()) == 0:
+        raise ImageError("the image holds no digit: it is blank; draw or upload a digit")
+    return seen
+
+
+def _without_prefix(message: str) -> str:
+    """``"image: image holds no digit ..."`` -> ``"image holds no digit ..."``."""
+    head, _, tail = message.partition(": ")
+    return tail if tail and head in ("image", "") else message
+
+
+def png_base64(seen: torch.Tensor) -> str:
+    """``(h, w)`` uint8 -> a base64 PNG (grayscale), ready for a ``data:`` URL."""
+    buffer = io.BytesIO()
+    Image.fromarray(seen.numpy(), mode="L").save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def predict_bytes(run: Run, data: bytes, *, max_pixels: int) -> dict[str, Any]:
+    """Predict the digit in image bytes.
+
+    Returns:
+        ``{"label", "index", "probability", "classes", "probabilities", "seen_png"}``:
+        ``probabilities`` is a list aligned with ``classes``; ``seen_png`` is the
+        base64 PNG of the ``(28, 28)`` uint8 image the model saw.
+
+    Raises:
+        ImageError: the bytes are not an image, are too large, or hold no digit.
+    """
+    seen = seen_image(read_image(data, max_pixels=max_pixels))
+    probs = run.predict_proba(seen.unsqueeze(0))[0]  # (k,)
+    index = int(probs.argmax())
+    return {
+        "label": run.classes[index],
+        "index": index,
+        "probability": float(probs[index]),
+        "classes": run.classes,
+        "probabilities": [float(p) for p in probs],
+        "seen_png": png_base64(seen),
+    }
+
+
+def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
+    """The run's summary for the page: dataset, model, accuracy, per-epoch history."""
+    info, final = run.info, run.info.get("final") or (run.history[-1] if run.history else {})
+    metric = next(iter(info.get("metrics") or []), "accuracy")
+    model = info["model"]
+    return finite(
+        {
+            "dataset": info["dataset"],
+            "classes": run.classes,
+            "model": {key: model.get(key) for key in ("name", "n_out", "flat", "parameters")},
+            "loss": info.get("loss"),
+            "status": info.get("status"),
+            "metric": metric,
+            "accuracy": final.get(metric),
+            "valid_loss": final.get("valid_loss"),
+            "epochs": len(run.history),
+            "sizes": info.get("sizes"),
+            "train": info.get("train"),
+            "history": run.history,
+            "has_weights": linear_weights(run) is not None,
+            "plots": plots,
+        }
+    )
+
+
+def linear_weights(run: Run) -> torch.Tensor | None:
+    """A linear model's weights as ``(n_out, 784)`` float32, else None (no pictures)."""
+    if run.info["model"].get("name") != "linear":
+        return None
+    weights = run.model.state_dict().get("weights")
+    if weights is None or weights.ndim != 2 or weights.shape[0] != 28 * 28:
+        return None
+    return weights.detach().float().cpu().T.contiguous()
+
+
+def weight_pictures(run: Run) -> dict[str, Any] | None:
+    """The linear model's weights, one 28x28 picture per output, for the page to draw.
+
+    Returns:
+        ``{"captions": [...], "weights": (n_out, 784) nested lists, "scale": max |w|}``,
+        or None for models that are not linear. A binary model has one picture:
+        positive weights vote for ``classes[0]``.
+    """
+    weights = linear_weights(run)
+    if weights is None:
+        return None
+    classes = run.classes
+    captions = (
+        [f"{classes[0]} (vs {classes[1]})"]
+        if weights.shape[0] == 1
+        else classes[: weights.shape[0]]
+    )
+    return finite(
+        {
+            "captions": captions,
+            "weights": [[round(float(w), 4) for w in row] for row in weights],
+            "scale": float(weights.abs().max()) if weights.numel() else 0.0,
+        }
+    )
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value

@@ -1,0 +1,111 @@
+"""Reading an uploaded image from a request, within limits.
+
+Two ways to send an image: the raw bytes as the body with an image content
+type (what the page does with its canvas), or a ``multipart/form-data``
+upload with an ``image`` file field (an HTML form, ``curl -F image=@7.png``).
+The body is read in chunks and refused (413) as soon as it passes the cap;
+other content types get a 415.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Message
+
+from mnist_sgd.web.api import IMAGE_TYPES
+
+FORM_TYPE = "multipart/form-data"
+
+
+def media_type(content_type: str | None) -> str:
+    """``"image/png; charset=x"`` -> ``"image/png"`` (lower case; ``""`` when absent)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _unsupported(got: str, where: str) -> HTTPException:
+    kinds = ", ".join(IMAGE_TYPES)
+    return HTTPException(
+        415,
+        f"{where} is {got or 'not given'}; send an image ({kinds}) as the "
+        f"body, or as the 'image' file of a {FORM_TYPE} upload",
+    )
+
+
+async def read_upload(request: Request, max_body: int) -> bytes:
+    """The image bytes a request carries (raw body or multipart ``image`` field).
+
+    Raises:
+        HTTPException: 413 body over ``max_body``, 415 not an image type,
+            400 malformed upload.
+    """
+    kind = media_type(request.headers.get("content-type"))
+    if kind not in IMAGE_TYPES and kind != FORM_TYPE:
+        raise _unsupported(kind, "the request's Content-Type")
+    body = await read_capped(request, max_body)
+    if kind != FORM_TYPE:
+        return body
+    return await _form_image(_replay(request, body), max_body)
+
+
+async def read_capped(request: Request, max_body: int) -> bytes:
+    """The whole body, read chunk by chunk; 413 as soon as it passes ``max_body`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise HTTPException(400, f"Content-Length is not a number: {declared[:40]!r}")
+        if int(declared) > max_body:
+            raise _too_large(int(declared), max_body)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise _too_large(size, max_body)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise HTTPException(400, "the client went away before sending the whole body") from None
+    return b"".join(chunks)
+
+
+def _too_large(size: int, max_body: int) -> HTTPException:
+    return HTTPException(
+        413,
+        f"the request body is {'over ' if size > max_body else ''}{size:,} "
+        f"bytes; the limit is {max_body:,} bytes (shrink the image)",
+    )
+
+
+def _replay(request: Request, body: bytes) -> Request:
+    """A copy of ``request`` whose body is ``body`` (already read and checked)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+async def _form_image(request: Request, max_body: int) -> bytes:
+    """The bytes of the ``image`` file (or the only file) of a multipart upload."""
+    form = await request.form(max_files=1, max_fields=8, max_part_size=max_body)
+    try:
+        files = [value for value in form.values() if isinstance(value, UploadFile)]
+        image = form.get("image")
+        upload = image if isinstance(image, UploadFile) else (files[0] if files else None)
+        if upload is None:
+            raise HTTPException(
+                400, f"the {FORM_TYPE} upload holds no file; send the image as the 'image' field"
+            )
+        kind = media_type(upload.content_type)
+        if kind not in IMAGE_TYPES:
+            raise _unsupported(kind, f"the uploaded file {upload.filename or ''!r}'s type")
+        return await upload.read()
+    finally:
+        await form.close()

@@ -1,0 +1,83 @@
+"""What goes into the data layer (:class:`DataOptions`) and what comes out (:class:`MnistData`).
+
+Book section: "Pixels: the foundations of computer vision": the images are kept
+stacked as the chapter stacks them, one rank-3 tensor per split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+from torch import Tensor
+
+Progress = Callable[[str, int, int | None], None]
+"""``progress(what, done_bytes, total_bytes or None)``, called as bytes arrive."""
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where a dataset may come from, in this order: ``path``, the cache, ``mirror``, the URL.
+
+    Args:
+        path: an explicit local copy, read in place: an archive (``mnist_sample.tgz``),
+            an extracted folder (``mnist_sample/`` with ``train/`` and ``valid/``), a
+            folder holding the IDX files, or a mirror-like folder holding any of these.
+        cache_dir: where downloads, extracted folders and tensor caches live;
+            ``None`` means ``platformdirs.user_cache_dir("mnist-sgd")``.
+        mirror: a base URL (``http``, ``https`` or ``file``) or a folder holding the
+            official file names (``mnist_sample.tgz``, ``mnist/<name>.gz``,
+            ``fashion-mnist/<name>.gz``); used instead of the official URLs.
+        offline: forbid the network (a folder or ``file://`` mirror is still used).
+        progress: called with ``(what, done_bytes, total_bytes or None)`` during downloads.
+    """
+
+    path: Path | None = None
+    cache_dir: Path | None = None
+    mirror: str | None = None
+    offline: bool = False
+    progress: Progress | None = None
+
+    def resolved_cache_dir(self) -> Path:
+        """The cache folder these options point at (not created here)."""
+        if self.cache_dir is not None:
+            return Path(self.cache_dir).expanduser()
+        return Path(platformdirs.user_cache_dir("mnist-sgd"))
+
+
+@dataclass(frozen=True, eq=False)  # tensors have no single truth value to compare
+class MnistData:
+    """A dataset as stacked tensors, white ink on black.
+
+    Attributes:
+        name: the registry name (``"mnist_sample"``).
+        classes: class names; a label is an index into this tuple
+            (MNIST_SAMPLE: ``("3", "7")``, so label 0 is a 3 and 1 is a 7).
+        train_images: ``(n_train, 28, 28) uint8``, 0 = background.
+        train_labels: ``(n_train,) int64`` indices into ``classes``.
+        valid_images: ``(n_valid, 28, 28) uint8`` (MNIST_SAMPLE's ``valid/``; the
+            official 10,000-image test set for the other datasets).
+        valid_labels: ``(n_valid,) int64``.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    train_images: Tensor
+    train_labels: Tensor
+    valid_images: Tensor
+    valid_labels: Tensor
+
+    def __repr__(self) -> str:
+        return (
+            f"MnistData(name={self.name!r}, classes={self.classes!r}, "
+            f"train={tuple(self.train_images.shape)}, valid={tuple(self.valid_images.shape)})"
+        )
+
+
+DEFAULT_OPTIONS = DataOptions()
+"""The defaults: the user cache folder, official URLs, network allowed."""
+
+TENSOR_NAMES = ("train_images", "train_labels", "valid_images", "valid_labels")
+"""The four tensors of a dataset, in canonical order."""

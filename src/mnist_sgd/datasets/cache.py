@@ -1,0 +1,140 @@
+"""The tensor cache: a dataset decoded once, then read back in milliseconds.
+
+The first load decodes a dataset (PNG or IDX) and writes its four tensors to
+``<cache>/tensors/<name>-<content>.v<FORMAT>.safetensors``, where ``<content>``
+starts the registry's content digest: the SHA-256 of the decoded pixels and
+labels in canonical order (:func:`content_digest`). Every source that passes
+verification decodes to exactly these tensors, so they all share one file, and
+a later load reads it (safetensors maps the file; no decoding, no source
+needed). A local copy given explicitly is still checked: its fingerprint must
+be listed in the ``.sources`` file beside the cache, written when that copy
+was verified; otherwise it is decoded and verified again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import safetensors
+import torch
+from safetensors.torch import save
+from torch import Tensor
+
+from mnist_sgd.datasets.base import TENSOR_NAMES
+from mnist_sgd.datasets.registry import DatasetInfo
+from mnist_sgd.files import atomic_write_bytes, atomic_write_text
+
+FORMAT_VERSION = 1  # bump when the layout or the canonical order changes
+
+
+def content_digest(tensors: Mapping[str, Tensor]) -> str:
+    """SHA-256 over each split's size, pixels and labels, in canonical order.
+
+    Hashed, for ``split`` in ``train``, ``valid``: the text ``"<split> <n>\\n"``,
+    the images ``(n, 28, 28) uint8`` as C-ordered bytes, then the labels as
+    little-endian int64.
+    """
+    digest = hashlib.sha256()
+    for split in ("train", "valid"):
+        images, labels = tensors[f"{split}_images"], tensors[f"{split}_labels"]
+        digest.update(f"{split} {len(images)}\n".encode())
+        digest.update(images.contiguous().numpy().data)
+        digest.update(labels.to(torch.int64).numpy().astype("<i8").data)
+    return digest.hexdigest()
+
+
+def tensor_cache_path(cache_dir: Path, info: DatasetInfo) -> Path:
+    """Where ``info``'s decoded tensors live in ``cache_dir``."""
+    return (
+        cache_dir
+        / "tensors"
+        / f"{info.name}-{info.content_sha256[:16]}.v{FORMAT_VERSION}.safetensors"
+    )
+
+
+def save_tensors(path: Path, info: DatasetInfo, tensors: Mapping[str, Tensor]) -> None:
+    """Write the four tensors atomically, with the dataset's name and digest as metadata."""
+    metadata = {
+        "mnist_sgd": str(FORMAT_VERSION),
+        "name": info.name,
+        "content_sha256": info.content_sha256,
+    }
+    payload = save({name: tensors[name].contiguous() for name in TENSOR_NAMES}, metadata=metadata)
+    atomic_write_bytes(path, payload)
+
+
+def load_tensors(path: Path, info: DatasetInfo) -> dict[str, Tensor] | None:
+    """The cached tensors, or None when missing or unusable (an unusable file is removed).
+
+    The file's metadata, keys, dtypes and shapes are checked, not its digest
+    (``verify`` rehashes it); a file of the wrong shape is a cache miss.
+    """
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except FileNotFoundError:
+        return None
+    except (OSError, safetensors.SafetensorError, ValueError, RuntimeError):
+        _discard(path)
+        return None
+    if metadata.get("content_sha256") != info.content_sha256 or not _shapes_ok(info, tensors):
+        _discard(path)
+        return None
+    return tensors
+
+
+def _shapes_ok(info: DatasetInfo, tensors: Mapping[str, Tensor]) -> bool:
+    """Keys, dtypes and shapes match the registry's split sizes."""
+    if set(tensors) != set(TENSOR_NAMES):
+        return False
+    for split in info.splits:
+        images, labels = tensors[f"{split.name}_images"], tensors[f"{split.name}_labels"]
+        if images.dtype != torch.uint8 or tuple(images.shape) != (split.size, 28, 28):
+            return False
+        if labels.dtype != torch.int64 or tuple(labels.shape) != (split.size,):
+            return False
+    return True
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def fingerprint(path: Path) -> str:
+    """A cheap identity for a local copy: SHA-256 of a file's bytes, or of a folder's listing.
+
+    For a folder, the listing is every file's relative path, size and
+    modification time (nanoseconds), so an edited or replaced file changes it.
+    """
+    digest = hashlib.sha256()
+    if path.is_file():
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return "file:" + digest.hexdigest()
+    for folder, _, files in sorted(os.walk(path)):
+        for name in sorted(files):
+            stat = os.stat(os.path.join(folder, name))
+            relative = os.path.relpath(os.path.join(folder, name), path)
+            digest.update(f"{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return "folder:" + digest.hexdigest()
+
+
+def known_sources(cache_file: Path) -> set[str]:
+    """Fingerprints of the local copies verified against ``cache_file``'s content."""
+    try:
+        return set(cache_file.with_suffix(".sources").read_text().split())
+    except OSError:
+        return set()
+
+
+def remember_source(cache_file: Path, source_fingerprint: str) -> None:
+    """Record that a local copy with this fingerprint decodes to ``cache_file``'s content."""
+    sources = known_sources(cache_file) | {source_fingerprint}
+    atomic_write_text(cache_file.with_suffix(".sources"), "\n".join(sorted(sources)) + "\n")

@@ -1,0 +1,193 @@
+"""Image folders in fastai's layout, from an archive in memory or from disk, as stacked tensors.
+
+Book section: "Pixels: the foundations of computer vision": the chapter lists
+``path/'train'/'3'``, opens every PNG and stacks them. Here the same layout
+(``<split>/<class>/<file>``; the label is the class folder's name) becomes one
+``(n, 28, 28) uint8`` tensor per split, decoded over all cores the first time.
+
+Order within a split, which the tensor cache and the seed rely on:
+
+- ``"sorted"`` (MNIST_SAMPLE): classes in the registry's order (all 3s, then
+  all 7s, as the seed's ``torch.cat([threes, sevens])``), and within a class the
+  file names in Python's string order (``10.png``, ``10000.png``, ``10011.png``,
+  ...), which is what fastai's ``(path/'train'/'3').ls().sorted()`` gives.
+- ``"index"`` (MNIST as PNG): a file's name is its index in canonical MNIST,
+  so image ``i`` of the split is ``<class>/<i>.png``: the IDX order exactly.
+
+Hidden files (``.DS_Store``) are skipped; any other file in a class folder must
+be a 28x28 grayscale image, or the error names it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mnist_sgd.datasets.archive import gunzip, is_gzip, tar_members
+from mnist_sgd.datasets.png import ImageSource, decode_images
+from mnist_sgd.datasets.registry import DatasetInfo
+from mnist_sgd.errors import DataError
+
+MIN_IMAGES_PER_WORKER = 8_000  # below this, starting processes costs more than it saves
+Entry = tuple[str, int, str]  # (relative file name, label, what to call it in errors)
+
+
+def read_png_archive(info: DatasetInfo, data: bytes, where: str) -> dict[str, Tensor]:
+    """Decode a tar or ``.tgz`` archive of ``info``'s image folders, held in memory.
+
+    Returns:
+        ``{"train_images": (n, 28, 28) uint8, "train_labels": (n,) int64, "valid_...": ...}``.
+    """
+    raw = gunzip(data, where) if is_gzip(data) else data
+    members = {member.name: member.data for member in tar_members(raw, where)}
+    root = _archive_root(info, members)
+    names = (name[len(root) :] for name in members if name.startswith(root))
+    return _decode_splits(info, names, lambda name: members[root + name], f"{where}:{root}")
+
+
+def read_image_folder(info: DatasetInfo, root: Path) -> dict[str, Tensor]:
+    """Decode ``root/<split>/<class>/<file>`` for ``info``'s splits and classes (see module doc)."""
+    names = []
+    for split in info.splits:
+        split_dir = root / split.source_name
+        if not split_dir.is_dir():
+            raise DataError(f"{root}: no {split.source_name}/ folder; is this {info.name}?")
+        for class_dir in _scan(split_dir):
+            if class_dir.name.startswith(".") or not class_dir.is_dir():
+                continue
+            for file in _scan(Path(class_dir.path)):
+                if file.is_dir():
+                    raise DataError(f"{file.path}: unexpected folder inside a class folder")
+                names.append(f"{split.source_name}/{class_dir.name}/{file.name}")
+    return _decode_splits(info, names, lambda name: (root / name).read_bytes(), f"{root}/")
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` (``os.scandir`` knows file types without a stat each)."""
+    with os.scandir(folder) as entries:
+        return list(entries)
+
+
+def _archive_root(info: DatasetInfo, members: Iterable[str]) -> str:
+    """``"mnist_sample/"`` when the archive holds that folder, else ``""`` (a flat archive)."""
+    prefix = f"{info.archive_root}/"
+    return prefix if any(name.startswith(prefix) for name in members) else ""
+
+
+def _decode_splits(
+    info: DatasetInfo, names: Iterable[str], read: Callable[[str], bytes], where: str
+) -> dict[str, Tensor]:
+    """Order the files of each split, check the counts, decode; see the module docstring."""
+    entries = _entries_by_split(info, names, where)
+    tensors: dict[str, Tensor] = {}
+    for split, split_entries in zip(info.splits, entries, strict=True):
+        _check_counts(info, split.source_name, split.class_counts, split_entries, where)
+        ordered = _ordered(info, split_entries, split.source_name, where)
+
+        def source(i: int, ordered: list[Entry] = ordered) -> tuple[str, bytes]:
+            name, _, shown = ordered[i]
+            return shown, read(name)
+
+        images = parallel_decode(len(ordered), source)
+        tensors[f"{split.name}_images"] = torch.from_numpy(images)
+        tensors[f"{split.name}_labels"] = torch.tensor([label for _, label, _ in ordered])
+    return tensors
+
+
+def _entries_by_split(info: DatasetInfo, names: Iterable[str], where: str) -> list[list[Entry]]:
+    """Sort file names into the splits; files outside ``<split>/<class>/`` are ignored."""
+    split_of = {split.source_name: i for i, split in enumerate(info.splits)}
+    label_of = {name: i for i, name in enumerate(info.classes)}
+    entries: list[list[Entry]] = [[] for _ in info.splits]
+    for name in names:
+        parts = name.split("/")
+        if parts[0] not in split_of or len(parts) < 3 or parts[-1].startswith("."):
+            continue
+        if parts[1] not in label_of:
+            expected = ", ".join(info.classes)
+            raise DataError(
+                f"{where}{name}: unexpected class folder {parts[1]!r} (expected {expected})"
+            )
+        if len(parts) > 3:
+            raise DataError(f"{where}{name}: unexpected folder inside a class folder")
+        entries[split_of[parts[0]]].append((name, label_of[parts[1]], f"{where}{name}"))
+    return entries
+
+
+def _ordered(info: DatasetInfo, entries: list[Entry], split: str, where: str) -> list[Entry]:
+    """The split's files in canonical order (see the module docstring)."""
+    if info.order == "sorted":
+        return sorted(entries, key=lambda entry: (entry[1], entry[0].rsplit("/", 1)[-1]))
+    by_index: list[Entry | None] = [None] * len(entries)
+    for entry in entries:
+        stem = entry[0].rsplit("/", 1)[-1].split(".", 1)[0]
+        index = int(stem) if stem.isascii() and stem.isdigit() else -1
+        if not 0 <= index < len(entries) or by_index[index] is not None:
+            last = len(entries) - 1
+            raise DataError(
+                f"{entry[2]}: file names in {split}/ must be the image indices 0..{last}"
+            )
+        by_index[index] = entry
+    return [entry for entry in by_index if entry is not None]
+
+
+def _check_counts(
+    info: DatasetInfo, split: str, expected: tuple[int, ...], entries: list[Entry], where: str
+) -> None:
+    """The number of images per class must be the registry's."""
+    counts = np.bincount([label for _, label, _ in entries], minlength=len(info.classes))
+    for class_name, count, want in zip(info.classes, counts.tolist(), expected, strict=True):
+        if count != want:
+            raise DataError(
+                f"{where}: {split} has {count} images of class {class_name!r}, "
+                f"{info.name} has {want}; the copy is incomplete or not {info.name}"
+            )
+
+
+_SOURCE: ImageSource | None = None  # what forked workers decode (inherited, never pickled)
+_FORK_LOCK = threading.Lock()
+
+
+def parallel_decode(count: int, source: ImageSource) -> np.ndarray:
+    """:func:`decode_images` spread over the cores (forked workers, Linux only) when worth it.
+
+    Returns:
+        ``(count, 28, 28) uint8``.
+    """
+    workers = min(_cpu_count(), count // MIN_IMAGES_PER_WORKER)
+    if workers < 2 or sys.platform != "linux":
+        return decode_images(count, source)
+    global _SOURCE
+    bounds = np.linspace(0, count, workers * 2 + 1, dtype=np.int64).tolist()
+    with _FORK_LOCK:  # one source at a time, should two threads load at once
+        _SOURCE = source
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_decode_range, itertools.pairwise(bounds))
+        finally:
+            _SOURCE = None
+    return np.concatenate(parts) if parts else np.empty((0, 28, 28), np.uint8)
+
+
+def _decode_range(bounds: tuple[int, int]) -> np.ndarray:
+    """Worker: decode images ``start..stop`` of the inherited source."""
+    start, stop = bounds
+    source = _SOURCE
+    assert source is not None, "parallel_decode sets the source before forking"
+    return decode_images(stop - start, lambda i: source(start + i))
+
+
+def _cpu_count() -> int:
+    """Cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

@@ -1,0 +1,227 @@
+"""The datasets mnist-sgd knows by name: where they live, what they hold, their checksums.
+
+Book section: "Pixels: the foundations of computer vision" (MNIST_SAMPLE), and
+the full MNIST and Fashion-MNIST the chapter's further research points to.
+
+Every dataset has two splits, ``train`` and ``valid`` (for MNIST and
+Fashion-MNIST ``valid`` is the official 10,000-image test set). Three kinds of
+checksum guard it:
+
+- the official bytes (size and MD5 of each download), accepted as they are;
+- the payload of each IDX file (SHA-256 or MD5 of the decompressed bytes), so a
+  re-compressed mirror is accepted too;
+- the content: SHA-256 of the decoded tensors in canonical order (see
+  :func:`mnist_sgd.datasets.cache.content_digest`), so a re-packed archive or an
+  extracted folder is accepted when it holds exactly the same pixels and labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+DatasetKind = Literal["png_archive", "idx"]
+ImageOrder = Literal["sorted", "index"]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file as its publisher serves it.
+
+    ``path`` is the file's place in a mirror (``mnist_sample.tgz``,
+    ``mnist/train-images-idx3-ubyte.gz``); the download cache uses the same layout.
+    """
+
+    path: str
+    url: str
+    size: int
+    md5: str
+    payload_size: int | None = None  # IDX: bytes once decompressed
+    payload_sha256: str | None = None
+    payload_md5: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The file name without its mirror folder."""
+        return self.path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: its name here, its name in the publisher's layout, images per class."""
+
+    name: Literal["train", "valid"]
+    source_name: str  # archive folder ("train", "training") or IDX prefix ("train", "t10k")
+    class_counts: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """Number of images in the split."""
+        return sum(self.class_counts)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Everything known about a dataset before touching it."""
+
+    name: str
+    title: str
+    kind: DatasetKind
+    classes: tuple[str, ...]
+    splits: tuple[Split, Split]
+    files: tuple[RemoteFile, ...]
+    content_sha256: str
+    order: ImageOrder = "index"  # "sorted": file-name order (fastai's ls().sorted())
+    archive_root: str | None = None  # the folder an archive unpacks into
+    homepage: str = ""
+    licence: str = ""
+
+    @property
+    def train(self) -> Split:
+        """The training split."""
+        return self.splits[0]
+
+    @property
+    def valid(self) -> Split:
+        """The validation split (the official test set for MNIST and Fashion-MNIST)."""
+        return self.splits[1]
+
+    @property
+    def download_size(self) -> int:
+        """Bytes of the official download(s)."""
+        return sum(file.size for file in self.files)
+
+
+_MNIST_LICENCE = "MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0"
+_DIGITS = tuple(str(digit) for digit in range(10))
+_MNIST_TRAIN = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+_MNIST_TEST = (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)
+_FASHION_CLASSES: tuple[str, ...] = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat")
+_FASHION_CLASSES += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+# Canonical content of MNIST in IDX order; mnist_png decodes to the same tensors.
+_MNIST_CONTENT = "ce791df7f1659ca2fa10bb43196ad872a9bbb710bd5713e4030efe77cf3201e1"
+_IDX_NAMES = ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
+_IDX_PAYLOAD_SIZES = (47040016, 60008, 7840016, 10008)
+
+
+def _idx_files(
+    folder: str, base_url: str, sizes: tuple[int, ...], md5s: str, payload_digests: str
+) -> tuple[RemoteFile, ...]:
+    """The four IDX files: official sizes, MD5s, and the payload digests (64 hex: SHA-256)."""
+    files = []
+    for i, (name, md5, digest) in enumerate(
+        zip(_IDX_NAMES, md5s.split(), payload_digests.split(), strict=True)
+    ):
+        files.append(
+            RemoteFile(
+                path=f"{folder}/{name}-ubyte.gz",
+                url=f"{base_url}{name}-ubyte.gz",
+                size=sizes[i],
+                md5=md5,
+                payload_size=_IDX_PAYLOAD_SIZES[i],
+                payload_sha256=digest if len(digest) == 64 else None,
+                payload_md5=digest if len(digest) == 32 else None,
+            )
+        )
+    return tuple(files)
+
+
+# In the order of _IDX_NAMES. Payload digests: the data README (decompressed bytes).
+_MNIST_FILES = _idx_files(
+    "mnist",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    (9912422, 28881, 1648877, 4542),
+    """f68b3c2dcbeaaa9fbdd348bbdeb94873 d53e105ee54ea40749a09fcbcd1e9432
+       9fb629c4189551a2d022fa330f9573f3 ec29112dd5afa0611ce80d1b7f02629c""",
+    """ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db
+       65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5
+       0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7
+       ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2""",
+)
+_FASHION_FILES = _idx_files(
+    "fashion-mnist",
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    (26421880, 29515, 4422102, 5148),
+    """8d4fb7e6c68d591d4c3dfef9ec88bf0d 25c81989df183df01b3e8a0aad5dffbe
+       bef4ecab320f06d8554ea6380940ec79 bb300cfdad3c16e7a12a480ee83cd310""",
+    """f4a8712d7a061bf5bd6d2ca38dc4d50a 9018921c3c673c538a1fc5bad174d6f9
+       8181f5470baa50b63fa0f6fddb340f0a 15d484375f8d13e6eb1aabb0c3f46965""",
+)
+
+_ALL = (
+    DatasetInfo(
+        name="mnist_sample",
+        title="MNIST_SAMPLE: every 3 and 7 of MNIST (fastai)",
+        kind="png_archive",
+        classes=("3", "7"),
+        splits=(Split("train", "train", (6131, 6265)), Split("valid", "valid", (1010, 1028))),
+        files=(
+            RemoteFile(
+                path="mnist_sample.tgz",
+                url="https://s3.amazonaws.com/fast-ai-sample/mnist_sample.tgz",
+                size=3214948,
+                md5="2dbc7ec6f9259b583af0072c55816a88",
+            ),
+        ),
+        content_sha256="eddb4e383a65aeea35bbcd364a48c066e7c6607620a565a6f41916d6a626462a",
+        order="sorted",
+        archive_root="mnist_sample",
+        homepage="https://course.fast.ai/datasets",
+        licence=_MNIST_LICENCE,
+    ),
+    DatasetInfo(
+        name="mnist",
+        title="MNIST: 70,000 handwritten digits, IDX files",
+        kind="idx",
+        classes=_DIGITS,
+        splits=(Split("train", "train", _MNIST_TRAIN), Split("valid", "t10k", _MNIST_TEST)),
+        files=_MNIST_FILES,
+        content_sha256=_MNIST_CONTENT,
+        homepage="http://yann.lecun.com/exdb/mnist/",
+        licence=_MNIST_LICENCE,
+    ),
+    DatasetInfo(
+        name="mnist_png",
+        title="MNIST as PNG folders (fastai)",
+        kind="png_archive",
+        classes=_DIGITS,
+        splits=(Split("train", "training", _MNIST_TRAIN), Split("valid", "testing", _MNIST_TEST)),
+        files=(
+            RemoteFile(
+                path="mnist_png.tgz",
+                url="https://s3.amazonaws.com/fast-ai-imageclas/mnist_png.tgz",
+                size=15683414,
+                md5="03639f83c4e3d19e0a3a53a8a997c487",
+            ),
+        ),
+        content_sha256=_MNIST_CONTENT,
+        order="index",
+        archive_root="mnist_png",
+        homepage="https://course.fast.ai/datasets",
+        licence=_MNIST_LICENCE,
+    ),
+    DatasetInfo(
+        name="fashion_mnist",
+        title="Fashion-MNIST: 70,000 Zalando article images, IDX files",
+        kind="idx",
+        classes=_FASHION_CLASSES,
+        splits=(Split("train", "train", (6000,) * 10), Split("valid", "t10k", (1000,) * 10)),
+        files=_FASHION_FILES,
+        content_sha256="93aa4e59b1aacdb231e23b354bbf7d3a4e87218c10ead8c0f71acba4d8e6dce4",
+        homepage="https://github.com/zalandoresearch/fashion-mnist",
+        licence="Fashion-MNIST by Zalando Research, MIT",
+    ),
+)
+
+DATASETS: Mapping[str, DatasetInfo] = MappingProxyType({info.name: info for info in _ALL})
+
+
+def get_info(name: str) -> DatasetInfo:
+    """The registry entry for ``name``; ``ValueError`` listing the valid names otherwise."""
+    try:
+        return DATASETS[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(DATASETS)
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {valid}") from None

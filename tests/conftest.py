@@ -1,0 +1,27 @@
+"""Fixtures shared by several test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The project's local copies of the datasets (``../shared/data``, a mirror-like folder)."""
+    path = REPO.parent / "shared" / "data"
+    if not (path / "mnist_sample.tgz").is_file():
+        pytest.skip(f"no shared data copy at {path} (see the data README)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fashion_dir() -> Path:
+    """Fashion-MNIST's IDX files from Debian's ``dataset-fashion-mnist`` package."""
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"no Fashion-MNIST at {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
+    return FASHION_DIR

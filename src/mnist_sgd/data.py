@@ -39,7 +39,7 @@ class TensorDataset:
         return len(self.tensors[0])
 
     def __getitem__(self, idx: int | Tensor) -> tuple[Tensor, ...]:
-        return self.transform(tuple(t[idx] for t in self.tensors))
+        return self.transform(tuple(gather(t, idx) for t in self.tensors))
 
     def transform(self, items: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         """Turn stored fields into what the model sees (identity here)."""
@@ -77,6 +77,17 @@ class ImageDataset(TensorDataset):
         x = images.float().div_(255)
         x = x.flatten(-2) if self.flatten else x.unsqueeze(-3)
         return x, targets
+
+
+def gather(data: Tensor, idx: int | Tensor) -> Tensor:
+    """``data[idx]``; a 1-d index tensor (a batch) goes through ``index_select``.
+
+    Same values as ``data[idx]``, but on CPU ``index_select`` is about 10x faster
+    than advanced indexing for a batch of 256 images (benchmarks/bench_peers.py).
+    """
+    if isinstance(idx, Tensor) and idx.ndim == 1 and idx.dtype in (torch.int64, torch.int32):
+        return data.index_select(0, idx)
+    return data[idx]
 
 
 def seed_tensors(images: Tensor, labels: Tensor, positive: int = 0) -> tuple[Tensor, Tensor]:
@@ -185,9 +196,14 @@ class DataLoader:
     def __iter__(self) -> Iterator[Batch]:
         return self.batches()
 
-    def batches(self, start: int = 0) -> Iterator[Batch]:
-        """Iterate over one epoch's batches, skipping the first ``start`` (for resuming)."""
-        order = self.order()
+    def batches(self, start: int = 0, order: Tensor | None = None) -> Iterator[Batch]:
+        """Iterate over one epoch's batches, skipping the first ``start`` (for resuming).
+
+        ``order`` (``(n,)`` int64, from :meth:`order`) replays an epoch's order
+        instead of drawing a new one.
+        """
+        if order is None:
+            order = self.order()
         if self.fast_data is not None and self.device is not None:
             order = order.to(self.device)
         for i in range(start, len(self)):
@@ -196,6 +212,8 @@ class DataLoader:
 
     def _gather(self, idx: Tensor) -> Batch:
         """One batch: indexed from whole tensors, or item by item and collated."""
+        if isinstance(self.fast_data, Tensor):
+            return gather(self.fast_data, idx)
         if self.fast_data is not None:
             return self.fast_data[idx]
         batch = collate([self.dataset[i] for i in idx.tolist()])

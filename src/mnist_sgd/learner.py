@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -107,17 +107,19 @@ class Learner:
         self.history: list[dict[str, float]] = []
         self.epoch, self.iter, self.n_epoch, self.lr = 0, 0, 0, 0.0
         self.loss: Tensor = torch.tensor(0.0)
-        self.epoch_rng: Tensor | None = None
+        self.epoch_rng: Tensor | None = None  # RNG state this epoch's order was drawn from
         self._batch_losses: list[Tensor] = []
         self._batch_sizes: list[int] = []
-        self._carried = (0.0, 0)  # (loss sum, items) of a resumed epoch's earlier batches
+        self._carried = torch.zeros(0, 2)  # (loss, size) rows of a resumed epoch's earlier batches
 
     def fit(self, n_epoch: int, lr: float = 1.0, *, resume: bool = False) -> list[dict[str, float]]:
         """Train for ``n_epoch`` epochs; return the history, one record per epoch.
 
         Each record: ``epoch``, ``train_loss``, ``valid_loss``, one entry per
         metric (by its ``__name__``), ``seconds``. With ``resume=True`` (after
-        :meth:`load_state`) it goes on from the saved epoch and batch.
+        :meth:`load_state`, or after a ``CancelFitException``) it goes on from
+        the saved epoch and batch, with the same batches and steps as a run
+        that was never stopped.
         """
         if n_epoch < 1:
             raise ValueError(f"n_epoch must be >= 1, got {n_epoch}")
@@ -155,9 +157,8 @@ class Learner:
         dl, opt = self.dls.train, self.opt
         assert opt is not None
         if self.iter == 0:
-            self.epoch_rng = dl.rng_state() if isinstance(dl, DataLoader) else None
-            self._batch_losses, self._batch_sizes, self._carried = [], [], (0.0, 0)
-        batches = dl.batches(self.iter) if isinstance(dl, DataLoader) else iter(dl)
+            self._batch_losses, self._batch_sizes, self._carried = [], [], torch.zeros(0, 2)
+        batches = self._epoch_batches(dl) if isinstance(dl, DataLoader) else iter(dl)
         n_batches = max(len(dl), 1)
         self.model.train()
         for xb, yb in batches:
@@ -175,28 +176,41 @@ class Learner:
             self.iter += 1
             self._event("after_batch")
 
-    def _partial_sums(self) -> tuple[float, int]:
-        """(loss sum, items) over this epoch's batches so far (one device sync)."""
-        total, count = self._carried
-        if self._batch_losses:
-            sizes = torch.tensor(self._batch_sizes, dtype=torch.float32)
-            total += float((torch.stack(self._batch_losses).float().cpu() * sizes).sum())
-            count += sum(self._batch_sizes)
-        return total, count
+    def _epoch_batches(self, dl: DataLoader) -> Iterator[Any]:
+        """This epoch's batches; resuming mid-epoch, the same order from the next batch on."""
+        own = dl.rng_state()  # None: the loader shuffles with the global RNG
+        if self.iter == 0:
+            self.epoch_rng = own if own is not None else torch.get_rng_state()
+            return dl.batches(order=dl.order())
+        if self.epoch_rng is None:
+            raise TrainingError("cannot resume mid-epoch: the saved state has no 'rng.epoch'")
+        if own is not None:
+            dl.set_rng_state(self.epoch_rng)
+            return dl.batches(self.iter, order=dl.order())
+        now = torch.get_rng_state()  # draw the order again without moving the global RNG
+        torch.set_rng_state(self.epoch_rng)
+        order = dl.order()
+        torch.set_rng_state(now)
+        return dl.batches(self.iter, order=order)
+
+    def _epoch_losses(self) -> Tensor:
+        """``(batches, 2)`` float32 rows ``(loss, size)`` of this epoch so far (one device sync)."""
+        if not self._batch_losses:
+            return self._carried
+        sizes = torch.tensor(self._batch_sizes, dtype=torch.float32)
+        losses = torch.stack(self._batch_losses).float().cpu()
+        return torch.cat([self._carried, torch.stack([losses, sizes], dim=1)])
 
     def _epoch_train_loss(self) -> float:
         """Mean training loss over the epoch's items; a TrainingError if it was NaN or infinite."""
-        total, count = self._partial_sums()
-        value = total / max(count, 1)
+        rows = self._epoch_losses().double()  # a sum of huge finite losses must not overflow
+        value = float((rows[:, 0] * rows[:, 1]).sum()) / max(float(rows[:, 1].sum()), 1.0)
         if math.isfinite(value):
             return value
-        losses = torch.stack(self._batch_losses).float().cpu()
-        bad = int((~torch.isfinite(losses)).nonzero()[0, 0]) if len(losses) else 0
-        batch = self.iter - len(losses) + bad + 1
+        bad = int((~torch.isfinite(rows[:, 0])).nonzero()[0, 0])
         raise TrainingError(
-            f"the loss became {losses[bad].item() if len(losses) else value} in epoch "
-            f"{self.epoch + 1}, batch {batch}: the learning rate ({self.lr:g}) is probably "
-            "too high; try a lower --lr"
+            f"the loss became {rows[bad, 0].item()} in epoch {self.epoch + 1}, batch {bad + 1}: "
+            f"the learning rate ({self.lr:g}) is probably too high; try a lower --lr"
         )
 
     @torch.no_grad()
@@ -227,19 +241,21 @@ class Learner:
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         """Everything needed to resume: named tensors and JSON-able facts."""
         assert self.opt is not None, "state() needs fit() to have started"
-        tensors = {f"model.{k}": v.detach().cpu() for k, v in self.model.state_dict().items()}
-        tensors.update({f"opt.{k}": v.detach().cpu() for k, v in self.opt.state_tensors().items()})
+        # copies: a state kept in memory must not follow the training that goes on
+        model, opt = self.model.state_dict(), self.opt.state_tensors()
+        tensors = {f"model.{k}": v.detach().cpu().clone() for k, v in model.items()}
+        tensors.update({f"opt.{k}": v.detach().cpu().clone() for k, v in opt.items()})
         tensors["rng.torch"] = torch.get_rng_state()
-        loader_rng = self.epoch_rng if self.iter else self._loader_rng()
+        loader_rng = self._loader_rng()
         if loader_rng is not None:
             tensors["rng.loader"] = loader_rng
-        total, count = self._partial_sums()
+        if self.iter and self.epoch_rng is not None:
+            tensors["rng.epoch"] = self.epoch_rng.clone()
+            tensors["epoch.losses"] = self._epoch_losses()
         facts = {
             "epoch": self.epoch,
             "iter": self.iter,
-            "train_sum": total,
-            "train_count": count,
-            "history": self.history,
+            "history": [dict(record) for record in self.history],
             "lr": self.lr,
             "n_epoch": self.n_epoch,
         }
@@ -258,8 +274,8 @@ class Learner:
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.loader" in tensors and isinstance(self.dls.train, DataLoader):
             self.dls.train.set_rng_state(tensors["rng.loader"])
-            self.epoch_rng = tensors["rng.loader"]
+        self.epoch_rng = tensors.get("rng.epoch")
         self.epoch, self.iter = int(facts["epoch"]), int(facts["iter"])
-        self.history = list(facts["history"])
-        self._carried = (float(facts["train_sum"]), int(facts["train_count"]))
+        self.history = [dict(record) for record in facts["history"]]
+        self._carried = tensors.get("epoch.losses", torch.zeros(0, 2)).clone()
         self._batch_losses, self._batch_sizes = [], []

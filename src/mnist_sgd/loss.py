@@ -38,8 +38,14 @@ def check_same_shape(name: str, predictions: Tensor, targets: Tensor) -> None:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """``1/(1+exp(-x))``: any number to (0, 1), smoothly. Same shape as ``x``."""
-    return 1 / (1 + torch.exp(-x))
+    """``1/(1+exp(-x))``: any number to (0, 1), smoothly. Same shape as ``x``.
+
+    For ``x < 0`` it uses the equal ``exp(x)/(1+exp(x))``, so ``exp`` never
+    overflows: the seed's one-liner gives the right value at ``x = -1000`` but a
+    NaN gradient (``inf/inf``), which would poison every weight it reaches.
+    """
+    e = torch.exp(torch.where(x >= 0, -x, x))  # exp(-|x|), in (0, 1]
+    return torch.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def mnist_loss_on_probs(predictions: Tensor, targets: Tensor) -> Tensor:
@@ -71,11 +77,12 @@ def binary_cross_entropy(predictions: Tensor, targets: Tensor) -> Tensor:
 
     ``-(t*log(sigmoid(x)) + (1-t)*log(1-sigmoid(x)))`` rewritten as
     ``max(x, 0) - x*t + log(1 + exp(-|x|))`` so that ``x = ±1000`` stays finite.
-    Shapes as :func:`mnist_loss`.
+    ``max(x, 0)`` is written ``(x + |x|)/2`` so the gradient at ``x = 0`` is the
+    true ``sigmoid(0) - t`` (``clamp`` would give ``1 - t`` there). Shapes as :func:`mnist_loss`.
     """
     check_same_shape("binary_cross_entropy", predictions, targets)
     x, t = predictions, targets.to(predictions.dtype)
-    return (x.clamp(min=0) - x * t + torch.log1p(torch.exp(-x.abs()))).mean()
+    return ((x + x.abs()) / 2 - x * t + torch.log1p(torch.exp(-x.abs()))).mean()
 
 
 def softmax(x: Tensor) -> Tensor:

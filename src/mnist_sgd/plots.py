@@ -1,0 +1,276 @@
+"""PNG pictures of a run: curves, the linear model's weights, confusion, mistakes, samples.
+
+Beyond fastbook chapter 4's printed tables ("Putting it all together"): the
+loss per epoch, what each class's weights look like as a 28x28 picture
+("three-ness minus seven-ness" for the seed's linear model), where the model
+goes wrong. matplotlib is imported only inside these functions and only
+through its object API (``Figure`` on the Agg canvas): no pyplot, no global
+backend switch, safe in a web server's threads. Every PNG is written
+atomically through :func:`mnist_sgd.files.atomic_open`; each function
+returns the path it wrote.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from mnist_sgd.files import atomic_open
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+PathLike = str | os.PathLike[str]
+NOT_METRICS = frozenset({"epoch", "train_loss", "valid_loss", "seconds", "lr"})
+DPI = 100
+
+
+def plot_history(history: Sequence[dict[str, float]], path: PathLike) -> Path:
+    """Loss curves (train, valid) and metric curves (accuracy, ...) against the epoch.
+
+    Args:
+        history: one record per epoch, ``{"epoch": 0, "train_loss": .., "valid_loss": ..,
+            "accuracy": .., "seconds": ..}``; every key but epoch, the losses,
+            seconds and lr is a metric.
+    """
+    if not history:
+        raise ValueError("history is empty: nothing to plot")
+    metrics = list(dict.fromkeys(key for r in history for key in r if key not in NOT_METRICS))
+    fig = _figure(11 if metrics else 6, 4)
+    axes = fig.subplots(1, 2 if metrics else 1, squeeze=False)[0]
+    _curves(axes[0], history, ["train_loss", "valid_loss"], "loss")
+    if metrics:
+        _curves(axes[1], history, metrics, "metrics")
+    return _save(fig, path)
+
+
+def plot_weights(weight: torch.Tensor, classes: Sequence[str], path: PathLike) -> Path:
+    """Each class's weights as a 28x28 heat map, red > 0 > blue on one symmetric scale.
+
+    Args:
+        weight: ``(784, k)`` (the book's ``weights``) or ``(k, 784)`` (``nn.Linear``).
+            ``k == 1`` with two classes is the seed's binary model: one map,
+            red pushing towards ``classes[0]`` (target 1), blue towards ``classes[1]``.
+        classes: the class names, ``k`` of them (or two when ``k == 1``).
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    maps = _weight_maps(weight)  # (k, 28, 28)
+    binary = maps.shape[0] == 1 and len(classes) == 2
+    if not binary and maps.shape[0] != len(classes):
+        raise ValueError(f"weight has {maps.shape[0]} maps but {len(classes)} classes were given")
+    titles = [f"{classes[0]} vs {classes[1]}"] if binary else [str(name) for name in classes]
+    columns = min(len(titles), 5)
+    rows = math.ceil(len(titles) / columns)
+    fig = _figure(5.5, 4.6) if binary else _figure(2.3 * columns + 1.4, 2.5 * rows + 0.2)
+    limit = float(maps.abs().max()) or 1.0
+    norm = Normalize(-limit, limit)  # symmetric: white is exactly 0
+    for index, axis in enumerate(fig.subplots(rows, columns, squeeze=False).ravel()):
+        axis.set_axis_off()
+        if index < len(titles):
+            axis.imshow(maps[index].numpy(), cmap="bwr", norm=norm)
+            axis.set_title(titles[index])
+    colorbar = fig.colorbar(ScalarMappable(norm, "bwr"), ax=fig.axes, shrink=0.8)
+    colorbar.set_label(f"red: {classes[0]}, blue: {classes[1]}" if binary else "weight")
+    return _save(fig, path)
+
+
+def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: PathLike) -> Path:
+    """A confusion matrix with counts; row = true class, column = predicted class.
+
+    The colour is each count's share of its row (the true class) on a square-root
+    scale, so a few errors stand out next to a diagonal of thousands.
+
+    Args:
+        matrix: ``(k, k)`` int64 counts.
+    """
+    k = len(classes)
+    if tuple(matrix.shape) != (k, k):
+        raise ValueError(f"matrix must be ({k}, {k}) for {k} classes, got {tuple(matrix.shape)}")
+    counts = matrix.detach().cpu().long()
+    shares = counts.double() / counts.sum(dim=1, keepdim=True).clamp(min=1)
+    side = 2.0 + 0.55 * k
+    fig = _figure(side + 1.0, side)
+    axis = fig.subplots()
+    axis.imshow(shares.sqrt().numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
+    for (row, col), count in zip(_cells(k), counts.flatten().tolist(), strict=True):
+        colour = "white" if shares[row, col] > 0.4 else "black"
+        axis.text(col, row, str(count), ha="center", va="center", color=colour, fontsize=8)
+    axis.set(xticks=range(k), yticks=range(k), xlabel="predicted", ylabel="true")
+    axis.set_xticklabels(classes, rotation=45 if max(map(len, classes)) > 2 else 0)
+    axis.set_yticklabels(classes)
+    total = int(counts.sum())
+    correct = int(counts.diagonal().sum())
+    axis.set_title(f"accuracy {correct / max(total, 1):.2%} ({total - correct} wrong of {total})")
+    return _save(fig, path)
+
+
+def plot_mistakes(
+    images: torch.Tensor,
+    targets: Sequence[int] | torch.Tensor,
+    preds: Sequence[int] | torch.Tensor,
+    confidences: Sequence[float] | torch.Tensor,
+    classes: Sequence[str],
+    path: PathLike,
+) -> Path:
+    """A grid of mistakes (the caller picks them, worst first) titled true / predicted / confidence.
+
+    Args:
+        images: ``(n, 28, 28) uint8``.
+        targets, preds: ``n`` class indices; confidences: ``n`` probabilities of ``preds``.
+    """
+    labels = _as_list(targets)
+    guesses = _as_list(preds)
+    sure = [float(c) for c in _as_list(confidences)]
+    if not len(images) == len(labels) == len(guesses) == len(sure):
+        raise ValueError(
+            f"need as many targets, preds and confidences as images ({len(images)}), got "
+            f"{len(labels)}, {len(guesses)} and {len(sure)}"
+        )
+    titles = [
+        f"true {classes[int(t)]}\npred {classes[int(p)]} {c:.0%}"
+        for t, p, c in zip(labels, guesses, sure, strict=True)
+    ]
+    return _grid(images, titles, path, empty="no mistakes")
+
+
+def plot_samples(
+    images: torch.Tensor,
+    labels: Sequence[int] | torch.Tensor,
+    classes: Sequence[str],
+    path: PathLike,
+    n: int = 36,
+) -> Path:
+    """The first ``n`` images of a dataset in a grid, each titled with its class.
+
+    Args:
+        images: ``(N, 28, 28) uint8``; labels: ``N`` class indices.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    count = min(n, len(images))
+    titles = [str(classes[int(label)]) for label in _as_list(labels)[:count]]
+    return _grid(images[:count], titles, path, empty="no samples")
+
+
+def plot_lr_find(
+    lrs: Sequence[float], losses: Sequence[float], path: PathLike, suggestion: float | None = None
+) -> Path:
+    """The lr finder's loss against lr (log scale), the suggested lr marked.
+
+    The y axis stops at twice the first loss: the finder ends when the loss
+    explodes, and that last jump would flatten the part worth reading.
+    """
+    if len(lrs) != len(losses) or not lrs:
+        raise ValueError(f"need as many lrs as losses (> 0), got {len(lrs)} and {len(losses)}")
+    points = [(lr, loss) for lr, loss in zip(lrs, losses, strict=True) if math.isfinite(loss)]
+    if not points or min(lrs) <= 0:
+        raise ValueError("lrs must be > 0 and at least one loss finite")
+    fig = _figure(7, 4.5)
+    axis = fig.subplots()
+    axis.plot(*zip(*points, strict=True), color="tab:blue")
+    axis.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
+    lowest = min(loss for _, loss in points)
+    top = max(loss for _, loss in points)
+    if points[0][1] > 0:
+        top = min(top, 2 * points[0][1])
+    axis.set_ylim(lowest - 0.05 * (top - lowest or 1.0), top + 0.05 * (top - lowest or 1.0))
+    if suggestion is not None:
+        _mark_suggestion(axis, points, suggestion)
+    axis.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A Figure on the Agg canvas (no pyplot: nothing global, nothing interactive)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: PathLike) -> Path:
+    """Write ``fig`` as a PNG to ``path`` atomically; returns ``path``."""
+    target = Path(path)
+    with atomic_open(target, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=DPI)
+    return target
+
+
+def _curves(axis: Axes, history: Sequence[dict[str, float]], keys: list[str], label: str) -> None:
+    """One line per key present in ``history`` against the epoch, last value in the legend."""
+    from matplotlib.ticker import MaxNLocator
+
+    for key in keys:
+        points = [
+            (r.get("epoch", i), r[key])
+            for i, r in enumerate(history)
+            if isinstance(r.get(key), int | float)  # a metric may be missing in some epochs
+        ]
+        if points:
+            epochs, values = zip(*points, strict=True)
+            axis.plot(epochs, values, marker="o", markersize=3, label=f"{key} ({values[-1]:.4g})")
+    axis.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    axis.grid(True, alpha=0.3)
+    if axis.lines:
+        axis.legend()
+
+
+def _grid(images: torch.Tensor, titles: list[str], path: PathLike, empty: str) -> Path:
+    """``(n, 28, 28)`` images in rows of up to 6, dark ink on white, each with its title."""
+    count = len(titles)
+    columns = max(1, min(count, 6))
+    rows = max(1, math.ceil(count / columns))
+    fig = _figure(max(1.6 * columns, 4.0), max(1.9 * rows + 0.2, 3.0))
+    for index, axis in enumerate(fig.subplots(rows, columns, squeeze=False).ravel()):
+        axis.set_axis_off()
+        if index < count:
+            axis.imshow(images[index].cpu().numpy(), cmap="Greys", vmin=0, vmax=255)
+            axis.set_title(titles[index], fontsize=9)
+    if count == 0:
+        fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=14)
+    return _save(fig, path)
+
+
+def _weight_maps(weight: torch.Tensor) -> torch.Tensor:
+    """``(784, k)`` or ``(k, 784)`` -> ``(k, 28, 28)`` float, on the CPU."""
+    if weight.dim() == 1 and weight.numel() == 784:
+        weight = weight.unsqueeze(1)
+    if weight.dim() != 2 or 784 not in weight.shape or weight.numel() == 0:
+        raise ValueError(f"weight must be (784, k) or (k, 784), got {tuple(weight.shape)}")
+    columns = weight if weight.shape[0] == 784 else weight.T  # (784, k)
+    return columns.detach().cpu().float().T.reshape(-1, 28, 28)
+
+
+def _mark_suggestion(axis: Axes, points: list[tuple[float, float]], suggestion: float) -> None:
+    """A dashed line at ``suggestion`` and a dot on the curve's nearest point."""
+    if not suggestion > 0:
+        raise ValueError(f"suggestion must be > 0, got {suggestion}")
+    lr, loss = min(points, key=lambda point: abs(math.log(point[0] / suggestion)))
+    label = f"suggested lr {suggestion:.2g}"
+    axis.axvline(suggestion, color="tab:red", linestyle="--", linewidth=1, label=label)
+    axis.plot([lr], [loss], "o", color="tab:red")
+    axis.legend(loc="upper left")
+
+
+def _cells(k: int) -> list[tuple[int, int]]:
+    """``(row, col)`` of a ``k x k`` matrix in row-major order."""
+    return [(row, col) for row in range(k) for col in range(k)]
+
+
+def _as_list(values: Sequence[int] | Sequence[float] | torch.Tensor) -> list:
+    """A tensor or sequence as a plain list."""
+    return values.tolist() if isinstance(values, torch.Tensor) else list(values)

@@ -50,9 +50,7 @@ def draw_plots(run: Run, data: Any) -> dict[str, Path]:
         result["confusion"], run.classes, folder / "confusion.png"
     )
     drawn["Worst mistakes"] = worst_mistakes(result, data, run.classes, folder / "mistakes.png")
-    drawn["Samples of the data"] = plots.plot_samples(
-        data.valid_images, data.valid_labels, run.classes, folder / "samples.png"
-    )
+    drawn["Samples of the data"] = random_samples(data, run.classes, folder / "samples.png")
     if (folder / "lr_find.png").exists():
         drawn["Learning-rate finder"] = folder / "lr_find.png"
     return drawn
@@ -75,6 +73,12 @@ def worst_mistakes(result: dict[str, Any], data: Any, classes: list[str], path: 
     return plots.plot_mistakes(
         data.valid_images[order], labels[order], preds[order], confidence, classes, path
     )
+
+
+def random_samples(data: Any, classes: list[str], path: Path, n: int = 36) -> Path:
+    """A fixed random draw of validation images (the split is ordered by class)."""
+    pick = torch.randperm(len(data.valid_labels), generator=torch.Generator().manual_seed(0))[:n]
+    return plots.plot_samples(data.valid_images[pick], data.valid_labels[pick], classes, path, n=n)
 
 
 def write_report(run: Run, data: Any) -> Path:

@@ -1,0 +1,51 @@
+"""``mnist-sgd report``: every plot of a real short run, and one self-contained HTML page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mnist_sgd.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A 3-epoch seed run on the real MNIST_SAMPLE, and the data flags that found it."""
+    cache = tmp_path_factory.mktemp("cache")
+    out = tmp_path_factory.mktemp("runs") / "seed"
+    flags = ["--mirror", str(shared_data), "--cache-dir", str(cache), "--offline"]
+    assert main(["train", "--epochs", "3", "--out", str(out), "--quiet", *flags]) == 0
+    return out, flags
+
+
+def test_train_writes_the_curves(run_dir: tuple[Path, list[str]]) -> None:
+    path = run_dir[0] / "plots" / "history.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_writes_every_plot_and_an_offline_page(
+    run_dir: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, flags = run_dir
+    assert main(["report", str(out), *flags]) == 0
+    assert "report.html" in capsys.readouterr().out
+    names = {p.name for p in (out / "plots").glob("*.png")}
+    assert names == {"history.png", "weights.png", "confusion.png", "mistakes.png", "samples.png"}
+    for name in names:
+        with Image.open(out / "plots" / name) as image:
+            assert image.format == "PNG" and image.width >= 300 and image.height >= 200
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == len(names)
+    assert not re.search(r'(src|href)="(https?:)?//', page), "the report must not load anything remote"
+    assert page.count("<tr>") >= 3 + 1  # the epoch table: header and three epochs (plus options)
+
+
+def test_report_on_a_missing_run_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no such run folder" in err

@@ -60,6 +60,9 @@ def read_tensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
 
 def _check_header(path: Path, raw: bytes) -> None:
     """Catch the common wrong files before parsing: empty, pickle, zip, huge header, truncated."""
+    size = int.from_bytes(raw[:8], "little")
+    if len(raw) > 8 and raw[8:9] == b"{" and size <= min(MAX_HEADER, len(raw) - 8):
+        return  # a safetensors layout (its length's low byte may well be 0x80: not a pickle)
     if raw[:1] == b"\x80" or raw[:2] == b"PK":
         raise ModelFileError(
             f"{path}: looks like a pickle or torch.save file; mnist-sgd only loads safetensors, "
@@ -69,7 +72,6 @@ def _check_header(path: Path, raw: bytes) -> None:
         raise ModelFileError(
             f"{path}: is {len(raw)} bytes, too short for a safetensors file (truncated?)"
         )
-    size = int.from_bytes(raw[:8], "little")
     if size > MAX_HEADER or size > len(raw) - 8:
         raise ModelFileError(
             f"{path}: header claims {size} bytes but the file holds {len(raw) - 8}; "

@@ -8,24 +8,52 @@ code (2 usage, 1 runtime, 130 interrupted); a traceback only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mnist_sgd.errors import MnistSgdError
 
-COMMANDS = ("data", "train", "evaluate", "predict", "report", "recipes", "bench", "serve")
+OS_HINTS = {
+    errno.ENOSPC: "; free some disk space and run it again (an interrupted train can --resume)",
+    errno.EDQUOT: "; free some disk space and run it again (an interrupted train can --resume)",
+    errno.EACCES: "; choose a folder you can write to",
+    errno.EROFS: "; choose a folder you can write to",
+}
+COMMANDS = (
+    "data",
+    "train",
+    "evaluate",
+    "predict",
+    "report",
+    "recipes",
+    "lr_find",
+    "bench",
+    "serve",
+)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error is one line on stderr, not a usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per command."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="mnist-sgd",
         description="Train fastbook chapter 4's digit classifier with SGD from scratch.",
         epilog="Run 'mnist-sgd COMMAND --help' for each command's options and examples.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=ArgumentParser
+    )
     for name in COMMANDS:
         module = _command_module(name)
         if module is not None:
@@ -48,10 +76,17 @@ def _command_module(name: str):  # type: ignore[no-untyped-def]
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed on one line
+        return done.code if isinstance(done.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 2
+    if "OMP_NUM_THREADS" not in os.environ:  # a count the user chose wins
+        from mnist_sgd.threads import set_sensible_threads
+
+        set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
     try:
         return int(args.run(args))
     except KeyboardInterrupt:
@@ -69,7 +104,8 @@ def _one_line(error: BaseException) -> str:
     """The error's message on one line (OSError gets its file name)."""
     if isinstance(error, OSError) and not isinstance(error, MnistSgdError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
-        return f"{error.strerror}{where}"
+        hint = OS_HINTS.get(error.errno or 0, "")
+        return f"{error.strerror}{where}{hint}"
     return " ".join(str(error).split()) or type(error).__name__
 
 

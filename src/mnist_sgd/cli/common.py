@@ -39,9 +39,12 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a float > 0."""
-    value = float(text)
-    if not value > 0:
+    """argparse type: a float > 0 (finite)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
@@ -82,7 +85,13 @@ def download_bar():  # type: ignore[no-untyped-def]
         bar = bars.get(what)
         if bar is None:
             bar = bars[what] = tqdm(
-                total=total, desc=what, unit="B", unit_scale=True, file=sys.stderr, leave=False
+                total=total,
+                desc=what,
+                unit="B",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=False,
+                disable=None,  # drawn on a terminal only, not into logs and pipes
             )
         bar.update(done - bar.n)
         if total is not None and done >= total:

@@ -94,14 +94,11 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Train (or resume), save the run folder, say where it is."""
     from mnist_sgd import runs
-    from mnist_sgd.training import TrainConfig, resolve_device
+    from mnist_sgd.training import resolve_device
 
     device = resolve_device(args.device)
     if args.resume is not None:
-        info = runs.read_run_info(args.resume)
-        config = TrainConfig(**info["train"])
-        run_dir = args.resume
-        checkpoint = runs.load_checkpoint(run_dir)
+        run_dir, config, checkpoint = resume_point(args.resume)
     else:
         config = config_from_args(args)
         run_dir = (
@@ -117,11 +114,37 @@ def run(args: argparse.Namespace) -> int:
     return train_into(run_dir, config, data, device, args, checkpoint)
 
 
+def resume_point(run_dir: Path) -> tuple[Path, Any, Any]:
+    """``(run_dir, config, checkpoint or None)`` of a run to resume.
+
+    A run killed before its first epoch ended has no checkpoint yet: it starts
+    again from epoch 1 with its saved options. Temporary files a killed writer
+    left behind are removed first.
+    """
+    from mnist_sgd import runs
+    from mnist_sgd.errors import ModelFileError
+    from mnist_sgd.files import remove_stale_temps
+    from mnist_sgd.training import TrainConfig
+
+    info = runs.read_run_info(run_dir)
+    try:
+        config = TrainConfig(**info["train"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(
+            f"{run_dir / runs.RUN_FILE}: no usable training options ({error}); "
+            "this run cannot be resumed, start a new one"
+        ) from None
+    remove_stale_temps(run_dir)
+    if not (run_dir / runs.CHECKPOINT_FILE).exists():
+        return run_dir, config, None
+    return run_dir, config, runs.load_checkpoint(run_dir)
+
+
 def load_data(name: str, args: argparse.Namespace) -> Any:
     """Load the dataset (``--dry-run``: one batch of each split)."""
     from mnist_sgd.datasets import load_dataset
 
-    data = load_dataset(name, data_options(args))
+    data = load_dataset(name, data_options(args, progress=not args.quiet))
     if args.dry_run:
         from dataclasses import replace as dc_replace
 
@@ -159,6 +182,8 @@ def train_into(
     if checkpoint is not None:
         learn.load_state(*checkpoint, lr=config.lr)
         say(args, f"resuming {run_dir} at epoch {learn.epoch + 1}, batch {learn.iter + 1}")
+    elif args.resume is not None:
+        say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
     previous = {
         sig: signal.signal(sig, lambda *_: stopper.request())
         for sig in (signal.SIGINT, signal.SIGTERM)

@@ -14,19 +14,27 @@ from typing import Any
 
 import torch
 
+from mnist_sgd.augment import AugmentedImageDataset, mirror_safe
 from mnist_sgd.data import DataLoader, DataLoaders, ImageDataset, binary_target
 from mnist_sgd.learner import Callback, Learner
 from mnist_sgd.loss import BINARY_LOSSES, get_loss
 from mnist_sgd.metrics import accuracy, batch_accuracy
 from mnist_sgd.model import get_model, wants_flat_input
-from mnist_sgd.optim import SGD, BasicOptim
+from mnist_sgd.optim import SGD, Adam, BasicOptim
+from mnist_sgd.schedule import SCHEDULES, get_schedule
 
-OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim}
+OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim, "adam": Adam}
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every training option, by name, with the seed's defaults (the book's linear model)."""
+    """Every training option, by name, with the seed's defaults (the book's linear model).
+
+    ``mom`` is SGD's momentum, and Adam's first beta when above 0 (Adam's default is 0.9);
+    ``wd`` is weight decay for both. ``schedule`` names how lr moves during the fit
+    (``constant``, ``one_cycle``: see ``mnist_sgd.schedule``); ``augment`` adds small random
+    shifts, turns and zooms to the training images (``mnist_sgd.augment``).
+    """
 
     dataset: str = "mnist_sample"
     model: str = "linear"
@@ -53,6 +61,14 @@ class TrainConfig:
             raise ValueError(
                 f"unknown optimiser {self.opt!r}; choose one of: {', '.join(OPTIMIZERS)}"
             )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"
+            )
+        if not 0 <= self.mom < 1:
+            raise ValueError(f"mom must be in [0, 1), got {self.mom}")
+        if self.wd < 0:
+            raise ValueError(f"wd must be >= 0, got {self.wd}")
         get_loss(self.loss)
         wants_flat_input(self.model)
 
@@ -95,7 +111,12 @@ def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None)
     def target(labels: torch.Tensor) -> torch.Tensor:
         return binary_target(labels, positive=0) if config.binary else labels
 
-    train = ImageDataset(data.train_images, target(data.train_labels), flatten=flat)
+    if config.augment:
+        train: ImageDataset = AugmentedImageDataset(
+            data.train_images, target(data.train_labels), flatten=flat, flip=mirror_safe(data.name)
+        )
+    else:
+        train = ImageDataset(data.train_images, target(data.train_labels), flatten=flat)
     valid = ImageDataset(data.valid_images, target(data.valid_labels), flatten=flat)
     return DataLoaders(
         DataLoader(train, batch_size=config.bs, shuffle=True, seed=config.seed, device=device),
@@ -112,21 +133,34 @@ def build_learner(
     model = get_model(config.model, n_out=n_out, **config.model_kwargs)
     if device is not None:
         model = model.to(device)
-    opt_cls = OPTIMIZERS[config.opt]
-    kwargs = {"mom": config.mom, "wd": config.wd} if opt_cls is SGD else {}
-
-    def opt_func(params: Any, lr: float) -> BasicOptim:
-        return opt_cls(params, lr, **kwargs)
-
+    if not wants_flat_input(config.model) and (device is None or device.type in ("cpu", "cuda")):
+        # measured: about 20% faster CNN steps on CPU; weights are saved contiguous (runs.py)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     metric = batch_accuracy if config.binary else accuracy
     return Learner(
         make_dls(config, data, device),
         model,
-        opt_func=opt_func,
+        opt_func=make_opt_func(config),
         loss_func=get_loss(config.loss),
         metrics=metric,
         cbs=cbs,
+        lr_schedule=None if config.schedule == "constant" else get_schedule(config.schedule),
     )
+
+
+def make_opt_func(config: TrainConfig) -> Callable[[Any, float], BasicOptim]:
+    """``opt_func(params, lr)`` for optimiser ``config.opt`` with its momentum and weight decay."""
+    opt_cls = OPTIMIZERS[config.opt]
+    kwargs: dict[str, Any] = {}
+    if opt_cls is SGD:
+        kwargs = {"mom": config.mom, "wd": config.wd}
+    elif opt_cls is Adam:
+        kwargs = {"betas": (config.mom or 0.9, 0.999), "wd": config.wd}
+
+    def opt_func(params: Any, lr: float) -> BasicOptim:
+        return opt_cls(params, lr, **kwargs)
+
+    return opt_func
 
 
 @torch.no_grad()

@@ -56,6 +56,17 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--mom", type=float, default=None, help=f"SGD momentum (default {d.mom})")
     p.add_argument("--wd", type=float, default=None, help=f"weight decay (default {d.wd})")
     p.add_argument(
+        "--schedule",
+        default=None,
+        help=f"learning-rate schedule: constant, one_cycle (default {d.schedule})",
+    )
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"small random shifts/rotations of training images (default {d.augment})",
+    )
+    p.add_argument(
         "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
     )
     p.add_argument(

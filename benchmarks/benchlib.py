@@ -27,9 +27,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SHARED_DATA = Path(os.environ.get("MNIST_SGD_SHARED_DATA", REPO.parent / "shared" / "data"))
 PEER_PYTHON = Path(os.environ.get("MNIST_SGD_PEER_PYTHON", "/work/peer-venv/bin/python"))
-PEER_SETUP = (
-    "sh benchmarks/peers/setup.sh  (creates /work/peer-venv with torch, torchvision, fastai)"
-)
+PEER_SETUP = "sh benchmarks/peers/setup.sh (a venv at /work/peer-venv: torch, torchvision, fastai)"
 WORK_DIR = Path(tempfile.gettempdir()) / "mnist-sgd-bench"  # kept between runs: a warm cache
 
 
@@ -84,7 +82,7 @@ class Plan:
         subset: train items to use (a dry run), None for all.
         peers: start the peer processes (fastai); False in a dry run.
         e2e_repeat: timed runs of each end-to-end command.
-        rss_model: the model trained on full MNIST for the peak RSS.
+        rss_recipe: the recipe trained (one epoch) on full MNIST for the peak RSS.
     """
 
     quick: bool = False
@@ -94,7 +92,7 @@ class Plan:
     subset: int | None = None
     peers: bool = True
     e2e_repeat: int = 3
-    rss_model: str = "cnn"
+    rss_recipe: str = "mnist-fast"
 
     @classmethod
     def make(cls, quick: bool = False, dry_run: bool = False) -> Plan:
@@ -107,10 +105,10 @@ class Plan:
                 subset=512,
                 peers=False,
                 e2e_repeat=1,
-                rss_model="linear",
+                rss_recipe="mnist-linear",
             )
         if quick:
-            return cls(True, False, epochs=3, rounds=3, e2e_repeat=1, rss_model="linear")
+            return cls(True, False, epochs=3, rounds=3, e2e_repeat=1, rss_recipe="mnist-linear")
         return cls()
 
 
@@ -239,8 +237,8 @@ def format_value(value: float | None, unit: str) -> str:
     """``0.92x``, ``1.73 s``, ``0.31 GiB``; ``-`` when not measured."""
     if value is None:
         return "-"
-    if unit == "x":
-        return f"{value:.2f}x"
+    if unit == "x":  # three decimals: 4.996x must not read as 5.00x next to a goal of 5
+        return f"{value:.3f}x" if value < 10 else f"{value:.1f}x"
     if unit == "us":
         return f"{value:.0f} us"
     if unit == "":

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# Before torch loads: idle OpenMP threads sleep rather than spin, so tests stay
+# fast on a machine that other work keeps busy (see src/mnist_sgd/threads.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest
 

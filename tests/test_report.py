@@ -39,7 +39,9 @@ def test_report_writes_every_plot_and_an_offline_page(
             assert image.format == "PNG" and image.width >= 300 and image.height >= 200
     page = (out / "report.html").read_text(encoding="utf-8")
     assert len(re.findall(r'src="data:image/png;base64,', page)) == len(names)
-    assert not re.search(r'(src|href)="(https?:)?//', page), "the report must not load anything remote"
+    assert not re.search(r'(src|href)="(https?:)?//', page), (
+        "the report must not load anything remote"
+    )
     assert page.count("<tr>") >= 3 + 1  # the epoch table: header and three epochs (plus options)
 
 

@@ -33,14 +33,18 @@ from mnist_sgd.loss import (
     sigmoid,
     softmax,
 )
+from mnist_sgd.lr_find import lr_find
 from mnist_sgd.metrics import accuracy, batch_accuracy, confusion_matrix, per_class_accuracy
 from mnist_sgd.model import Linear1, PixelSimilarity, get_model, init_params, linear1, simple_net
-from mnist_sgd.optim import SGD, BasicOptim
+from mnist_sgd.nets import cnn, cnn_best, mlp
+from mnist_sgd.optim import SGD, Adam, BasicOptim
+from mnist_sgd.schedule import one_cycle
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SGD",
+    "Adam",
     "BasicOptim",
     "Callback",
     "CancelFitException",
@@ -57,6 +61,8 @@ __all__ = [
     "binary_cross_entropy",
     "binary_target",
     "calc_grad",
+    "cnn",
+    "cnn_best",
     "collate",
     "confusion_matrix",
     "cross_entropy",
@@ -64,9 +70,12 @@ __all__ = [
     "init_params",
     "linear1",
     "log_softmax",
+    "lr_find",
+    "mlp",
     "mnist_loss",
     "mnist_loss_on_probs",
     "nll_loss",
+    "one_cycle",
     "per_class_accuracy",
     "seed_tensors",
     "sigmoid",

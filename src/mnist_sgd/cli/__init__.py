@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from types import ModuleType
 from typing import NoReturn
 
 from mnist_sgd.errors import MnistSgdError
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_module(name: str):  # type: ignore[no-untyped-def]
+def _command_module(name: str) -> ModuleType | None:
     """Import ``mnist_sgd.cli.<name>`` if that command is built in this version."""
     import importlib
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mnist_sgd.datasets import DataOptions
 
 CACHE_ENV = "MNIST_SGD_CACHE"
 MIRROR_ENV = "MNIST_SGD_MIRROR"
@@ -60,7 +65,7 @@ def positive_int(text: str) -> int:
     return value
 
 
-def data_options(args: argparse.Namespace, progress: bool = True):  # type: ignore[no-untyped-def]
+def data_options(args: argparse.Namespace, progress: bool = True) -> DataOptions:
     """The ``DataOptions`` the data flags describe, with a tqdm progress bar on stderr."""
     from mnist_sgd.datasets import DataOptions
 
@@ -73,7 +78,7 @@ def data_options(args: argparse.Namespace, progress: bool = True):  # type: igno
     )
 
 
-def download_bar():  # type: ignore[no-untyped-def]
+def download_bar() -> Callable[[str, int, int | None], None]:
     """A progress callback ``(what, done, total)`` that draws one tqdm bar per file on stderr."""
     import sys
 

@@ -30,3 +30,13 @@ def fashion_dir() -> Path:
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"no Fashion-MNIST at {FASHION_DIR} (apt-get install dataset-fashion-mnist)")
     return FASHION_DIR
+
+
+@pytest.fixture(scope="session")
+def sample_cache(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data cache that holds MNIST_SAMPLE's tensors, decoded once per session."""
+    from mnist_sgd.datasets import DataOptions, load_dataset
+
+    path = tmp_path_factory.getbasetemp() / "sample-cache"
+    load_dataset("mnist_sample", DataOptions(mirror=str(shared_data), cache_dir=path))
+    return path

@@ -29,15 +29,9 @@ DATASETS = ("mnist_sample", "mnist", "mnist_png", "fashion_mnist")
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A session data cache holding MNIST_SAMPLE's tensors."""
-    if not (SHARED_DATA / "mnist_sample.tgz").exists():
-        pytest.skip(f"no shared data at {SHARED_DATA}")
-    from mnist_sgd.datasets import DataOptions, load_dataset
-
-    path = tmp_path_factory.getbasetemp() / "reliability-cache"
-    load_dataset("mnist_sample", DataOptions(mirror=str(SHARED_DATA), cache_dir=path))
-    return path
+def cache(sample_cache: Path) -> Path:
+    """The session's data cache holding MNIST_SAMPLE's tensors (see conftest)."""
+    return sample_cache
 
 
 def data_flags(cache: Path) -> list[str]:

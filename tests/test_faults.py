@@ -57,14 +57,13 @@ PHASES = ("batch", "before-fsync", "before-rename", "after-rename")
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """MNIST_SAMPLE, loaded through a mirror of the shared data into a session cache."""
-    if not (SHARED_DATA / "mnist_sample.tgz").exists():
-        pytest.skip(f"no shared data at {SHARED_DATA}")
+def sample(sample_cache: Path) -> Any:
+    """MNIST_SAMPLE from the session's data cache (see conftest)."""
     from mnist_sgd.datasets import DataOptions, load_dataset
 
-    cache = tmp_path_factory.getbasetemp() / "reliability-cache"
-    return load_dataset("mnist_sample", DataOptions(mirror=str(SHARED_DATA), cache_dir=cache))
+    return load_dataset(
+        "mnist_sample", DataOptions(mirror=str(SHARED_DATA), cache_dir=sample_cache)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -39,15 +39,9 @@ TRAIN = [
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A session data cache holding MNIST_SAMPLE's tensors, so every subprocess starts warm."""
-    if not (SHARED_DATA / "mnist_sample.tgz").exists():
-        pytest.skip(f"no shared data at {SHARED_DATA}")
-    from mnist_sgd.datasets import DataOptions, load_dataset
-
-    path = tmp_path_factory.getbasetemp() / "reliability-cache"
-    load_dataset("mnist_sample", DataOptions(mirror=str(SHARED_DATA), cache_dir=path))
-    return path
+def cache(sample_cache: Path) -> Path:
+    """The session's data cache holding MNIST_SAMPLE's tensors so every subprocess starts warm."""
+    return sample_cache
 
 
 def data_flags(cache: Path) -> list[str]:

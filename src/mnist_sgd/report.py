@@ -20,7 +20,6 @@ import torch
 from mnist_sgd import plots
 from mnist_sgd.files import atomic_write_text
 from mnist_sgd.runs import Run
-from mnist_sgd.training import evaluate_model
 
 N_MISTAKES = 24
 
@@ -28,14 +27,7 @@ N_MISTAKES = 24
 def draw_plots(run: Run, data: Any) -> dict[str, Path]:
     """Every plot for ``run`` into ``run.path/plots``; returns title -> PNG path."""
     folder = run.path / "plots"
-    result = evaluate_model(
-        run.model,
-        data.valid_images,
-        data.valid_labels,
-        binary=run.info["model"]["n_out"] == 1,
-        flat=run.flat,
-        loss=run.info["loss"],
-    )
+    result = run.evaluate(data.valid_images, data.valid_labels)
     drawn: dict[str, Path] = {}
     if run.history:
         drawn["Loss and accuracy per epoch"] = plots.plot_history(

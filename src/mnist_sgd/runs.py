@@ -187,6 +187,19 @@ class Run:
         """Whether the model takes ``(n, 784)`` rows (else ``(n, 1, 28, 28)``)."""
         return bool(self.info["model"].get("flat", True))
 
+    def evaluate(self, images: Tensor, labels: Tensor) -> dict[str, Any]:
+        """Loss, accuracy, per-class accuracy and confusion matrix on labelled images.
+
+        ``images`` ``(n, 28, 28)`` uint8, ``labels`` ``(n,)`` int64; see
+        :func:`mnist_sgd.training.evaluate_model` for what comes back.
+        """
+        from mnist_sgd.training import evaluate_model
+
+        binary = self.info["model"]["n_out"] == 1
+        return evaluate_model(
+            self.model, images, labels, binary=binary, flat=self.flat, loss=self.info["loss"]
+        )
+
     @torch.no_grad()
     def predict_proba(self, images: Tensor) -> Tensor:
         """``(n, 28, 28)`` uint8 images -> ``(n, k)`` class probabilities (k = len(classes))."""

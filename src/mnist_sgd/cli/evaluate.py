@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the run and its data, score, print."""
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
-    from mnist_sgd.training import evaluate_model, resolve_device
+    from mnist_sgd.training import resolve_device
 
     run_ = load_run(args.run_dir, resolve_device(args.device))
     name = args.dataset or run_.info["dataset"]
@@ -45,14 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"{name} has classes {list(data.classes)}, but the run was trained on {run_.classes}"
         )
-    result = evaluate_model(
-        run_.model,
-        data.valid_images,
-        data.valid_labels,
-        binary=run_.info["model"]["n_out"] == 1,
-        flat=run_.flat,
-        loss=run_.info["loss"],
-    )
+    result = run_.evaluate(data.valid_images, data.valid_labels)
     summary = {
         "run": str(args.run_dir),
         "dataset": name,

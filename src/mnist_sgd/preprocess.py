@@ -26,18 +26,14 @@ Arrays in the helpers are ``(h, w) float32`` in [0, 255]; the result is a
 
 from __future__ import annotations
 
-import io
-import os
-import struct
-import warnings
-
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from mnist_sgd.errors import ImageError
+from mnist_sgd.images import ImageSource, describe, open_image
 
-ImageSource = str | os.PathLike[str] | bytes | Image.Image
+__all__ = ["ImageSource", "is_mnist_like", "open_image", "prepare_image", "to_mnist"]
 
 MNIST_SIZE = 28
 MNIST_BOX = 20
@@ -52,45 +48,6 @@ MIN_CONTRAST = 24.0
 """Ink must stand this many grey levels (about 10%) above the background."""
 
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-# What Pillow's decoders raise on damaged files (plugins differ).
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
-
-
-def open_image(
-    path_or_bytes: str | os.PathLike[str] | bytes, *, max_pixels: int = 40_000_000
-) -> Image.Image:
-    """Open and decode an image safely, upright as its EXIF orientation says.
-
-    The declared size is checked against ``max_pixels`` before any pixel is
-    decoded (a tiny file can declare a gigapixel image).
-
-    Raises:
-        ImageError: missing, empty, truncated, not an image, or too large; the
-            one-line message names the file.
-    """
-    if max_pixels <= 0:
-        raise ValueError(f"max_pixels must be > 0, got {max_pixels}")
-    name = _describe(path_or_bytes)
-    if _is_empty(path_or_bytes):
-        raise ImageError(f"{name} is empty (0 bytes): expected a PNG or JPEG of a digit")
-    source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                _check_size(image, max_pixels, name)
-                image.load()
-                return _upright(image)
-    except FileNotFoundError:
-        raise ImageError(f"{name} does not exist") from None
-    except IsADirectoryError:
-        raise ImageError(f"{name} is a folder, not an image file") from None
-    except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image (expected PNG, JPEG, BMP, GIF, ...)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name} is too large to open safely") from None
-    except _DECODE_ERRORS as exc:
-        raise ImageError(f"{name} is damaged or truncated ({_short(exc)})") from None
 
 
 def is_mnist_like(img: Image.Image) -> bool:
@@ -143,7 +100,7 @@ def prepare_image(source: ImageSource, *, raw: bool = False) -> torch.Tensor:
     try:
         return to_mnist(img)
     except ImageError as exc:
-        raise ImageError(f"{_describe(source)}: {exc}") from None
+        raise ImageError(f"{describe(source)}: {exc}") from None
 
 
 # --- the steps, each a pure function -------------------------------------------------
@@ -355,22 +312,6 @@ def to_uint8_tensor(gray: np.ndarray) -> torch.Tensor:
 # --- private helpers ------------------------------------------------------------------
 
 
-def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:
-    """Refuse an image whose declared size exceeds ``max_pixels`` (before decoding)."""
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageError(
-            f"{name} is too large to open safely: {width}x{height} pixels "
-            f"is more than {max_pixels:,}"
-        )
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    """A decoded copy of ``image`` rotated as its EXIF orientation tag says."""
-    upright = ImageOps.exif_transpose(image)
-    return image.copy() if upright is None or upright is image else upright
-
-
 def _shrink(img: Image.Image, side: int) -> Image.Image:
     """``img`` with its longer side at most ``side`` px (anti-aliased); a copy or itself."""
     if max(img.size) <= side:
@@ -392,25 +333,3 @@ def _is_colourless(img: Image.Image) -> bool:
     """True when the R, G and B channels of ``img`` are (almost) equal."""
     rgb = np.asarray(img.convert("RGB"), dtype=np.int16)
     return int(np.abs(rgb - rgb[..., :1]).max()) <= 2
-
-
-def _describe(source: ImageSource) -> str:
-    """How to name ``source`` in an error message."""
-    if isinstance(source, bytes):
-        return f"image data ({len(source)} bytes)"
-    if isinstance(source, Image.Image):
-        return str(getattr(source, "filename", "") or "image")
-    return os.fspath(source)
-
-
-def _is_empty(source: str | os.PathLike[str] | bytes) -> bool:
-    """True for ``b""`` or an existing zero-byte file."""
-    if isinstance(source, bytes):
-        return not source
-    return os.path.isfile(source) and os.path.getsize(source) == 0
-
-
-def _short(exc: BaseException) -> str:
-    """One line for an exception from a decoder."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]

@@ -46,17 +46,7 @@ GOALS = {"linear": (1.2, 5.0), "simple_net": (1.2, 2.5)}  # (<= x bare, >= x fas
 
 def subset(data, n: int | None):  # type: ignore[no-untyped-def]
     """The first ``n`` train and ``n // 2`` valid items of ``MnistData`` (None: all)."""
-    if n is None:
-        return data
-    from dataclasses import replace
-
-    return replace(
-        data,
-        train_images=data.train_images[:n],
-        train_labels=data.train_labels[:n],
-        valid_images=data.valid_images[: n // 2],
-        valid_labels=data.valid_labels[: n // 2],
-    )
+    return data if n is None else data.head(n, n // 2)
 
 
 def seed_data(data) -> tuple[torch.Tensor, ...]:  # type: ignore[no-untyped-def]

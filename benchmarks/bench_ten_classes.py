@@ -55,16 +55,8 @@ class ExampleNet(nn.Module):
 
 
 def subset(data: Any, n: int | None) -> Any:
-    """The first ``n`` training and ``n // 2`` test images (all when None), for a dry run."""
-    if n is None:
-        return data
-    return replace(
-        data,
-        train_images=data.train_images[:n],
-        train_labels=data.train_labels[:n],
-        valid_images=data.valid_images[: n // 2],
-        valid_labels=data.valid_labels[: n // 2],
-    )
+    """The first ``n`` train and ``n // 2`` valid items of ``MnistData`` (None: all)."""
+    return data if n is None else data.head(n, n // 2)
 
 
 def normalised(images: torch.Tensor) -> torch.Tensor:

@@ -156,18 +156,7 @@ def load_data(name: str, args: argparse.Namespace) -> Any:
     from mnist_sgd.datasets import load_dataset
 
     data = load_dataset(name, data_options(args, progress=not args.quiet))
-    if args.dry_run:
-        from dataclasses import replace as dc_replace
-
-        n = 64
-        data = dc_replace(
-            data,
-            train_images=data.train_images[:n],
-            train_labels=data.train_labels[:n],
-            valid_images=data.valid_images[:n],
-            valid_labels=data.valid_labels[:n],
-        )
-    return data
+    return data.head(64) if args.dry_run else data
 
 
 def train_into(

@@ -7,7 +7,7 @@ stacked as the chapter stacks them, one rank-3 tensor per split.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import platformdirs
@@ -68,6 +68,17 @@ class MnistData:
     train_labels: Tensor
     valid_images: Tensor
     valid_labels: Tensor
+
+    def head(self, n_train: int, n_valid: int | None = None) -> MnistData:
+        """The first ``n_train`` training and ``n_valid`` (default ``n_train``) validation items."""
+        n_valid = n_train if n_valid is None else n_valid
+        return replace(
+            self,
+            train_images=self.train_images[:n_train],
+            train_labels=self.train_labels[:n_train],
+            valid_images=self.valid_images[:n_valid],
+            valid_labels=self.valid_labels[:n_valid],
+        )
 
     def __repr__(self) -> str:
         return (

@@ -96,18 +96,10 @@ class PixelSimilarity(nn.Module):
         )
 
 
-def _linear(n_out: int = 1, **kwargs: Any) -> nn.Module:
-    return Linear1(n_out=n_out, **kwargs)
-
-
-def _simple_net(n_out: int = 1, **kwargs: Any) -> nn.Module:
-    return simple_net(n_out=n_out, **kwargs)
-
-
 # name -> (builder, wants flat (n, 784) input). Bigger nets register in nets.py.
 MODELS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
-    "linear": (_linear, True),
-    "simple_net": (_simple_net, True),
+    "linear": (Linear1, True),
+    "simple_net": (simple_net, True),
 }
 
 

@@ -16,7 +16,6 @@ or ``(n, 1, 28, 28)`` pictures (False). ``mnist_sgd.model.get_model`` merges it 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from torch import nn
 
@@ -110,21 +109,9 @@ def cnn_best(
     )
 
 
-def _mlp(n_out: int = 10, **kwargs: Any) -> nn.Module:
-    return mlp(n_out=n_out, **kwargs)
-
-
-def _cnn(n_out: int = 10, **kwargs: Any) -> nn.Module:
-    return cnn(n_out=n_out, **kwargs)
-
-
-def _cnn_best(n_out: int = 10, **kwargs: Any) -> nn.Module:
-    return cnn_best(n_out=n_out, **kwargs)
-
-
 # name -> (builder(n_out=..., **kwargs), takes flat (n, 784) rows)
 NETS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
-    "mlp": (_mlp, True),
-    "cnn": (_cnn, False),
-    "cnn_best": (_cnn_best, False),
+    "mlp": (mlp, True),
+    "cnn": (cnn, False),
+    "cnn_best": (cnn_best, False),
 }

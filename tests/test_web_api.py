@@ -277,8 +277,8 @@ def test_blank_canvas_is_400(client: TestClient, size: int) -> None:
         "/static/..%2fapp.py",
         "/static/%2e%2e/app.py",
         "/static/%2e%2e%2fapp.py",
-        "/static/..%2f..%2fruns.py",
-        "/static/%2e%2e/%2e%2e/runs.py",
+        "/static/..%2f..%2ffiles.py",
+        "/static/%2e%2e/%2e%2e/files.py",
         "/static/..%5capp.py",
         "/static/%2fetc%2fpasswd",
         "/static//etc/passwd",
@@ -289,7 +289,7 @@ def test_static_paths_cannot_escape_their_folder(client: TestClient, path: str) 
 
 
 @pytest.mark.parametrize(
-    "raw", ["/static/../app.py", "/static/../../runs.py", "/static/./../app.py"]
+    "raw", ["/static/../app.py", "/static/../../files.py", "/static/./../app.py"]
 )
 def test_unnormalised_dot_dot_paths_are_404(web_run: Path, raw: str) -> None:
     """Sent as they are (an HTTP client would normalise ``..``), straight to the ASGI app."""

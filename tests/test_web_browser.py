@@ -277,7 +277,7 @@ def test_draw_with_a_finger_on_a_phone(
 def test_static_traversal_over_real_http(server: str) -> None:
     """Raw requests (no client-side normalisation of ``..``) against the running server."""
     host, port = server.removeprefix("http://").rstrip("/").split(":")
-    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2f..%2fruns.py"):
+    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2f..%2ffiles.py"):
         with socket.create_connection((host, int(port)), timeout=10) as conn:
             conn.sendall(
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()

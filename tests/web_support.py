@@ -34,9 +34,9 @@ def mnist(shared_data: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
 @functools.cache
 def trained_run(out: Path, shared_data: Path, cache_dir: Path) -> Path:
     """Train the linear model on MNIST into ``out`` (once per process) and return ``out``."""
-    from mnist_sgd import runs
-    from mnist_sgd.cli.train import run_info, write_curves
-    from mnist_sgd.training import TrainConfig, build_learner
+    from mnist_sgd.cli.train import write_curves
+    from mnist_sgd.runs import RunTrainer
+    from mnist_sgd.training import TrainConfig
 
     data = mnist(shared_data, cache_dir)
     config = TrainConfig(
@@ -47,10 +47,7 @@ def trained_run(out: Path, shared_data: Path, cache_dir: Path) -> Path:
         epochs=2,
         model_kwargs={"std": 0.01},
     )
-    learn = build_learner(config, data, cbs=[runs.SaveEachEpoch(out)])
-    info = run_info(config, data, learn)
-    history = learn.fit(config.epochs, lr=config.lr)
-    runs.write_run_info(out, {**info, "status": "done", "final": history[-1]})
+    history = RunTrainer(out, config, data).fit()
     write_curves(out, history)
     return out
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -109,46 +108,16 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     if args.resume is not None:
-        run_dir, config, checkpoint = resume_point(args.resume)
+        run_dir = args.resume
+        config, checkpoint = runs.resume_point(run_dir)
     else:
-        config = config_from_args(args)
-        run_dir = (
-            args.out
-            or Path("runs") / f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-        )
-        if (run_dir / runs.RUN_FILE).exists():
-            raise ValueError(
-                f"{run_dir} already holds a run; choose another --out, or --resume {run_dir}"
-            )
-        checkpoint = None
+        config, checkpoint = config_from_args(args), None
+        run_dir = args.out or runs.default_run_dir(config)
+        runs.check_new(run_dir)
+    if args.dry_run:
+        config = replace(config, epochs=1, bs=min(config.bs, 64))
     data = load_data(config.dataset, args)
     return train_into(run_dir, config, data, device, args, checkpoint)
-
-
-def resume_point(run_dir: Path) -> tuple[Path, Any, Any]:
-    """``(run_dir, config, checkpoint or None)`` of a run to resume.
-
-    A run killed before its first epoch ended has no checkpoint yet: it starts
-    again from epoch 1 with its saved options. Temporary files a killed writer
-    left behind are removed first.
-    """
-    from mnist_sgd import runs
-    from mnist_sgd.errors import ModelFileError
-    from mnist_sgd.files import remove_stale_temps
-    from mnist_sgd.training import TrainConfig
-
-    info = runs.read_run_info(run_dir)
-    try:
-        config = TrainConfig(**info["train"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFileError(
-            f"{run_dir / runs.RUN_FILE}: no usable training options ({error}); "
-            "this run cannot be resumed, start a new one"
-        ) from None
-    remove_stale_temps(run_dir)
-    if not (run_dir / runs.CHECKPOINT_FILE).exists():
-        return run_dir, config, None
-    return run_dir, config, runs.load_checkpoint(run_dir)
 
 
 def load_data(name: str, args: argparse.Namespace) -> Any:
@@ -165,87 +134,42 @@ def train_into(
     data: Any,
     device: Any,
     args: argparse.Namespace,
-    checkpoint: tuple[dict[str, Any], dict[str, Any]] | None,
+    checkpoint: Any,
 ) -> int:
-    """Fit with progress, per-epoch saving and a clean stop on SIGINT/SIGTERM."""
-    from mnist_sgd import runs
+    """Fit with progress; SIGINT/SIGTERM stop cleanly with a checkpoint."""
     from mnist_sgd.cli.progress import ProgressPrinter
-    from mnist_sgd.training import build_learner
+    from mnist_sgd.runs import RunTrainer
 
-    if args.dry_run:
-        config = replace(config, epochs=1, bs=min(config.bs, 64))
-    stopper = runs.StopOnRequest(run_dir)
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
-    learn = build_learner(config, data, device, cbs=[printer, runs.SaveEachEpoch(run_dir), stopper])
-    info = run_info(config, data, learn)
-    runs.write_run_info(run_dir, {**info, "status": "running"})
+    trainer = RunTrainer(run_dir, config, data, device=device, cbs=[printer], checkpoint=checkpoint)
     if checkpoint is not None:
-        learn.load_state(*checkpoint, lr=config.lr)
-        say(args, f"resuming {run_dir} at epoch {learn.epoch + 1}, batch {learn.iter + 1}")
+        say(
+            args,
+            f"resuming {run_dir} at epoch {checkpoint[1]['epoch'] + 1}, "
+            f"batch {checkpoint[1]['iter'] + 1}",
+        )
     elif args.resume is not None:
         say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
     previous = {
-        sig: signal.signal(sig, lambda *_: stopper.request())
+        sig: signal.signal(sig, lambda *_: trainer.request_stop())
         for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        history = learn.fit(config.epochs, lr=config.lr, resume=checkpoint is not None)
+        history = trainer.fit()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if stopper.stopped:
-        runs.write_run_info(run_dir, {**info, "status": "interrupted"})
+    if trainer.stopped:
         print(
             f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",
             file=sys.stderr,
         )
         return 130
-    final = history[-1] if history else {}
-    runs.write_run_info(run_dir, {**info, "status": "done", "final": final})
     if not args.no_plots:
         write_curves(run_dir, history)
     if not args.json:
         print(f"saved run to {run_dir}")
     return 0
-
-
-def run_info(config: Any, data: Any, learn: Any) -> dict[str, Any]:
-    """``run.json``: all that is needed to rebuild and evaluate the model."""
-    import platform
-
-    import torch
-
-    from mnist_sgd import __version__, runs
-    from mnist_sgd.model import wants_flat_input
-
-    n_out = 1 if config.binary else len(data.classes)
-    return {
-        "format": runs.FORMAT,
-        "dataset": config.dataset,
-        "classes": list(data.classes),
-        "positive_class": data.classes[0] if config.binary else None,
-        "model": {
-            "name": config.model,
-            "n_out": n_out,
-            "kwargs": config.model_kwargs,
-            "flat": wants_flat_input(config.model),
-            "parameters": sum(p.numel() for p in learn.model.parameters()),
-        },
-        "loss": config.loss,
-        "metrics": [m.__name__ for m in learn.metrics],
-        "preprocessing": {
-            "input": "28x28 grayscale, white ink on black",
-            "scale": "x / 255",
-            "layout": "(n, 784)" if wants_flat_input(config.model) else "(n, 1, 28, 28)",
-        },
-        "train": config.to_dict(),
-        "versions": {
-            "mnist_sgd": __version__,
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
-        "sizes": {"train": len(data.train_labels), "valid": len(data.valid_labels)},
-    }
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:

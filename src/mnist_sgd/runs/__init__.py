@@ -1,0 +1,68 @@
+"""Run folders: the model (safetensors), ``run.json``, ``metrics.jsonl``, the resume checkpoint.
+
+One module a part: ``tensors`` (safetensors, read safely), ``info`` (``run.json``
+and ``metrics.jsonl``), ``load`` (a run read back as a model), ``checkpoint``
+(the resume point), ``folder`` (the lifecycle: train into a folder, stop,
+resume, finish). A run folder is loadable as soon as its first epoch has
+finished.
+"""
+
+from mnist_sgd.runs.checkpoint import (
+    SaveEachEpoch,
+    StopOnRequest,
+    load_checkpoint,
+    save_checkpoint,
+)
+from mnist_sgd.runs.folder import (
+    Checkpoint,
+    RunTrainer,
+    check_new,
+    default_run_dir,
+    resume_point,
+    train_run_info,
+)
+from mnist_sgd.runs.info import (
+    CHECKPOINT_FILE,
+    FORMAT,
+    METRICS_FILE,
+    MODEL_FILE,
+    RUN_FILE,
+    describe_run,
+    read_history,
+    read_run_info,
+    write_history,
+    write_run_info,
+)
+from mnist_sgd.runs.load import Run, build_model, load_run, load_weights, save_model
+from mnist_sgd.runs.tensors import MAX_HEADER, read_tensors, save_tensors
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "FORMAT",
+    "MAX_HEADER",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "RUN_FILE",
+    "Checkpoint",
+    "Run",
+    "RunTrainer",
+    "SaveEachEpoch",
+    "StopOnRequest",
+    "build_model",
+    "check_new",
+    "default_run_dir",
+    "describe_run",
+    "load_checkpoint",
+    "load_run",
+    "load_weights",
+    "read_history",
+    "read_run_info",
+    "read_tensors",
+    "resume_point",
+    "save_checkpoint",
+    "save_model",
+    "save_tensors",
+    "train_run_info",
+    "write_history",
+    "write_run_info",
+]

@@ -1,0 +1,78 @@
+"""The resume point: ``checkpoint.safetensors``, saved each epoch and on a stop request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from mnist_sgd.errors import ModelFileError
+from mnist_sgd.learner import Callback, CancelFitException, Learner
+from mnist_sgd.runs.info import CHECKPOINT_FILE, FORMAT, write_history
+from mnist_sgd.runs.load import save_model
+from mnist_sgd.runs.tensors import read_tensors, save_tensors
+
+
+def save_checkpoint(run_dir: Path, learn: Learner) -> None:
+    """Write everything needed to resume to ``checkpoint.safetensors`` (one atomic file)."""
+    tensors, facts = learn.state()
+    save_tensors(
+        Path(run_dir) / CHECKPOINT_FILE, tensors, {"format": FORMAT, "facts": json.dumps(facts)}
+    )
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Read ``checkpoint.safetensors``: (tensors, facts) for ``Learner.load_state``."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.exists():
+        raise ModelFileError(
+            f"{run_dir}: holds no {CHECKPOINT_FILE}, so there is nothing to resume"
+        )
+    tensors, metadata = read_tensors(path)
+    try:
+        facts = json.loads(metadata["facts"])
+    except (KeyError, json.JSONDecodeError):
+        raise ModelFileError(
+            f"{path}: has no resume facts; it was not written by mnist-sgd"
+        ) from None
+    return tensors, facts
+
+
+class SaveEachEpoch(Callback):
+    """After every epoch: model, metrics and checkpoint, each written atomically."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+
+    def after_epoch(self, learn: Learner) -> None:
+        save_model(self.run_dir, learn.model)
+        write_history(self.run_dir, learn.history)
+        save_checkpoint(self.run_dir, learn)
+
+
+class StopOnRequest(Callback):
+    """Stop cleanly after the current batch once ``request()`` was called (SIGINT, SIGTERM).
+
+    It saves a mid-epoch checkpoint first, so ``fit(resume=True)`` continues
+    with exactly the batches and weights an uninterrupted run would have had.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir, self.requested, self.stopped = Path(run_dir), False, False
+
+    def request(self) -> None:
+        self.requested = True
+
+    def after_batch(self, learn: Learner) -> None:
+        self._stop_if_requested(learn)
+
+    def after_epoch(self, learn: Learner) -> None:
+        self._stop_if_requested(learn)
+
+    def _stop_if_requested(self, learn: Learner) -> None:
+        if self.requested:
+            save_checkpoint(self.run_dir, learn)
+            self.stopped = True
+            raise CancelFitException

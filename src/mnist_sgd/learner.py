@@ -111,6 +111,8 @@ class Learner:
         self._batch_losses: list[Tensor] = []
         self._batch_sizes: list[int] = []
         self._carried = torch.zeros(0, 2)  # (loss, size) rows of a resumed epoch's earlier batches
+        # the weights before any step: "what SGD learned" is the change from these
+        self.initial_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
     def fit(self, n_epoch: int, lr: float = 1.0, *, resume: bool = False) -> list[dict[str, float]]:
         """Train for ``n_epoch`` epochs; return the history, one record per epoch.

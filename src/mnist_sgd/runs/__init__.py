@@ -24,6 +24,7 @@ from mnist_sgd.runs.folder import (
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
     FORMAT,
+    INIT_FILE,
     METRICS_FILE,
     MODEL_FILE,
     RUN_FILE,
@@ -33,12 +34,20 @@ from mnist_sgd.runs.info import (
     write_history,
     write_run_info,
 )
-from mnist_sgd.runs.load import Run, build_model, load_run, load_weights, save_model
+from mnist_sgd.runs.load import (
+    Run,
+    build_model,
+    load_run,
+    load_weights,
+    save_initial,
+    save_model,
+)
 from mnist_sgd.runs.tensors import MAX_HEADER, read_tensors, save_tensors
 
 __all__ = [
     "CHECKPOINT_FILE",
     "FORMAT",
+    "INIT_FILE",
     "MAX_HEADER",
     "METRICS_FILE",
     "MODEL_FILE",
@@ -60,6 +69,7 @@ __all__ = [
     "read_tensors",
     "resume_point",
     "save_checkpoint",
+    "save_initial",
     "save_model",
     "save_tensors",
     "train_run_info",

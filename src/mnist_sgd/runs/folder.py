@@ -25,6 +25,7 @@ from mnist_sgd.runs.info import (
     read_run_info,
     write_run_info,
 )
+from mnist_sgd.runs.load import save_initial
 
 if TYPE_CHECKING:
     import torch
@@ -133,7 +134,9 @@ class RunTrainer:
     def fit(self) -> list[dict[str, float]]:
         """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended."""
         write_run_info(self.run_dir, {**self.info, "status": "running"})
-        if self.checkpoint is not None:
+        if self.checkpoint is None:
+            save_initial(self.run_dir, self.learn.initial_state)
+        else:
             self.learn.load_state(*self.checkpoint, lr=self.config.lr)
         self.history = self.learn.fit(
             self.config.epochs, lr=self.config.lr, resume=self.checkpoint is not None

@@ -11,11 +11,12 @@ from mnist_sgd.files import atomic_write_text
 from mnist_sgd.runs.tensors import short
 
 FORMAT = "mnist-sgd/1"
-MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE = (
+MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE, INIT_FILE = (
     "model.safetensors",
     "run.json",
     "metrics.jsonl",
     "checkpoint.safetensors",
+    "init.safetensors",  # the weights before training (what the weight-change pictures subtract)
 )
 
 

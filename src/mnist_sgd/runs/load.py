@@ -10,13 +10,18 @@ import torch
 from torch import Tensor, nn
 
 from mnist_sgd.errors import ModelFileError
-from mnist_sgd.runs.info import FORMAT, MODEL_FILE, read_history, read_run_info
+from mnist_sgd.runs.info import FORMAT, INIT_FILE, MODEL_FILE, read_history, read_run_info
 from mnist_sgd.runs.tensors import read_tensors, save_tensors, short
 
 
 def save_model(run_dir: Path, model: nn.Module) -> None:
     """Write the model's weights to ``model.safetensors``."""
     save_tensors(Path(run_dir) / MODEL_FILE, dict(model.state_dict()), {"format": FORMAT})
+
+
+def save_initial(run_dir: Path, state: dict[str, Tensor]) -> None:
+    """Write the weights before training to ``init.safetensors``."""
+    save_tensors(Path(run_dir) / INIT_FILE, state, {"format": FORMAT})
 
 
 def build_model(info: dict[str, Any]) -> nn.Module:
@@ -81,6 +86,19 @@ class Run:
         return evaluate_model(
             self.model, images, labels, binary=binary, flat=self.flat, loss=self.info["loss"]
         )
+
+    def initial_state(self) -> dict[str, Tensor] | None:
+        """The weights before training (``init.safetensors``), checked; None if absent.
+
+        Runs made before this file existed have none.
+        """
+        path = self.path / INIT_FILE
+        if not path.exists():
+            return None
+        tensors, _ = read_tensors(path)
+        fresh = build_model(self.info)
+        load_weights(fresh, tensors, path)
+        return dict(fresh.state_dict())
 
     @torch.no_grad()
     def predict_proba(self, images: Tensor) -> Tensor:

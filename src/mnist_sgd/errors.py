@@ -31,3 +31,20 @@ class ImageError(MnistSgdError):
 
 class TrainingError(MnistSgdError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+def one_line(error: object, limit: int | None = None) -> str:
+    """An error as one line: its message with whitespace squeezed, cut to ``limit`` characters.
+
+    An ``OSError`` (not one of ours) reads ``"No space left on device: /path"``;
+    an exception without a message gives its type's name. The CLI, the web
+    server and the library's own messages all quote errors through this.
+    """
+    if isinstance(error, OSError) and not isinstance(error, MnistSgdError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        text = f"{error.strerror}{where}"
+    else:
+        text = " ".join(str(error).split())
+        if not text:
+            text = type(error).__name__ if isinstance(error, BaseException) else "error"
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

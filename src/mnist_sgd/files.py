@@ -82,14 +82,19 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     _fsync_dir(target.parent)
 
 
-def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+def remove_stale_temps(folder: str | os.PathLike[str], *, recursive: bool = False) -> list[Path]:
     """Delete the temporary files a killed writer left in ``folder``; return what was removed.
 
     Only names this module makes (``.<name>.<random>.tmp``, files or folders)
-    are touched. Call it only when no other process is writing into ``folder``.
+    are touched, in ``folder`` itself or, with ``recursive``, at any depth
+    (symbolic links to folders are not followed). Call it only when no other
+    process is writing into ``folder``.
     """
     removed = []
-    for path in sorted(Path(folder).glob(".*.tmp")):
+    found = Path(folder).rglob(".*.tmp") if recursive else Path(folder).glob(".*.tmp")
+    for path in sorted(found):
+        if any(p in removed for p in path.parents):
+            continue  # inside a temp folder already removed
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:

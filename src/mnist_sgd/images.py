@@ -12,7 +12,7 @@ import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from mnist_sgd.errors import ImageError
+from mnist_sgd.errors import ImageError, one_line
 
 ImageSource = str | os.PathLike[str] | bytes | Image.Image
 # What Pillow's decoders raise on damaged files (plugins differ).
@@ -90,5 +90,4 @@ def _is_empty(source: str | os.PathLike[str] | bytes) -> bool:
 
 def _short(exc: BaseException) -> str:
     """One line for an exception from a decoder."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:120]
+    return one_line(str(exc).splitlines()[0] if str(exc) else exc, limit=120)

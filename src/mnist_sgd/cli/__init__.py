@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.errors import MnistSgdError, one_line
 
 OS_HINTS = {
     errno.ENOSPC: "; free some disk space and run it again (an interrupted train can --resume)",
@@ -97,17 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         code = 2 if isinstance(error, ValueError) else 1
-        print(f"mnist-sgd: error: {_one_line(error)}", file=sys.stderr)
+        print(f"mnist-sgd: error: {_one_line(error, args.command)}", file=sys.stderr)
         return code
 
 
-def _one_line(error: BaseException) -> str:
-    """The error's message on one line (OSError gets its file name)."""
+def _one_line(error: BaseException, command: str) -> str:
+    """The error on one line (``errors.one_line``), with what to do for a few OS errors."""
     if isinstance(error, OSError) and not isinstance(error, MnistSgdError) and error.strerror:
-        where = f": {error.filename}" if error.filename else ""
         hint = OS_HINTS.get(error.errno or 0, "")
-        return f"{error.strerror}{where}{hint}"
-    return " ".join(str(error).split()) or type(error).__name__
+        if command != "train":
+            hint = hint.replace(" (an interrupted train can --resume)", "")
+        return one_line(error) + hint
+    return one_line(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

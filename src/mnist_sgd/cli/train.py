@@ -69,10 +69,14 @@ def add_parser(subparsers: Any) -> None:
         "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
     )
     p.add_argument(
-        "--out", type=Path, default=None, help="run folder (default runs/DATASET-MODEL-TIME)"
+        "--out", type=folder, default=None, help="run folder (default runs/DATASET-MODEL-TIME)"
     )
     p.add_argument(
-        "--resume", type=Path, default=None, metavar="RUN", help="continue an interrupted run"
+        "--resume",
+        type=folder,
+        default=None,
+        metavar="RUN",
+        help="continue an interrupted run (with --epochs N: train it on to N epochs)",
     )
     p.add_argument(
         "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
@@ -82,6 +86,13 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip writing the loss/accuracy curves")
     add_data_options(p)
     p.set_defaults(run=run)
+
+
+def folder(text: str) -> Path:
+    """argparse type: a non-empty folder path (``''`` would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return Path(text)
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
@@ -102,22 +113,31 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train (or resume), save the run folder, say where it is."""
+    """Train (or resume), save the run folder, say where it is.
+
+    The folder's writer lock is taken before anything else, so a second
+    ``train`` into the same folder is refused before it loads data or writes.
+    """
     from mnist_sgd import runs
     from mnist_sgd.training import resolve_device
 
     device = resolve_device(args.device)
-    if args.resume is not None:
-        run_dir = args.resume
-        config, checkpoint = runs.resume_point(run_dir)
-    else:
-        config, checkpoint = config_from_args(args), None
-        run_dir = args.out or runs.default_run_dir(config)
-        runs.check_new(run_dir)
-    if args.dry_run:
-        config = replace(config, epochs=1, bs=min(config.bs, 64))
-    data = load_data(config.dataset, args)
-    return train_into(run_dir, config, data, device, args, checkpoint)
+    resuming = args.resume is not None
+    config: Any = None if resuming else config_from_args(args)
+    run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
+    with runs.claim(run_dir, create=not resuming):
+        if resuming:
+            config, checkpoint = runs.resume_point(run_dir, epochs=args.epochs)
+            if runs.is_complete(run_dir, config, checkpoint):
+                print(runs.verify_complete(run_dir, checkpoint))
+                return 0
+        else:
+            runs.check_new(run_dir)
+            checkpoint = None
+        if args.dry_run:
+            config = replace(config, epochs=1, bs=min(config.bs, 64))
+        data = load_data(config.dataset, args)
+        return train_into(run_dir, config, data, device, args, checkpoint)
 
 
 def load_data(name: str, args: argparse.Namespace) -> Any:

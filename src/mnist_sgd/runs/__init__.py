@@ -3,7 +3,8 @@
 One module a part: ``tensors`` (safetensors, read safely), ``info`` (``run.json``
 and ``metrics.jsonl``), ``load`` (a run read back as a model), ``checkpoint``
 (the resume point), ``folder`` (the lifecycle: train into a folder, stop,
-resume, finish). A run folder is loadable as soon as its first epoch has
+resume, finish), ``lock`` (one writer a folder), ``safejson`` (JSON read with
+size and depth limits). A run folder is loadable as soon as its first epoch has
 finished.
 """
 
@@ -18,8 +19,10 @@ from mnist_sgd.runs.folder import (
     RunTrainer,
     check_new,
     default_run_dir,
+    is_complete,
     resume_point,
     train_run_info,
+    verify_complete,
 )
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
@@ -42,6 +45,7 @@ from mnist_sgd.runs.load import (
     save_initial,
     save_model,
 )
+from mnist_sgd.runs.lock import RunBusyError, claim
 from mnist_sgd.runs.tensors import MAX_HEADER, read_tensors, save_tensors
 
 __all__ = [
@@ -54,13 +58,16 @@ __all__ = [
     "RUN_FILE",
     "Checkpoint",
     "Run",
+    "RunBusyError",
     "RunTrainer",
     "SaveEachEpoch",
     "StopOnRequest",
     "build_model",
     "check_new",
+    "claim",
     "default_run_dir",
     "describe_run",
+    "is_complete",
     "load_checkpoint",
     "load_run",
     "load_weights",
@@ -73,6 +80,7 @@ __all__ = [
     "save_model",
     "save_tensors",
     "train_run_info",
+    "verify_complete",
     "write_history",
     "write_run_info",
 ]

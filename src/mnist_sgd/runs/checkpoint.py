@@ -12,6 +12,7 @@ from mnist_sgd.errors import ModelFileError
 from mnist_sgd.learner import Callback, CancelFitException, Learner
 from mnist_sgd.runs.info import CHECKPOINT_FILE, FORMAT, write_history
 from mnist_sgd.runs.load import save_model
+from mnist_sgd.runs.safejson import loads
 from mnist_sgd.runs.tensors import read_tensors, save_tensors
 
 
@@ -31,13 +32,37 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
             f"{run_dir}: holds no {CHECKPOINT_FILE}, so there is nothing to resume"
         )
     tensors, metadata = read_tensors(path)
-    try:
-        facts = json.loads(metadata["facts"])
-    except (KeyError, json.JSONDecodeError):
-        raise ModelFileError(
-            f"{path}: has no resume facts; it was not written by mnist-sgd"
-        ) from None
+    if "facts" not in metadata:
+        raise ModelFileError(f"{path}: has no resume facts; it was not written by mnist-sgd")
+    facts = loads(metadata["facts"], f"{path} (resume facts)", max_depth=4)
+    check_facts(facts, path)
     return tensors, facts
+
+
+MAX_EPOCHS = 1_000_000
+
+
+def check_facts(facts: Any, path: Path) -> None:
+    """Refuse resume facts of the wrong types or sizes: epoch, batch, one record an epoch."""
+    ok = isinstance(facts, dict) and all(
+        type(facts.get(k)) is int and 0 <= facts[k] <= MAX_EPOCHS for k in ("epoch", "iter")
+    )
+    history = facts.get("history") if ok else None
+    ok = ok and isinstance(history, list) and len(history) == facts["epoch"]
+    ok = (
+        ok
+        and isinstance(history, list)
+        and all(
+            isinstance(r, dict)
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in r.values())
+            for r in history
+        )
+    )
+    if not ok:
+        raise ModelFileError(
+            f"{path}: its resume facts are damaged (epoch, batch or history); "
+            "this run cannot be resumed"
+        )
 
 
 class SaveEachEpoch(Callback):

@@ -15,21 +15,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from mnist_sgd.errors import ModelFileError
+from mnist_sgd.files import remove_stale_temps
 from mnist_sgd.learner import Callback, Learner
 from mnist_sgd.runs.checkpoint import SaveEachEpoch, StopOnRequest, load_checkpoint
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
+    MODEL_FILE,
     RUN_FILE,
     describe_run,
     read_run_info,
     write_run_info,
 )
 from mnist_sgd.runs.load import save_initial
+from mnist_sgd.runs.lock import claim
+from mnist_sgd.runs.tensors import short
 
 if TYPE_CHECKING:
-    import torch
-
     from mnist_sgd.datasets import MnistData
     from mnist_sgd.training import TrainConfig
 
@@ -49,14 +53,17 @@ def check_new(run_dir: Path) -> None:
         )
 
 
-def resume_point(run_dir: Path) -> tuple[TrainConfig, Checkpoint | None]:
+def resume_point(run_dir: Path, epochs: int | None = None) -> tuple[TrainConfig, Checkpoint | None]:
     """``(config, checkpoint or None)`` of a run to resume.
 
     A run killed before its first epoch ended has no checkpoint yet: it starts
-    again from epoch 1 with its saved options. Temporary files a killed writer
-    left behind are removed first.
+    again from epoch 1 with its saved options.
+
+    Args:
+        epochs: a new epoch count (``--epochs``): a run with a constant learning
+            rate continues to it; fewer epochs than already trained, or another
+            length for a scheduled run (the schedule depends on it), is refused.
     """
-    from mnist_sgd.files import remove_stale_temps
     from mnist_sgd.training import TrainConfig
 
     info = read_run_info(run_dir)
@@ -64,13 +71,101 @@ def resume_point(run_dir: Path) -> tuple[TrainConfig, Checkpoint | None]:
         config = TrainConfig(**info["train"])
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(
-            f"{Path(run_dir) / RUN_FILE}: no usable training options ({error}); "
+            f"{Path(run_dir) / RUN_FILE}: no usable training options ({short(error)}); "
             "this run cannot be resumed, start a new one"
         ) from None
-    remove_stale_temps(run_dir)
-    if not (Path(run_dir) / CHECKPOINT_FILE).exists():
-        return config, None
-    return config, load_checkpoint(run_dir)
+    _check_same_model(run_dir, info, config)
+    checkpoint = load_checkpoint(run_dir) if (Path(run_dir) / CHECKPOINT_FILE).exists() else None
+    if epochs is not None and epochs != config.epochs:
+        done = checkpoint[1]["epoch"] if checkpoint is not None else 0
+        config = _longer(config, epochs, done)
+    return config, checkpoint
+
+
+def _check_same_model(run_dir: Path, info: dict[str, Any], config: TrainConfig) -> None:
+    """The training options name the model ``run.json`` describes, and it has a sane size."""
+    from mnist_sgd.runs.load import build_model
+
+    spec = info["model"]
+    if config.model != spec["name"] or config.model_kwargs != spec.get("kwargs", {}):
+        raise ModelFileError(
+            f"{Path(run_dir) / RUN_FILE}: its training options and its model disagree; "
+            "the file was edited or damaged, this run cannot be resumed"
+        )
+    weights = Path(run_dir) / MODEL_FILE
+    with torch.device("meta"):  # laid out and checked only: nothing allocated
+        build_model(info, weights if weights.exists() else None)
+
+
+def _longer(config: TrainConfig, epochs: int, done: int) -> TrainConfig:
+    """``config`` with ``epochs``, if the run can go on to that count."""
+    from dataclasses import replace
+
+    if epochs < done:
+        raise ValueError(f"--epochs {epochs}: the run has already trained {done} epochs")
+    if config.schedule != "constant":
+        raise ValueError(
+            f"--epochs {epochs}: this run's {config.schedule} schedule was laid out for "
+            f"{config.epochs} epochs; resume it without --epochs, or start a new run"
+        )
+    return replace(config, epochs=epochs)
+
+
+def is_complete(run_dir: Path, config: TrainConfig, checkpoint: Checkpoint | None) -> bool:
+    """True when the run has trained all of ``config.epochs`` (nothing left to resume)."""
+    if checkpoint is None:
+        return read_run_info(run_dir).get("status") == "done"
+    return int(checkpoint[1]["epoch"]) >= config.epochs
+
+
+def verify_complete(run_dir: Path, checkpoint: Checkpoint | None) -> str:
+    """Check a finished run's model against its checkpoint, repairing it from the checkpoint.
+
+    Returns:
+        One line saying what was verified or repaired.
+
+    Raises:
+        ModelFileError: the model is unusable and no checkpoint can replace it.
+    """
+    from mnist_sgd.runs.load import load_run
+
+    info = read_run_info(run_dir)
+    try:
+        saved = load_run(run_dir).model.state_dict()
+    except ModelFileError as error:
+        if checkpoint is None:
+            raise ModelFileError(
+                f"{error}; the run has no checkpoint to rebuild it from: train it again"
+            ) from None
+        _repair_model(run_dir, info, checkpoint)
+        return (
+            f"{run_dir} is complete; its {MODEL_FILE} was unusable, rewritten from the checkpoint"
+        )
+    if checkpoint is None:
+        return f"{run_dir} is complete: {MODEL_FILE} verified (no checkpoint); nothing to do"
+    if any(not saved[k].equal(v) for k, v in _model_state(checkpoint).items() if k in saved):
+        _repair_model(run_dir, info, checkpoint)
+        return f"{run_dir} is complete; its {MODEL_FILE} differed from the checkpoint's, rewritten"
+    if info.get("status") != "done":  # killed between the last checkpoint and run.json
+        write_run_info(run_dir, {**info, "status": "done", "final": checkpoint[1]["history"][-1]})
+    return (
+        f"{run_dir} is complete ({checkpoint[1]['epoch']} epochs): {MODEL_FILE} and "
+        f"{CHECKPOINT_FILE} verified; nothing to do (--epochs N trains it further)"
+    )
+
+
+def _model_state(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {k.removeprefix("model."): v for k, v in checkpoint[0].items() if k.startswith("model.")}
+
+
+def _repair_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint) -> None:
+    """Write ``model.safetensors`` (and a finished ``run.json``) from the checkpoint's weights."""
+    from mnist_sgd.runs.load import build_model, load_weights, save_model
+
+    model = build_model(info, Path(run_dir) / CHECKPOINT_FILE)
+    load_weights(model, _model_state(checkpoint), Path(run_dir) / CHECKPOINT_FILE)
+    save_model(run_dir, model)
+    write_run_info(run_dir, {**info, "status": "done", "final": checkpoint[1]["history"][-1]})
 
 
 def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict[str, Any]:
@@ -132,12 +227,21 @@ class RunTrainer:
         self.stopper.request()
 
     def fit(self) -> list[dict[str, float]]:
-        """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended."""
+        """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended.
+
+        Holds the folder's writer lock throughout (:func:`mnist_sgd.runs.claim`):
+        a second writer is refused before it writes anything.
+        """
+        with claim(self.run_dir):
+            return self._fit()
+
+    def _fit(self) -> list[dict[str, float]]:
+        remove_stale_temps(self.run_dir, recursive=True)  # a killed writer's, at any depth
         write_run_info(self.run_dir, {**self.info, "status": "running"})
         if self.checkpoint is None:
             save_initial(self.run_dir, self.learn.initial_state)
         else:
-            self.learn.load_state(*self.checkpoint, lr=self.config.lr)
+            self._restore(self.checkpoint)
         self.history = self.learn.fit(
             self.config.epochs, lr=self.config.lr, resume=self.checkpoint is not None
         )
@@ -147,3 +251,16 @@ class RunTrainer:
             final = self.history[-1] if self.history else {}
             write_run_info(self.run_dir, {**self.info, "status": "done", "final": final})
         return self.history
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        """Load the checkpoint into the learner after checking it fits this run's model."""
+        from mnist_sgd.runs.load import load_weights
+
+        path = self.run_dir / CHECKPOINT_FILE
+        load_weights(self.learn.model, _model_state(checkpoint), path)
+        try:
+            self.learn.load_state(*checkpoint, lr=self.config.lr)
+        except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as error:
+            raise ModelFileError(
+                f"{path}: does not fit this run ({short(error)}); it cannot be resumed"
+            ) from None

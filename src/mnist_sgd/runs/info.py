@@ -8,7 +8,7 @@ from typing import Any
 
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import atomic_write_text
-from mnist_sgd.runs.tensors import short
+from mnist_sgd.runs.safejson import loads, read_bytes
 
 FORMAT = "mnist-sgd/1"
 MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE, INIT_FILE = (
@@ -20,27 +20,76 @@ MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE, INIT_FILE = (
 )
 
 
+MAX_RUN_BYTES = 1 << 20  # run.json is about 2 KB
+MAX_METRICS_BYTES = 64 << 20  # metrics.jsonl: about 200 bytes an epoch
+MAX_CLASSES = 1000
+
+
 def read_run_info(run_dir: Path) -> dict[str, Any]:
-    """``run.json`` of a run folder, checked for the fields a model needs."""
+    """``run.json`` of a run folder, read with bounds and checked for the fields a model needs."""
     path = Path(run_dir) / RUN_FILE
     if not Path(run_dir).is_dir():
         raise ModelFileError(
             f"{run_dir}: no such run folder; train one with 'mnist-sgd train --out {run_dir}'"
         )
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        info = loads(read_bytes(path, MAX_RUN_BYTES), str(path))
     except FileNotFoundError:
         raise ModelFileError(
             f"{run_dir}: holds no {RUN_FILE}; is it a run folder made by 'mnist-sgd train'?"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{path}: is not valid JSON ({short(error)})") from None
+    check_run_info(info, path)
+    return info
+
+
+def check_run_info(info: Any, path: Path) -> None:
+    """Refuse a ``run.json`` whose fields have the wrong types or absurd sizes, by name."""
+    if not isinstance(info, dict):
+        raise ModelFileError(f"{path}: not a {FORMAT} run description (not a JSON object)")
     missing = [k for k in ("format", "dataset", "classes", "model") if k not in info]
     if missing or info.get("format") != FORMAT:
         raise ModelFileError(
             f"{path}: not a {FORMAT} run description (missing {missing or ['format']})"
         )
-    return info
+    classes, model = info["classes"], info["model"]
+    problem = (
+        _classes_problem(classes)
+        or _model_problem(model, classes)
+        or _type_problem(info, {"dataset": str, "loss": str, "train": (dict, type(None))})
+    )
+    if problem:
+        raise ModelFileError(f"{path}: {problem}; the file is damaged or not from mnist-sgd")
+
+
+def _classes_problem(classes: Any) -> str | None:
+    if not isinstance(classes, list) or not 2 <= len(classes) <= MAX_CLASSES:
+        return f"classes must be a list of 2 to {MAX_CLASSES} names"
+    if not all(isinstance(c, str) and 0 < len(c) <= 100 for c in classes):
+        return "classes must be names of 1 to 100 characters"
+    return None
+
+
+def _model_problem(model: Any, classes: list[str]) -> str | None:
+    """What is wrong with ``run.json``'s ``model`` entry, or None."""
+    from mnist_sgd.model import model_names
+
+    if not isinstance(model, dict):
+        return "model must be an object"
+    name, n_out = model.get("name"), model.get("n_out")
+    if name not in model_names():
+        return f"model name {str(name)[:40]!r} is not one of {', '.join(model_names())}"
+    fitting = {len(classes), 1} if len(classes) == 2 else {len(classes)}
+    if type(n_out) is not int or n_out not in fitting:
+        return f"n_out {str(n_out)[:40]} does not fit {len(classes)} classes"
+    return _type_problem(model, {"kwargs": dict, "flat": bool})
+
+
+def _type_problem(facts: dict[str, Any], types: dict[str, Any]) -> str | None:
+    """The first optional field of ``facts`` that is present with the wrong type."""
+    for key, kind in types.items():
+        if key in facts and not isinstance(facts[key], kind):
+            return f"{key} has the wrong type ({type(facts[key]).__name__})"
+    return None
 
 
 def write_run_info(run_dir: Path, info: dict[str, Any]) -> None:
@@ -59,14 +108,22 @@ def _jsonable(record: dict[str, float]) -> dict[str, float | int]:
 
 
 def read_history(run_dir: Path) -> list[dict[str, float]]:
-    """The per-epoch records of ``metrics.jsonl`` ([] when absent)."""
+    """The per-epoch records of ``metrics.jsonl`` ([] when absent), read with bounds."""
     path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
-        return []
     try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-    except json.JSONDecodeError as error:
-        raise ModelFileError(f"{path}: corrupt line ({short(error)})") from None
+        raw = read_bytes(path, MAX_METRICS_BYTES)
+    except FileNotFoundError:
+        return []
+    history = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip():
+            record = loads(line, f"{path}: corrupt line {number}", max_depth=2)
+            if not isinstance(record, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in record.values()
+            ):
+                raise ModelFileError(f"{path} line {number}: not a record of numbers")
+            history.append(record)
+    return history
 
 
 def describe_run(

@@ -29,7 +29,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.errors import MnistSgdError, one_line
 from mnist_sgd.runs import Run, load_run
 from mnist_sgd.web import api
 from mnist_sgd.web.body import read_upload
@@ -202,4 +202,4 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 def _one_line(error: object) -> str:
-    return " ".join(str(error).split())[:500] or type(error).__name__
+    return one_line(error, limit=500)

@@ -94,7 +94,7 @@ def _check_same_model(run_dir: Path, info: dict[str, Any], config: TrainConfig) 
         )
     weights = Path(run_dir) / MODEL_FILE
     with torch.device("meta"):  # laid out and checked only: nothing allocated
-        build_model(info, weights if weights.exists() else None)
+        build_model(info, weights if weights.exists() else None, Path(run_dir) / RUN_FILE)
 
 
 def _longer(config: TrainConfig, epochs: int, done: int) -> TrainConfig:
@@ -162,7 +162,7 @@ def _repair_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint) -
     """Write ``model.safetensors`` (and a finished ``run.json``) from the checkpoint's weights."""
     from mnist_sgd.runs.load import build_model, load_weights, save_model
 
-    model = build_model(info, Path(run_dir) / CHECKPOINT_FILE)
+    model = build_model(info, None, Path(run_dir) / RUN_FILE)
     load_weights(model, _model_state(checkpoint), Path(run_dir) / CHECKPOINT_FILE)
     save_model(run_dir, model)
     write_run_info(run_dir, {**info, "status": "done", "final": checkpoint[1]["history"][-1]})

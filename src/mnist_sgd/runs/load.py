@@ -10,7 +10,14 @@ import torch
 from torch import Tensor, nn
 
 from mnist_sgd.errors import ModelFileError
-from mnist_sgd.runs.info import FORMAT, INIT_FILE, MODEL_FILE, read_history, read_run_info
+from mnist_sgd.runs.info import (
+    FORMAT,
+    INIT_FILE,
+    MODEL_FILE,
+    RUN_FILE,
+    read_history,
+    read_run_info,
+)
 from mnist_sgd.runs.tensors import Shapes, read_header, read_tensors, save_tensors, short
 
 
@@ -27,29 +34,31 @@ def save_initial(run_dir: Path, state: dict[str, Tensor]) -> None:
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32; mnist-sgd's biggest net has under 1 M
 
 
-def build_model(info: dict[str, Any], weights: Path | None = None) -> nn.Module:
+def build_model(
+    info: dict[str, Any], weights: Path | None = None, where: str | Path = RUN_FILE
+) -> nn.Module:
     """An untrained model of the kind ``run.json`` describes, checked before it is built.
 
     The model is first laid out on the ``meta`` device (no memory): its size
     must be sane and, given a ``weights`` file, every tensor's name, dtype and
     shape must match that file's header. Only then is it built for real, so a
     crafted ``run.json`` (a million outputs, a hidden layer of 10**9) is a
-    one-line error, not gigabytes of memory.
+    one-line error, not gigabytes of memory. ``where`` names ``run.json`` in errors.
     """
     with torch.device("meta"):
-        layout = _build(info)
+        layout = _build(info, where)
     count = sum(p.numel() for p in layout.parameters())
     if count > MAX_PARAMETERS:
         raise ModelFileError(
-            f"run.json describes a model of {count} parameters, more than the "
+            f"{where} describes a model of {count} parameters, more than the "
             f"{MAX_PARAMETERS} mnist-sgd builds; the file is damaged or not from mnist-sgd"
         )
     if weights is not None:
         _check_layout(layout, read_header(weights), weights)
-    return _build(info)
+    return _build(info, where)
 
 
-def _build(info: dict[str, Any]) -> nn.Module:
+def _build(info: dict[str, Any], where: str | Path) -> nn.Module:
     from mnist_sgd.model import get_model
 
     spec = info["model"]
@@ -57,7 +66,7 @@ def _build(info: dict[str, Any]) -> nn.Module:
         return get_model(spec["name"], n_out=int(spec["n_out"]), **spec.get("kwargs", {}))
     except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as error:
         raise ModelFileError(
-            f"run.json describes a model mnist-sgd cannot build: {short(error)}"
+            f"{where} describes a model mnist-sgd cannot build: {short(error)}"
         ) from None
 
 
@@ -161,7 +170,7 @@ class Run:
         path = self.path / INIT_FILE
         if not path.exists():
             return None
-        fresh = build_model(self.info, path)
+        fresh = build_model(self.info, path, self.path / RUN_FILE)
         tensors, _ = read_tensors(path)
         load_weights(fresh, tensors, path)
         return dict(fresh.state_dict())
@@ -181,7 +190,9 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load a run folder: validate ``run.json``, build the model, load checked weights."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
-    model = build_model(info, run_dir / MODEL_FILE)  # checked against the file's header first
+    model = build_model(
+        info, run_dir / MODEL_FILE, run_dir / RUN_FILE
+    )  # checked against the file's header first
     tensors, _ = read_tensors(run_dir / MODEL_FILE)
     load_weights(model, tensors, run_dir / MODEL_FILE)
     return Run(run_dir, info, model.to(device).eval(), read_history(run_dir))

@@ -92,9 +92,8 @@ def _check_same_model(run_dir: Path, info: dict[str, Any], config: TrainConfig) 
             f"{Path(run_dir) / RUN_FILE}: its training options and its model disagree; "
             "the file was edited or damaged, this run cannot be resumed"
         )
-    weights = Path(run_dir) / MODEL_FILE
-    with torch.device("meta"):  # laid out and checked only: nothing allocated
-        build_model(info, weights if weights.exists() else None, Path(run_dir) / RUN_FILE)
+    with torch.device("meta"):  # laid out and its size checked only: nothing allocated
+        build_model(info, None, Path(run_dir) / RUN_FILE)
 
 
 def _longer(config: TrainConfig, epochs: int, done: int) -> TrainConfig:
@@ -129,6 +128,7 @@ def verify_complete(run_dir: Path, checkpoint: Checkpoint | None) -> str:
     """
     from mnist_sgd.runs.load import load_run
 
+    remove_stale_temps(run_dir, recursive=True)  # a killed writer's, at any depth
     info = read_run_info(run_dir)
     try:
         saved = load_run(run_dir).model.state_dict()

@@ -276,11 +276,14 @@ class FailingProxy:
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    """The finished files of a folder (temporary files excluded) and their bytes."""
+    """The finished files of a folder and their bytes (temporary files and the writer lock
+    excluded; a folder a failed first write left empty is removed, and reads as {})."""
+    if not folder.exists():
+        return {}
     return {
         p.name: p.read_bytes()
         for p in sorted(folder.iterdir())
-        if p.is_file() and not p.name.endswith(".tmp")
+        if p.is_file() and not p.name.endswith(".tmp") and p.name != runs.LOCK_FILE
     }
 
 

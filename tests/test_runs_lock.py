@@ -20,7 +20,7 @@ import torch
 
 from mnist_sgd import runs
 from mnist_sgd.errors import ModelFileError
-from mnist_sgd.runs.lock import HOLDER_FILE
+from mnist_sgd.runs.lock import LOCK_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["--model", "linear", "--epochs", "1", "--bs", "256", "--device", "cpu", "--no-plots"]
@@ -76,7 +76,7 @@ def test_two_trains_into_one_folder_on_cold_caches(shared_data: Path, tmp_path: 
     run = runs.load_run(out)  # the winner's model and run.json, together
     assert run.info["status"] == "done"
     assert all(torch.isfinite(p).all() for p in run.model.parameters())
-    assert not (out / HOLDER_FILE).exists()  # released at exit
+    assert (out / LOCK_FILE).read_bytes() == b""  # released at exit: no holder any more
 
 
 def test_a_held_folder_is_refused_and_a_dead_holders_lock_is_taken_over(
@@ -93,11 +93,11 @@ def test_a_held_folder_is_refused_and_a_dead_holders_lock_is_taken_over(
         assert refused.returncode == 1, err
         assert f"process {holder.pid} on host {socket.gethostname()}" in err
         assert err.count("\n") == 1
-        assert sorted(p.name for p in out.iterdir()) == [".lock", HOLDER_FILE]  # nothing else
+        assert [p.name for p in out.iterdir()] == [LOCK_FILE]  # the refused writer wrote nothing
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
-    assert (out / HOLDER_FILE).exists()  # the dead holder's record stays: a stale lock
+    assert str(holder.pid) in (out / LOCK_FILE).read_text()  # the dead holder's record stays
     taken = cli("train", *TRAIN, "--dry-run", "--out", out, "--cache-dir", sample_cache)
     stdout, err = taken.communicate(timeout=300)
     assert taken.returncode == 0, err
@@ -120,8 +120,12 @@ def test_resume_of_a_folder_being_written_is_refused(tmp_path: Path, sample_cach
 
 def test_claims_nest_in_one_process_but_a_missing_folder_is_not_made(tmp_path: Path) -> None:
     with runs.claim(tmp_path / "a"), runs.claim(tmp_path / "a"):
-        assert (tmp_path / "a" / HOLDER_FILE).is_file()
-    assert not (tmp_path / "a" / HOLDER_FILE).exists()
+        assert f'"pid": {os.getpid()}' in (tmp_path / "a" / LOCK_FILE).read_text()
+        (tmp_path / "a" / "run.json").write_text("{}")
+    assert (tmp_path / "a" / LOCK_FILE).read_text() == ""
+    with runs.claim(tmp_path / "b"):
+        pass
+    assert not (tmp_path / "b").exists()  # made by the claim, left empty: removed again
     with (
         pytest.raises(ModelFileError, match="no such run folder"),
         runs.claim(tmp_path / "missing", create=False),
@@ -133,7 +137,7 @@ def test_claims_nest_in_one_process_but_a_missing_folder_is_not_made(tmp_path: P
 def test_the_holder_record_reads_well_even_when_damaged(tmp_path: Path) -> None:
     from mnist_sgd.runs.lock import holder
 
-    tmp_path.joinpath(HOLDER_FILE).write_text("{not json")
+    tmp_path.joinpath(LOCK_FILE).write_text("{not json")
     assert holder(tmp_path) == "another process (it has not said which yet)"
-    tmp_path.joinpath(HOLDER_FILE).write_text(f'{{"pid": 42, "host": "h", "since": {time.time()}}}')
+    tmp_path.joinpath(LOCK_FILE).write_text(f'{{"pid": 42, "host": "h", "since": {time.time()}}}')
     assert holder(tmp_path).startswith("process 42 on host h (since ")

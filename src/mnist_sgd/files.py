@@ -8,9 +8,13 @@ the same folder, flushed and fsynced, then renamed over the target.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -27,7 +31,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[b
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give what open() would
         with os.fdopen(fd, mode) as handle:
@@ -65,7 +69,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
         yield tmp
         if target.exists():
@@ -82,19 +86,36 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     _fsync_dir(target.parent)
 
 
-def remove_stale_temps(folder: str | os.PathLike[str], *, recursive: bool = False) -> list[Path]:
+_OWNER = re.compile(r"\.p(\d+)h([0-9a-f]{8})\.[^.]*\.tmp$")
+ORPHAN_AGE_S = 24 * 3600  # a temp whose writer cannot be told apart is removed after a day
+
+
+def _temp_prefix(target: Path) -> str:
+    """``.<name>.p<pid>h<host>.``: a temp file names its writer, so only dead writers' go."""
+    return f".{target.name}.p{os.getpid()}h{_host_tag()}."
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def remove_stale_temps(
+    folder: str | os.PathLike[str], *, recursive: bool = False, dead_only: bool = False
+) -> list[Path]:
     """Delete the temporary files a killed writer left in ``folder``; return what was removed.
 
-    Only names this module makes (``.<name>.<random>.tmp``, files or folders)
-    are touched, in ``folder`` itself or, with ``recursive``, at any depth
-    (symbolic links to folders are not followed). Call it only when no other
-    process is writing into ``folder``.
+    Only names this module makes (``.<name>.<writer>.<random>.tmp``, files or
+    folders) are touched, in ``folder`` itself or, with ``recursive``, at any
+    depth (symbolic links to folders are not followed). Without ``dead_only``
+    call it only when no other process writes into ``folder`` (a run folder,
+    under its lock); with it (a shared cache), a temp is removed only when
+    the process that made it, on this host, has ended, or after a day.
     """
-    removed = []
+    removed: list[Path] = []
     found = Path(folder).rglob(".*.tmp") if recursive else Path(folder).glob(".*.tmp")
     for path in sorted(found):
-        if any(p in removed for p in path.parents):
-            continue  # inside a temp folder already removed
+        if any(p in removed for p in path.parents) or (dead_only and _writer_may_live(path)):
+            continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -102,6 +123,23 @@ def remove_stale_temps(folder: str | os.PathLike[str], *, recursive: bool = Fals
                 path.unlink()
         removed.append(path)
     return removed
+
+
+def _writer_may_live(path: Path) -> bool:
+    """Whether the process that made temp ``path`` may still be writing it."""
+    match = _OWNER.search(path.name)
+    if match and match.group(2) == _host_tag() and int(match.group(1)) > 0:
+        try:
+            os.kill(int(match.group(1)), 0)
+        except (ProcessLookupError, OverflowError):
+            return False
+        except PermissionError:
+            return True  # alive, another user's
+        return True
+    try:
+        return time.time() - path.lstat().st_mtime < ORPHAN_AGE_S
+    except FileNotFoundError:
+        return True  # gone already
 
 
 def _umask() -> int:

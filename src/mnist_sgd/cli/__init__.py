@@ -8,11 +8,13 @@ code (2 usage, 1 runtime, 130 interrupted); a traceback only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import NoReturn
 
@@ -89,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
     try:
-        return int(args.run(args))
+        with _sigterm_as_interrupt():
+            return int(args.run(args))
     except KeyboardInterrupt:
         print("mnist-sgd: interrupted", file=sys.stderr)
         return 130
@@ -99,6 +102,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 2 if isinstance(error, ValueError) else 1
         print(f"mnist-sgd: error: {_one_line(error, args.command)}", file=sys.stderr)
         return code
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` as Ctrl-C does: same clean-up, message, exit 130.
+
+    ``train`` replaces it during the fit with a clean stop and a checkpoint.
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _one_line(error: BaseException, command: str) -> str:

@@ -26,9 +26,22 @@ from torch import Tensor
 
 from mnist_sgd.datasets.base import TENSOR_NAMES
 from mnist_sgd.datasets.registry import DatasetInfo
-from mnist_sgd.files import atomic_write_bytes, atomic_write_text
+from mnist_sgd.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
 
 FORMAT_VERSION = 1  # bump when the layout or the canonical order changes
+
+
+def remove_dead_temps(cache_dir: Path) -> None:
+    """Remove the temporary files of writers that died (a killed download, decode or extract).
+
+    Looks in ``downloads/`` (at any depth), ``tensors/`` and ``extracted/``;
+    a temp of a process still running (another ``mnist-sgd`` loading the same
+    cache) is left alone.
+    """
+    for folder, deep in (("downloads", True), ("tensors", False), ("extracted", False)):
+        if (cache_dir / folder).is_dir():
+            with contextlib.suppress(OSError):
+                remove_stale_temps(cache_dir / folder, recursive=deep, dead_only=True)
 
 
 def content_digest(tensors: Mapping[str, Tensor]) -> str:

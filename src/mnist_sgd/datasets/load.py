@@ -20,6 +20,7 @@ from mnist_sgd.datasets.cache import (
     known_sources,
     load_tensors,
     remember_source,
+    remove_dead_temps,
     save_tensors,
     tensor_cache_path,
 )
@@ -56,6 +57,7 @@ def load_dataset(name: str, options: DataOptions = DEFAULT_OPTIONS) -> MnistData
         DataError: the data is missing, corrupt, or cannot be downloaded.
     """
     info = get_info(name)
+    remove_dead_temps(options.resolved_cache_dir())
     cache_file = tensor_cache_path(options.resolved_cache_dir(), info)
     if options.path is not None:
         return _as_data(info, _load_local(info, find_local(info, Path(options.path)), cache_file))

@@ -127,7 +127,10 @@ def fetch(name: str, options: DataOptions = DEFAULT_OPTIONS, *, extract: bool = 
         ``train/``, ``valid/``, ``labels.csv``: the book's ``path``); for an IDX
         dataset the folder holding its four ``.gz`` files (``extract`` is ignored).
     """
+    from mnist_sgd.datasets.cache import remove_dead_temps
+
     info = get_info(name)
+    remove_dead_temps(options.resolved_cache_dir())
     fetched = fetch_files(info, options)
     first = fetched.paths[info.files[0].path]
     if info.kind == "idx":
@@ -150,7 +153,7 @@ def _obtain(
     """Copy or download ``file`` to ``dest`` from the first source that has it."""
     tried: list[str] = []
     forbidden: list[str] = []
-    for url in candidate_urls(file, options):
+    for url in candidate_urls(file, options, sole=len(info.files) == 1):
         if options.offline and urllib.parse.urlsplit(url).scheme != "file":
             forbidden.append(url)
             continue
@@ -180,13 +183,19 @@ def _obtain(
     raise DataError(f"{where} nor at {', '.join(tried)}; {SOURCE_HINT}")
 
 
-def candidate_urls(file: RemoteFile, options: DataOptions) -> list[str]:
-    """The places to get ``file`` from, in order: local copy, mirror, official URL."""
+def candidate_urls(file: RemoteFile, options: DataOptions, *, sole: bool = False) -> list[str]:
+    """The places to get ``file`` from, in order: local copy, mirror, official URL.
+
+    With ``sole`` (``file`` is the dataset's only file, an archive), a local
+    copy given as a file is used whatever its name, as ``train`` reads it.
+    """
     urls = []
     if options.path is not None:
         path = Path(options.path).expanduser().resolve()
         for candidate in (path, path / file.path, path / file.name):
-            if candidate.is_file() and candidate.name == file.name:
+            if candidate.is_file() and (
+                candidate.name == file.name or (sole and candidate == path)
+            ):
                 urls.append(candidate.as_uri())
                 break
     if options.mirror:

@@ -45,13 +45,14 @@ from mnist_sgd.runs.load import (
     save_initial,
     save_model,
 )
-from mnist_sgd.runs.lock import RunBusyError, claim
+from mnist_sgd.runs.lock import LOCK_FILE, RunBusyError, claim
 from mnist_sgd.runs.tensors import MAX_HEADER, read_tensors, save_tensors
 
 __all__ = [
     "CHECKPOINT_FILE",
     "FORMAT",
     "INIT_FILE",
+    "LOCK_FILE",
     "MAX_HEADER",
     "METRICS_FILE",
     "MODEL_FILE",

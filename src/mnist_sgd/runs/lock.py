@@ -1,14 +1,16 @@
 """One writer per run folder: a lock taken before anything is written into it.
 
-``claim(run_dir)`` holds an OS file lock on ``run_dir/.lock`` (``filelock``:
-``flock`` on POSIX, ``msvcrt`` on Windows) for as long as the block runs, and
-records who holds it in ``run_dir/.lock.holder`` (pid, host, start time). A
-second writer, in this process or another, gets :class:`RunBusyError` naming
-the holder at once; it never waits and never writes. The kernel drops the lock
-of a process that dies (SIGKILL, power cut of a remote mount aside), so a
-stale lock of a dead writer is simply taken over, and its holder file is
-overwritten. Readers (``load_run``) take no lock: the writer saves each file
-atomically, so they see the files of the one run that holds the folder.
+``claim(run_dir)`` holds an OS lock (``fcntl.flock``) on ``run_dir/.lock``
+for as long as the block runs, and writes who holds it (pid, host, start
+time) into that file. A second writer, in this process or another, gets
+:class:`RunBusyError` naming the holder at once; it never waits and never
+writes. The kernel drops the lock of a process that dies (even by SIGKILL),
+so a stale lock of a dead writer is simply taken over and its record
+overwritten. A folder the claim created and that is still empty at the end
+(the data failed to load) is removed again. Readers (``load_run``) take no
+lock: the one writer saves each file atomically, so they see the files of
+the one run that holds the folder. Where there is no ``fcntl`` (Windows),
+``filelock`` takes the lock and the holder is not named.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import Any
 
 from mnist_sgd.errors import MnistSgdError, ModelFileError
-from mnist_sgd.files import atomic_write_text
 
-LOCK_FILE, HOLDER_FILE = ".lock", ".lock.holder"
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+LOCK_FILE = ".lock"
 
 _held: dict[Path, int] = {}  # run folder -> how many nested claims this process holds
 _guard = threading.Lock()
@@ -68,37 +73,85 @@ def claim(run_dir: Path, *, create: bool = True) -> Iterator[None]:
             if _held[key] == 0:
                 del _held[key]
                 if lock is not None:
-                    _release(Path(run_dir), lock)
+                    _release(lock)
 
 
-def _acquire(run_dir: Path) -> FileLock:
-    """Take the OS lock without waiting, then say who holds it."""
+class _Held:
+    """An OS lock held on ``run_dir/.lock``: its descriptor; whether the claim made the folder."""
+
+    def __init__(self, run_dir: Path, made: bool, fd: int | None, other: Any = None) -> None:
+        self.run_dir, self.made, self.fd, self.other = run_dir, made, fd, other
+
+
+def _acquire(run_dir: Path) -> _Held:
+    """Take the OS lock without waiting, then write who holds it into the lock file."""
+    made = not run_dir.is_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:  # pragma: no cover - Windows
+        return _Held(run_dir, made, None, _acquire_filelock(run_dir))
+    path = run_dir / LOCK_FILE
+    for _ in range(10):  # a holder that removed the file as we opened it: open it again
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _busy(run_dir) from None
+        if _same_file(fd, path):
+            facts = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(facts) + "\n").encode(), 0)
+            return _Held(run_dir, made, fd)
+        os.close(fd)
+    raise _busy(run_dir)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` (not one a former holder unlinked)."""
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _acquire_filelock(run_dir: Path) -> Any:  # pragma: no cover - Windows
+    from filelock import FileLock, Timeout
+
     lock = FileLock(str(run_dir / LOCK_FILE), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        raise RunBusyError(
-            f"{run_dir} is being written by {holder(run_dir)}; wait for it to finish, "
-            "or choose another --out"
-        ) from None
-    facts = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-    atomic_write_text(run_dir / HOLDER_FILE, json.dumps(facts) + "\n")
+        raise _busy(run_dir) from None
     return lock
 
 
-def _release(run_dir: Path, lock: FileLock) -> None:
-    """Forget the holder, then drop the OS lock (the lock file stays, for the next writer)."""
+def _busy(run_dir: Path) -> RunBusyError:
+    return RunBusyError(
+        f"{run_dir} is being written by {holder(run_dir)}; wait for it to finish, "
+        "or choose another --out"
+    )
+
+
+def _release(held: _Held) -> None:
+    """Drop the lock; a folder this claim made and nothing else was written to goes too."""
+    lock = held.run_dir / LOCK_FILE
     with contextlib.suppress(OSError):
-        (run_dir / HOLDER_FILE).unlink()
-    lock.release()
+        if held.made and [p.name for p in held.run_dir.iterdir()] == [LOCK_FILE]:
+            lock.unlink()  # still holding it: a waiter that opened it sees another inode
+            held.run_dir.rmdir()
+        elif held.fd is not None:
+            os.ftruncate(held.fd, 0)  # no holder any more
+    if held.fd is not None:
+        os.close(held.fd)  # closing drops the flock
+    else:  # pragma: no cover - Windows
+        held.other.release()
 
 
 def holder(run_dir: Path) -> str:
     """``process 1234 on host H (since 12:34:56)``, or a vaguer phrase if the record is gone."""
     try:
-        text = (Path(run_dir) / HOLDER_FILE).read_text(encoding="utf-8")[:1000]
-        facts = json.loads(text)
+        with (Path(run_dir) / LOCK_FILE).open("rb") as handle:
+            facts = json.loads(handle.read(1000))
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(facts["since"])))
         return f"process {int(facts['pid'])} on host {str(facts['host'])[:100]} (since {since})"
     except (OSError, ValueError, TypeError, KeyError, OverflowError):

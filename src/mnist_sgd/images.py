@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import warnings
 
@@ -37,6 +38,7 @@ def open_image(
     if _is_empty(path_or_bytes):
         raise ImageError(f"{name} is empty (0 bytes): expected a PNG or JPEG of a digit")
     source = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+    _refuse_special_file(path_or_bytes, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -54,6 +56,18 @@ def open_image(
         raise ImageError(f"{name} is too large to open safely") from None
     except _DECODE_ERRORS as exc:
         raise ImageError(f"{name} is damaged or truncated ({_short(exc)})") from None
+
+
+def _refuse_special_file(source: str | os.PathLike[str] | bytes, name: str) -> None:
+    """Refuse a FIFO, socket or device: reading one could wait forever or never end."""
+    if isinstance(source, bytes):
+        return
+    try:
+        mode = os.stat(source).st_mode
+    except OSError:
+        return  # missing: Image.open says so below
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ImageError(f"{name} is not a regular file (a pipe or device?): expected an image")
 
 
 def _check_size(image: Image.Image, max_pixels: int, name: str) -> None:

@@ -96,7 +96,13 @@ def prepare_image(source: ImageSource, *, raw: bool = False) -> torch.Tensor:
     """
     img = source if isinstance(source, Image.Image) else open_image(source)
     if raw or is_mnist_like(img):
-        return to_uint8_tensor(resize_exact(to_grayscale(img), MNIST_SIZE))
+        pixels = to_uint8_tensor(resize_exact(to_grayscale(img), MNIST_SIZE))
+        if pixels.min() == pixels.max():
+            raise ImageError(
+                f"{describe(source)}: image holds no digit: every pixel is "
+                f"{int(pixels[0, 0])} (blank, or fully transparent)"
+            )
+        return pixels
     try:
         return to_mnist(img)
     except ImageError as exc:

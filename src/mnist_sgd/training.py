@@ -8,6 +8,7 @@ chapter wires them by hand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -51,8 +52,10 @@ class TrainConfig:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**64):
+            raise ValueError(f"seed must be a whole number from 0 to 2**64-1, got {self.seed}")
         if self.bs < 1:
             raise ValueError(f"bs (batch size) must be >= 1, got {self.bs}")
         if self.epochs < 1:
@@ -67,8 +70,8 @@ class TrainConfig:
             )
         if not 0 <= self.mom < 1:
             raise ValueError(f"mom must be in [0, 1), got {self.mom}")
-        if self.wd < 0:
-            raise ValueError(f"wd must be >= 0, got {self.wd}")
+        if not 0 <= self.wd < math.inf:
+            raise ValueError(f"wd (weight decay) must be a finite number >= 0, got {self.wd}")
         get_loss(self.loss)
         wants_flat_input(self.model)
 

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import NoReturn
@@ -90,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnist_sgd.threads import set_sensible_threads
 
         set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
+    previous_format, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
         with _sigterm_as_interrupt():
             return int(args.run(args))
@@ -102,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = 2 if isinstance(error, ValueError) else 1
         print(f"mnist-sgd: error: {_one_line(error, args.command)}", file=sys.stderr)
         return code
+    finally:
+        warnings.formatwarning = previous_format
+
+
+def _warning_line(message: Warning | str, *_: object, **__: object) -> str:
+    """A warning as one line on stderr, without Python's file and source line."""
+    return f"mnist-sgd: warning: {one_line(message)}\n"
 
 
 @contextlib.contextmanager

@@ -185,11 +185,30 @@ def train_into(
             file=sys.stderr,
         )
         return 130
+    warn_if_chance(history, data.valid_labels, config.lr)
     if not args.no_plots:
         write_curves(run_dir, history)
     if not args.json:
         print(f"saved run to {run_dir}")
     return 0
+
+
+def warn_if_chance(history: list[dict[str, float]], labels: Any, lr: float) -> None:
+    """Say so when the model ends no better than always answering the commonest class."""
+    import torch
+
+    last = history[-1] if history else {}
+    accuracy = next((v for k, v in last.items() if "accuracy" in k), None)
+    if accuracy is None or len(labels) == 0:
+        return
+    commonest = float(torch.bincount(labels).max()) / len(labels)
+    if accuracy <= commonest + 0.01:
+        print(
+            f"warning: validation accuracy {accuracy:.4f} is no better than always answering "
+            f"the commonest class ({commonest:.4f}): training failed; lr {lr:g} may be too high, "
+            "try 'mnist-sgd lr_find'",
+            file=sys.stderr,
+        )
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:

@@ -89,11 +89,11 @@ def _local_fingerprint(info: DatasetInfo, local: LocalCopy) -> str:
     return ",".join(fingerprint(path) for path in local_files(info, local))
 
 
-def _decode_downloads(info: DatasetInfo, options: DataOptions) -> Tensors:
+def _decode_downloads(info: DatasetInfo, options: DataOptions, *, again: bool = True) -> Tensors:
     """Fetch what is missing, decode the download cache, check the content.
 
     A cached file that no longer decodes to the registry's content (a disk
-    error, a hand edit) is removed, so the next load fetches a fresh copy.
+    error, a hand edit) is removed and fetched once more at once.
     """
     fetched = fetch_files(info, options)
     if fetched.tensors is not None:  # decoded and checked while fetching
@@ -104,6 +104,8 @@ def _decode_downloads(info: DatasetInfo, options: DataOptions) -> Tensors:
     except DataError as error:
         for path in fetched.paths.values():
             path.unlink(missing_ok=True)
+        if again:
+            return _decode_downloads(info, options, again=False)
         raise DataError(
             f"{error}; removed it from the cache, run again to fetch a fresh copy"
         ) from None

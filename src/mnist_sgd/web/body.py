@@ -9,6 +9,8 @@ other content types get a 415.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -17,6 +19,7 @@ from starlette.types import Message
 from mnist_sgd.web.api import IMAGE_TYPES
 
 FORM_TYPE = "multipart/form-data"
+IDLE_TIMEOUT_S = 3.0  # a body that sends nothing for this long is given up (408), not waited on
 
 
 def media_type(content_type: str | None) -> str:
@@ -50,7 +53,11 @@ async def read_upload(request: Request, max_body: int) -> bytes:
 
 
 async def read_capped(request: Request, max_body: int) -> bytes:
-    """The whole body, read chunk by chunk; 413 as soon as it passes ``max_body`` bytes."""
+    """The whole body, read chunk by chunk; 413 as soon as it passes ``max_body`` bytes.
+
+    A client that stops sending (a body shorter than its Content-Length) gets
+    a 408 after ``IDLE_TIMEOUT_S`` seconds of silence.
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.strip().isdigit():
@@ -59,15 +66,24 @@ async def read_capped(request: Request, max_body: int) -> bytes:
             raise _too_large(int(declared), max_body)
     chunks: list[bytes] = []
     size = 0
+    stream = request.stream().__aiter__()
     try:
-        async for chunk in request.stream():
+        while True:
+            chunk = await asyncio.wait_for(anext(stream), IDLE_TIMEOUT_S)
             size += len(chunk)
             if size > max_body:
                 raise _too_large(size, max_body)
             chunks.append(chunk)
+    except StopAsyncIteration:
+        return b"".join(chunks)
     except ClientDisconnect:
         raise HTTPException(400, "the client went away before sending the whole body") from None
-    return b"".join(chunks)
+    except TimeoutError:
+        raise HTTPException(
+            408,
+            f"the body stopped arriving after {size:,} bytes (is it shorter than its "
+            "Content-Length?); send the whole image",
+        ) from None
 
 
 def _too_large(size: int, max_body: int) -> HTTPException:

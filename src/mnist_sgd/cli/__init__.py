@@ -34,6 +34,7 @@ COMMANDS = (
     "lr_find",
     "bench",
     "serve",
+    "studio",
 )
 
 

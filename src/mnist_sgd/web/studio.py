@@ -32,7 +32,7 @@ MAX_ACTIVE = 2
 """Trainings that may run (or wait paused) at once; more get a 429."""
 MAX_KEPT = 32
 """Trainings a session remembers; the oldest finished ones are forgotten first."""
-SNAPSHOT_S = 0.1
+SNAPSHOT_S = 0.05
 """Longest age of the live model copy that predictions use, while training runs."""
 PANEL = 16
 ACTIVE = ("loading", "running", "paused", "stopping")

@@ -154,13 +154,16 @@ def studio_schema() -> dict[str, Any]:
             "/api/train": _TRAIN,
             "/api/train/{id}": _STATUS,
             "/api/train/{id}/events": _EVENTS,
-            **{f"/api/train/{{id}}/{k}": _command(v) for k, v in commands.items()},
+            **{f"/api/train/{{id}}/{k}": _command(v) for k, v in commands.items() if k != "step"},
             "/api/train/{id}/weights": _live(
                 "A linear model's weights and their change since initialisation",
                 {"409": _error("still loading its data")},
             ),
             "/api/train/{id}/digits": _live("16 validation digits and the model's verdicts"),
-            "/api/train/{id}/step": _live("The seven steps of the last stepped batch"),
+            "/api/train/{id}/step": {
+                **_command(commands["step"]),
+                **_live("The seven steps of the last stepped batch (404: not stepped yet)"),
+            },
             "/api/predict": {"post": _STUDIO_PREDICT},
         },
         "components": {"schemas": {"Error": _ERROR, "Prediction": _PREDICTION}},

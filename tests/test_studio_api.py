@@ -278,6 +278,7 @@ def test_a_divergent_training_shows_as_diverged(client: TestClient) -> None:
     assert "the learning rate (1e+30) is probably too high" in state["error"]
     assert runs.read_run_info(Path(state["run_dir"]))["status"] == "diverged"
     assert any(kind == "batch" and data["loss"] is None for kind, data in events)  # NaN: null
+    assert client.get(f"/api/train/{tid}/digits").status_code == 200  # NaN weights: no 500
 
 
 def test_a_dataset_that_cannot_load_is_an_error_state(client: TestClient) -> None:
@@ -286,6 +287,14 @@ def test_a_dataset_that_cannot_load_is_an_error_state(client: TestClient) -> Non
     assert [kind for kind, _ in events] == ["error"]
     state = client.get(f"/api/train/{tid}").json()
     assert state["state"] == "error" and not state["diverged"] and "fashion" in state["error"]
+
+
+def test_a_diverged_linear_model_still_answers(client: TestClient) -> None:
+    tid = start(client, loss="cross_entropy", lr=3e38, epochs=2, bs=64)
+    assert read_events(client, tid)[-1][1]["diverged"] is True
+    pictures = client.get(f"/api/train/{tid}/weights")
+    assert pictures.status_code == 200 and None in pictures.json()["weights"][0]
+    assert client.get(f"/api/train/{tid}/digits").status_code == 200
 
 
 def test_live_weights_digits_and_predict(client: TestClient, sample_cache: Path) -> None:

@@ -97,7 +97,7 @@ class Watch(Callback):
         t.iter = learn.epoch * len(learn.dls.train) + learn.iter
         t.publish("batch", self._batch_facts(learn))
         if self.capture is not None:
-            t.last_step = self.capture.finish(t.classes, t.config.binary)
+            t.last_step = api.finite(self.capture.finish(t.classes, t.config.binary))
             self.capture = None
             t.publish("step", t.last_step)
         if now - self.copied > SNAPSHOT_S:
@@ -260,15 +260,17 @@ class Training:
         with self.lock:
             probs = live.predict_proba(seen.unsqueeze(0))[0]
         index = int(probs.argmax())
-        return {
-            "label": live.classes[index],
-            "index": index,
-            "probability": float(probs[index]),
-            "classes": live.classes,
-            "probabilities": [float(p) for p in probs],
-            "seen_png": api.png_base64(seen),
-            "iter": self.iter,
-        }
+        return api.finite(
+            {
+                "label": live.classes[index],
+                "index": index,
+                "probability": float(probs[index]),
+                "classes": live.classes,
+                "probabilities": [float(p) for p in probs],
+                "seen_png": api.png_base64(seen),
+                "iter": self.iter,
+            }
+        )
 
     def _live(self) -> Run:
         if self.live is None:
@@ -292,13 +294,15 @@ class Training:
         with self.lock:
             probs = live.predict_proba(images)
         guess = probs.argmax(dim=1)
-        return {
-            "iter": self.iter,
-            "images": [api.png_base64(image) for image in images],
-            "labels": [live.classes[int(i)] for i in labels],
-            "predicted": [live.classes[int(i)] for i in guess],
-            "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],
-        }
+        return api.finite(
+            {
+                "iter": self.iter,
+                "images": [api.png_base64(image) for image in images],
+                "labels": [live.classes[int(i)] for i in labels],
+                "predicted": [live.classes[int(i)] for i in guess],
+                "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],
+            }
+        )
 
 
 class Studio:

@@ -187,8 +187,9 @@
     const series = state.current;
     if (!series) return;
     const answer = await post(`/api/train/${series.id}/${what}`);
-    if (answer && what === "resume") setState(series, "running");
-    if (answer && what === "stop") setState(series, "stopping");
+    // the stream may already have said more (a stop's "done" can come before this answer)
+    if (answer && what === "resume" && series.state === "paused") setState(series, "running");
+    if (answer && what === "stop" && ACTIVE.includes(series.state)) setState(series, "stopping");
   }
 
   function updateButtons() {
@@ -297,7 +298,7 @@
     ctx.fillStyle = "#5d6166";
     ctx.font = "11px system-ui, sans-serif";
     ctx.textAlign = "center";
-    ctx.fillText(`${what}s${n > 1 ? ` (${n})` : ""}`, (left + w - right) / 2, h - 8);
+    ctx.fillText(`${what === "batch" ? "batches" : "epochs"}${n > 1 ? ` (${n})` : ""}`, (left + w - right) / 2, h - 8);
     if (!scale) return;
     const [low, high, py, percent] = scale;
     ctx.textAlign = "right";
@@ -401,8 +402,8 @@
     $("weights-card").hidden = false;
     pictures($("weights"), answer.weights, answer.scale, answer.captions);
     pictures($("change"), answer.change || [], answer.change_scale, answer.captions);
-    $("weights-scale").textContent = `(±${answer.scale.toPrecision(3)})`;
-    $("change-scale").textContent = answer.change ? `(±${answer.change_scale.toPrecision(3)})` : "";
+    $("weights-scale").textContent = `(±${fmt(answer.scale)})`;
+    $("change-scale").textContent = answer.change ? `(±${fmt(answer.change_scale)})` : "";
     document.body.dataset.weightsIter = String(answer.iter);
   }
 

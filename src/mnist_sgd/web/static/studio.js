@@ -123,6 +123,8 @@
     if (state.source) state.source.close();
     state.current = series;
     document.body.dataset.batches = "0";
+    $("weights-card").hidden = series.options.model !== "linear";
+    for (const id of ["weights", "change", "digits"]) $(id).replaceChildren();
     const source = new EventSource(`/api/train/${series.id}/events?after=${after}`);
     state.source = source;
     source.addEventListener("batch", (e) => onBatch(series, JSON.parse(e.data)));
@@ -399,6 +401,7 @@
   }
 
   function showWeights(answer) {
+    if (!state.current || state.current.options.model !== "linear") return;
     $("weights-card").hidden = false;
     pictures($("weights"), answer.weights, answer.scale, answer.captions);
     pictures($("change"), answer.change || [], answer.change_scale, answer.captions);
@@ -421,7 +424,8 @@
       }
       const right = answer.predicted[i] === answer.labels[i];
       figure.className = right ? "right" : "wrong";
-      figure.lastChild.textContent = `${answer.predicted[i]} ${(100 * answer.probability[i]).toFixed(0)}%`;
+      const p = answer.probability[i];
+      figure.lastChild.textContent = p === null ? "? (NaN)" : `${answer.predicted[i]} ${(100 * p).toFixed(0)}%`;
     });
     document.body.dataset.digitsIter = String(answer.iter);
   }

@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"studio at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     if not args.no_browser:
         open_browser(url(sock))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+    )
+    server = studio_server_class()(config)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
         server.run(sockets=[sock])
     print(
@@ -74,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def studio_server_class() -> type:
+    """uvicorn's Server, but Ctrl-C first stops the trainings, so open event streams end."""
+    import uvicorn
+
+    class StudioServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.config.app.state.studio.stop_all()  # each saves a checkpoint, says "done"
+            super().handle_exit(sig, frame)
+
+    return StudioServer
 
 
 def open_browser(address: str) -> None:

@@ -348,11 +348,15 @@ class Studio:
             raise KeyError(f"no training {tid!r} in this studio; start one with POST /api/train")
         return training
 
-    def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop every training (each saves a resumable checkpoint) and wait for the threads."""
+    def stop_all(self) -> None:
+        """Ask every training to stop (safe from a signal handler); their streams then end."""
         for training in list(self.trainings.values()):
             if training.state in ACTIVE and training.state != "stopping":
                 training.command("stop")
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every training (each saves a resumable checkpoint) and wait for the threads."""
+        self.stop_all()
         for training in list(self.trainings.values()):
             if training.thread.is_alive():
                 training.thread.join(timeout)

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, timeout_graceful_shutdown=10
     )
-    server = studio_server_class()(config)
+    server = studio_server_class(app.state.studio)(config)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
         server.run(sockets=[sock])
     print(
@@ -79,13 +79,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def studio_server_class() -> type:
-    """uvicorn's Server, but Ctrl-C first stops the trainings, so open event streams end."""
+def studio_server_class(studio: Any) -> type:
+    """uvicorn's Server, but Ctrl-C first stops ``studio``'s trainings, so open streams end."""
     import uvicorn
 
     class StudioServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
-            self.config.app.state.studio.stop_all()  # each saves a checkpoint, says "done"
+            studio.stop_all()  # each saves a checkpoint and says "done"
             super().handle_exit(sig, frame)
 
     return StudioServer

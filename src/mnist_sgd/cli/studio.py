@@ -10,6 +10,13 @@ from typing import Any
 
 from mnist_sgd.cli.common import add_data_options, data_options
 
+DESCRIPTION = (
+    "Serve a page where you pick the options, press Train, and watch the loss, the weights "
+    "and the predictions change live; Step runs one batch and shows the seven steps. Every "
+    "training is a run folder under --runs-dir. Needs the extra 'web': "
+    "pip install 'mnist-sgd[web]'. API documentation: /openapi.json."
+)
+
 
 def add_parser(subparsers: Any) -> None:
     """Register ``studio``."""
@@ -18,10 +25,7 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "studio",
         help="a local web page to train a model and watch SGD learn, batch by batch",
-        description="Serve a page where you pick the options, press Train, and watch the loss, "
-        "the weights and the predictions change live; Step runs one batch and shows the seven "
-        "steps. Every training is a run folder under --runs-dir. Needs the extra 'web': "
-        "pip install 'mnist-sgd[web]'. API documentation: /openapi.json.",
+        description=DESCRIPTION,
         epilog="example: mnist-sgd studio --port 8000 --runs-dir runs",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -42,22 +46,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Bind, open the browser, serve until Ctrl-C (trainings stop with a checkpoint)."""
-    from mnist_sgd.cli.serve import LOOPBACK_NAMES, bind, is_loopback, require_web_extra, url
+    from mnist_sgd.cli.serve import bind, is_loopback, require_web_extra, url
 
     require_web_extra()
-    import uvicorn
-
-    from mnist_sgd.web.studio_api import create_studio_app
-
-    local = is_loopback(args.host)
-    app = create_studio_app(
-        args.runs_dir,
-        data_options=data_options(args, progress=True),
-        device=args.device,
-        allowed_hosts=[*LOOPBACK_NAMES, args.host] if local else None,
-    )
+    app = make_app(args)
     sock = bind(args.host, args.port)
-    if not local:
+    if not is_loopback(args.host):
         print(
             f"warning: listening on {args.host}, not loopback: anyone who can reach this "
             "machine can train here; use --host 127.0.0.1 to keep it local",
@@ -66,17 +60,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"studio at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     if not args.no_browser:
         open_browser(url(sock))
+    serve(app, sock)
+    print(
+        "stopped; interrupted trainings can continue with 'mnist-sgd train --resume RUN'",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def make_app(args: argparse.Namespace) -> Any:
+    """The studio app the flags describe (loopback: only loopback ``Host`` headers)."""
+    from mnist_sgd.cli.serve import LOOPBACK_NAMES, is_loopback
+    from mnist_sgd.web.studio_api import create_studio_app
+
+    return create_studio_app(
+        args.runs_dir,
+        data_options=data_options(args, progress=True),
+        device=args.device,
+        allowed_hosts=[*LOOPBACK_NAMES, args.host] if is_loopback(args.host) else None,
+    )
+
+
+def serve(app: Any, sock: Any) -> None:
+    """Serve until Ctrl-C."""
+    import uvicorn
+
     config = uvicorn.Config(
         app, log_level="warning", access_log=False, timeout_graceful_shutdown=10
     )
     server = studio_server_class(app.state.studio)(config)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
         server.run(sockets=[sock])
-    print(
-        "stopped; interrupted trainings can continue with 'mnist-sgd train --resume RUN'",
-        file=sys.stderr,
-    )
-    return 0
 
 
 def studio_server_class(studio: Any) -> type:

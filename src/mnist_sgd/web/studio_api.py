@@ -89,19 +89,25 @@ def create_studio_app(
         max_active=max_active,
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        studio.shutdown()  # Ctrl-C: every training leaves a resumable checkpoint
-
     app = Starlette(
         routes=routes(),
         middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
-        lifespan=lifespan,
+        lifespan=_lifespan(studio),
     )
     app.state.studio, app.state.max_body, app.state.limiter = studio, max_body, []
     return app
+
+
+def _lifespan(studio: Studio) -> Any:
+    """The app's lifespan: at shutdown (Ctrl-C) every training stops with a checkpoint."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        studio.shutdown()
+
+    return lifespan
 
 
 async def _call(request: Request, function: Any, *args: Any) -> Any:

@@ -131,37 +131,39 @@ _STUDIO_PREDICT = {
 }
 
 
+_COMMANDS = {
+    "pause": "Pause after the current batch",
+    "resume": "Resume a paused training",
+    "step": "Run exactly one batch, then pause; its seven steps come as a `step` event",
+    "stop": "Stop after the current batch, leaving a resumable checkpoint",
+}
+_INFO = {
+    "title": "mnist-sgd studio API",
+    "description": "The JSON API behind `mnist-sgd studio`. Errors are "
+    '`{"error": "..."}` with a 4xx status.',
+}
+
+
 def studio_schema() -> dict[str, Any]:
     """The OpenAPI 3.0 document of the studio's ``/api`` routes."""
     from mnist_sgd import __version__
 
-    commands = {
-        "pause": "Pause after the current batch",
-        "resume": "Resume a paused training",
-        "step": "Run exactly one batch, then pause; its seven steps come as a `step` event",
-        "stop": "Stop after the current batch, leaving a resumable checkpoint",
-    }
     return {
         "openapi": "3.0.3",
-        "info": {
-            "title": "mnist-sgd studio API",
-            "version": __version__,
-            "description": "The JSON API behind `mnist-sgd studio`. Errors are "
-            '`{"error": "..."}` with a 4xx status.',
-        },
+        "info": {**_INFO, "version": __version__},
         "paths": {
             "/api/choices": {"get": {"summary": "The controls' choices", "responses": _ok("")}},
             "/api/train": _TRAIN,
             "/api/train/{id}": _STATUS,
             "/api/train/{id}/events": _EVENTS,
-            **{f"/api/train/{{id}}/{k}": _command(v) for k, v in commands.items() if k != "step"},
+            **{f"/api/train/{{id}}/{k}": _command(v) for k, v in _COMMANDS.items() if k != "step"},
             "/api/train/{id}/weights": _live(
                 "A linear model's weights and their change since initialisation",
                 {"409": _error("still loading its data")},
             ),
             "/api/train/{id}/digits": _live("16 validation digits and the model's verdicts"),
             "/api/train/{id}/step": {
-                **_command(commands["step"]),
+                **_command(_COMMANDS["step"]),
                 **_live("The seven steps of the last stepped batch (404: not stepped yet)"),
             },
             "/api/predict": {"post": _STUDIO_PREDICT},

@@ -10,6 +10,7 @@ its seven steps). ``Studio`` holds the trainings of a session, with limits.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -65,6 +66,8 @@ class Control:
 
     def wait_turn(self, on_wait: Callable[[], None]) -> bool:
         """Block while paused; True when released for exactly one step."""
+        if not self.paused and not self.stopping:  # the common case, without the lock
+            return False
         with self.cond:
             if self.paused and not self.steps and not self.stopping:
                 on_wait()
@@ -95,7 +98,7 @@ class Watch(Callback):
         self.times.append(now)
         t = self.training
         t.iter = learn.epoch * len(learn.dls.train) + learn.iter
-        t.publish("batch", self._batch_facts(learn))
+        t.events.publish("batch", self._batch_facts(learn))  # finite already: no api.finite
         if self.capture is not None:
             t.last_step = api.finite(self.capture.finish(t.classes, t.config.binary))
             self.capture = None
@@ -108,10 +111,11 @@ class Watch(Callback):
     def _batch_facts(self, learn: Learner) -> dict[str, Any]:
         n = len(self.times)
         span = self.times[-1] - self.times[0] if n > 1 else 0.0
+        loss = float(learn.loss)
         return {
             "epoch": learn.epoch,
             "iter": self.training.iter,
-            "loss": float(learn.loss),
+            "loss": loss if math.isfinite(loss) else None,
             "lr": float(learn.opt.lr) if learn.opt is not None else learn.lr,
             "bps": (n - 1) / span if span > 0 else None,
             "t": time.time(),

@@ -422,9 +422,9 @@
         figure.append(img, document.createElement("figcaption"));
         holder.append(figure);
       }
-      const right = answer.predicted[i] === answer.labels[i];
-      figure.className = right ? "right" : "wrong";
       const p = answer.probability[i];
+      const right = p !== null && answer.predicted[i] === answer.labels[i];
+      figure.className = right ? "right" : "wrong";
       figure.lastChild.textContent = p === null ? "? (NaN)" : `${answer.predicted[i]} ${(100 * p).toFixed(0)}%`;
     });
     document.body.dataset.digitsIter = String(answer.iter);

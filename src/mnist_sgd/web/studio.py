@@ -254,7 +254,7 @@ class Training:
                 "classes": self.classes,
                 "error": self.error,
                 "diverged": self.diverged,
-                "last_event": self.events.after(0)[-1][0] if len(self.events) else 0,
+                "last_event": self.events.last_seq,
             }
         )
 

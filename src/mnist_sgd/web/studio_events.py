@@ -51,6 +51,11 @@ class EventLog:
                 return []
             return [event for event in self._events if event[0] > seq]
 
+    @property
+    def last_seq(self) -> int:
+        """The number of the newest event (0 before the first)."""
+        return self._seq
+
     def __len__(self) -> int:
         return len(self._events)
 

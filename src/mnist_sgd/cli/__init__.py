@@ -37,6 +37,7 @@ COMMANDS = (
     "lr_find",
     "bench",
     "serve",
+    "studio",
 )
 
 

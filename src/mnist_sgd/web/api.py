@@ -139,23 +139,34 @@ def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
     )
 
 
-def linear_weights(run: Run) -> torch.Tensor | None:
-    """A linear model's weights as ``(n_out, 784)`` float32, else None (no pictures)."""
+def linear_weights(run: Run, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
+    """A linear model's weights as ``(n_out, 784)`` float32, else None (no pictures).
+
+    ``state``: weights to read instead of the run's model (its initial weights, say).
+    """
     if run.info["model"].get("name") != "linear":
         return None
-    weights = run.model.state_dict().get("weights")
+    weights = (run.model.state_dict() if state is None else state).get("weights")
     if weights is None or weights.ndim != 2 or weights.shape[0] != 28 * 28:
         return None
     return weights.detach().float().cpu().T.contiguous()
 
 
-def weight_pictures(run: Run) -> dict[str, Any] | None:
+def weight_pictures(
+    run: Run, initial: dict[str, torch.Tensor] | None = None
+) -> dict[str, Any] | None:
     """The linear model's weights, one 28x28 picture per output, for the page to draw.
 
+    Args:
+        initial: the weights before training (``Run.initial_state()``); when given,
+            the answer also holds the change since then, what SGD learned.
+
     Returns:
-        ``{"captions": [...], "weights": (n_out, 784) nested lists, "scale": max |w|}``,
-        or None for models that are not linear. A binary model has one picture:
-        positive weights vote for ``classes[0]``.
+        ``{"captions": [...], "weights": (n_out, 784) nested lists, "scale": max |w|}``
+        (plus ``"change"`` and ``"change_scale"`` with ``initial``), or None for
+        models that are not linear. A binary model has one picture: positive
+        weights vote for ``classes[0]``. Pictures are drawn on a diverging scale
+        centred on 0, from ``-scale`` to ``+scale``.
     """
     weights = linear_weights(run)
     if weights is None:
@@ -166,13 +177,19 @@ def weight_pictures(run: Run) -> dict[str, Any] | None:
         if weights.shape[0] == 1
         else classes[: weights.shape[0]]
     )
-    return finite(
-        {
-            "captions": captions,
-            "weights": [[round(float(w), 4) for w in row] for row in weights],
-            "scale": float(weights.abs().max()) if weights.numel() else 0.0,
-        }
-    )
+    pictures: dict[str, Any] = {"captions": captions, **_rows("weights", "scale", weights)}
+    start = None if initial is None else linear_weights(run, initial)
+    if start is not None and start.shape == weights.shape:
+        pictures.update(_rows("change", "change_scale", weights - start))
+    return finite(pictures)
+
+
+def _rows(name: str, scale: str, values: torch.Tensor) -> dict[str, Any]:
+    """``{name: nested lists (4 decimals), scale: max |value|}`` of ``(n_out, 784)`` values."""
+    return {
+        name: [[round(float(w), 4) for w in row] for row in values],
+        scale: float(values.abs().max()) if values.numel() else 0.0,
+    }
 
 
 def finite(value: Any) -> Any:

@@ -142,10 +142,13 @@ async def info(request: Request) -> Response:
 
 
 async def weights(request: Request) -> Response:
-    """A linear model's weights as 28x28 pictures (404 for other models)."""
+    """A linear model's weights, and their change since initialisation, as 28x28 pictures.
+
+    404 for models that are not linear; no ``change`` for runs without ``init.safetensors``.
+    """
     state = _state(request)
     run = state.run
-    pictures = await state.call(api.weight_pictures, run)
+    pictures = await state.call(_pictures, run)
     if pictures is None:
         raise HTTPException(
             404,
@@ -153,6 +156,15 @@ async def weights(request: Request) -> Response:
             "pictures: only linear models have one weight per pixel",
         )
     return JSONResponse(pictures)
+
+
+def _pictures(run: Run) -> dict[str, Any] | None:
+    """Weight pictures with the change since ``init.safetensors`` (when it is there and sound)."""
+    try:
+        initial = run.initial_state()
+    except MnistSgdError:
+        initial = None
+    return api.weight_pictures(run, initial)
 
 
 async def plot(request: Request) -> Response:

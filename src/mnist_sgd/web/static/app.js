@@ -373,27 +373,38 @@
     } catch (error) {
       return;
     }
-    const holder = $("weights");
+    drawPictures($("weights"), pictures.weights, pictures.scale, pictures.captions);
+    $("weights-scale").textContent = `(from −${pictures.scale.toPrecision(3)} to +${pictures.scale.toPrecision(3)})`;
+    const change = pictures.change !== undefined;
+    $("change-block").hidden = !change;
+    if (change) {
+      drawPictures($("change"), pictures.change, pictures.change_scale, pictures.captions);
+      $("change-scale").textContent = `(from −${pictures.change_scale.toPrecision(3)} to +${pictures.change_scale.toPrecision(3)})`;
+    }
+    $("weights-block").hidden = false;
+  }
+
+  // One 28x28 picture per row, on a diverging scale centred on 0: red +, white 0, blue −.
+  function drawPictures(holder, rows, scaleOf, captions) {
     holder.replaceChildren();
-    const scale = pictures.scale || 1;
-    pictures.weights.forEach((row, i) => {
+    const scale = scaleOf || 1;
+    rows.forEach((row, i) => {
       const figure = document.createElement("figure");
       const picture = document.createElement("canvas");
       picture.width = 28;
       picture.height = 28;
       const image = picture.getContext("2d").createImageData(28, 28);
       row.forEach((w, p) => {
-        const t = Math.max(-1, Math.min(1, w / scale));   // red for, blue against
+        const t = Math.max(-1, Math.min(1, (w ?? 0) / scale));
         const fade = Math.round(255 * (1 - Math.abs(t)));
         image.data.set(t >= 0 ? [255, fade, fade, 255] : [fade, fade, 255, 255], 4 * p);
       });
       picture.getContext("2d").putImageData(image, 0, 0);
       const caption = document.createElement("figcaption");
-      caption.textContent = pictures.captions[i];
+      caption.textContent = captions[i];
       figure.append(picture, caption);
       holder.append(figure);
     });
-    $("weights-block").hidden = false;
   }
 
   function showPlotLinks(names) {

@@ -1,0 +1,83 @@
+"""A bounded, thread-safe event log that asyncio readers can wait on.
+
+The training thread ``publish``es events (``batch``, ``epoch``, ``step``,
+``state``, ``done``, ``error``); each gets a sequence number. Readers (the
+``text/event-stream`` of each browser) ask for the events after the last
+number they saw; the log keeps only the newest ``maxlen``, so a slow or
+vanished reader costs no memory, it just skips what fell out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections import deque
+from typing import Any
+
+Event = tuple[int, str, dict[str, Any]]
+EVENT_BUFFER = 4096
+"""Events kept per training (a reader further behind skips to the oldest kept)."""
+FINAL = ("done", "error")
+
+
+class EventLog:
+    """Publish from any thread; read from an event loop with :meth:`wait_after`."""
+
+    def __init__(self, maxlen: int = EVENT_BUFFER) -> None:
+        self._events: deque[Event] = deque(maxlen=maxlen)
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.closed = False
+
+    def publish(self, kind: str, data: dict[str, Any]) -> int:
+        """Append an event, wake every waiting reader; its sequence number."""
+        with self._lock:
+            self._seq += 1
+            self._events.append((self._seq, kind, data))
+            self.closed = self.closed or kind in FINAL
+            waiters = list(self._waiters)
+        for loop, ready in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(ready.set)
+        return self._seq
+
+    def after(self, seq: int) -> list[Event]:
+        """The kept events numbered above ``seq``, oldest first."""
+        with self._lock:
+            if not self._events or self._events[-1][0] <= seq:
+                return []
+            return [event for event in self._events if event[0] > seq]
+
+    @property
+    def last_seq(self) -> int:
+        """The number of the newest event (0 before the first)."""
+        return self._seq
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    async def wait_after(self, seq: int, timeout: float) -> list[Event]:
+        """The events after ``seq``, waiting up to ``timeout`` seconds for one to come."""
+        ready = asyncio.Event()
+        waiter = (asyncio.get_running_loop(), ready)
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            events = self.after(seq)
+            if events or self.closed:
+                return events
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(ready.wait(), timeout)
+            return self.after(seq)
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+
+
+def sse(event: Event) -> str:
+    """One server-sent event: ``id``, ``event`` and one ``data`` line of JSON."""
+    seq, kind, data = event
+    return f"id: {seq}\nevent: {kind}\ndata: {json.dumps(data, allow_nan=False)}\n\n"

@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   mnist-sgd train --dataset mnist --loss cross_entropy --model linear --lr 0.1
   mnist-sgd train --dry-run --out /tmp/smoke       # one batch of each split
   mnist-sgd train --resume runs/mnist_sample-linear-20261129-101500
+  mnist-sgd train --nproc 2 --bs 256     # 2 worker processes, 128 items each per batch
+  torchrun --nproc-per-node 2 -m mnist_sgd train   # the same through torchrun (or many machines)
 """
 
 
@@ -77,6 +79,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
     )
+    p.add_argument(
+        "--nproc",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="N local data-parallel workers",
+    )
+    p.add_argument("--port", type=positive_int, default=None, help="--nproc's rendezvous port")
     p.add_argument("--quiet", action="store_true", help="print only where the run was saved")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     p.add_argument("--no-plots", action="store_true", help="skip writing the loss/accuracy curves")
@@ -114,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
         config, checkpoint = config_from_args(args), None
         run_dir = args.out or runs.default_run_dir(config)
         runs.check_new(run_dir)
+    if args.nproc is not None:
+        from mnist_sgd.distributed import launch
+
+        new = args.resume is None
+        return launch(args.nproc, port=args.port, run_dir=run_dir, new=new, argv=sys.argv[1:])
     if args.dry_run:
         config = replace(config, epochs=1, bs=min(config.bs, 64))
     data = load_data(config.dataset, args)
@@ -138,10 +153,14 @@ def train_into(
 ) -> int:
     """Fit with progress; SIGINT/SIGTERM stop cleanly with a checkpoint."""
     from mnist_sgd.cli.progress import ProgressPrinter
-    from mnist_sgd.runs import RunTrainer
+    from mnist_sgd.distributed import data_parallel_trainer, resume_note
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
-    trainer = RunTrainer(run_dir, config, data, device=device, cbs=[printer], checkpoint=checkpoint)
+    trainer = data_parallel_trainer(
+        run_dir, config, data, device=device, cbs=[printer], checkpoint=checkpoint
+    )
+    if not trainer.writer:
+        args.quiet = True  # rank 0 speaks for all workers
     if checkpoint is not None:
         say(
             args,
@@ -150,6 +169,8 @@ def train_into(
         )
     elif args.resume is not None:
         say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
+    if args.resume is not None and (note := resume_note(run_dir, config)):
+        say(args, note)
     previous = {
         sig: signal.signal(sig, lambda *_: trainer.request_stop())
         for sig in (signal.SIGINT, signal.SIGTERM)
@@ -159,6 +180,8 @@ def train_into(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not trainer.writer:
+        return 130 if trainer.stopped else 0
     if trainer.stopped:
         print(
             f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",

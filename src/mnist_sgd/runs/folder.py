@@ -100,6 +100,8 @@ class RunTrainer:
     Args:
         checkpoint: from :func:`resume_point`, to continue where a run stopped.
         cbs: extra callbacks (progress printing, live streaming).
+        writer: False trains the same steps but writes nothing (a data-parallel
+            worker other than rank 0: ``mnist_sgd.distributed``).
     """
 
     def __init__(
@@ -111,14 +113,15 @@ class RunTrainer:
         device: torch.device | None = None,
         cbs: Sequence[Callback] = (),
         checkpoint: Checkpoint | None = None,
+        writer: bool = True,
     ) -> None:
         from mnist_sgd.training import build_learner
 
         self.run_dir, self.config, self.checkpoint = Path(run_dir), config, checkpoint
-        self.stopper = StopOnRequest(self.run_dir)
-        self.learn = build_learner(
-            config, data, device, cbs=[*cbs, SaveEachEpoch(self.run_dir), self.stopper]
-        )
+        self.writer = writer
+        self.stopper = StopOnRequest(self.run_dir, save=writer)
+        savers = [SaveEachEpoch(self.run_dir)] if writer else []
+        self.learn = build_learner(config, data, device, cbs=[*cbs, *savers, self.stopper])
         self.info = train_run_info(config, data, self.learn)
         self.history: list[dict[str, float]] = []
 
@@ -133,17 +136,21 @@ class RunTrainer:
 
     def fit(self) -> list[dict[str, float]]:
         """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended."""
-        write_run_info(self.run_dir, {**self.info, "status": "running"})
+        self._write_status("running")
         if self.checkpoint is None:
-            save_initial(self.run_dir, self.learn.initial_state)
+            if self.writer:
+                save_initial(self.run_dir, self.learn.initial_state)
         else:
             self.learn.load_state(*self.checkpoint, lr=self.config.lr)
         self.history = self.learn.fit(
             self.config.epochs, lr=self.config.lr, resume=self.checkpoint is not None
         )
         if self.stopped:
-            write_run_info(self.run_dir, {**self.info, "status": "interrupted"})
+            self._write_status("interrupted")
         else:
-            final = self.history[-1] if self.history else {}
-            write_run_info(self.run_dir, {**self.info, "status": "done", "final": final})
+            self._write_status("done", final=self.history[-1] if self.history else {})
         return self.history
+
+    def _write_status(self, status: str, **extra: Any) -> None:
+        if self.writer:
+            write_run_info(self.run_dir, {**self.info, "status": status, **extra})

@@ -13,7 +13,8 @@ rank 0 writes the run folder.
 
 Launch with ``torchrun --nproc-per-node N -m mnist_sgd train ...`` (one machine
 or many) or ``mnist-sgd train --nproc N`` (this machine, through torch's elastic
-launcher). Inside a worker (env ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``)
+launcher: ``mnist_sgd.cli.workers``). Inside a worker (env ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``: :meth:`World.from_env`),
 :func:`data_parallel_trainer` builds the ``RunTrainer`` with a
 :class:`DataParallel` callback; the ``Learner`` and its loop stay as they are.
 
@@ -27,11 +28,7 @@ and ``simple_net`` have no BatchNorm).
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
-import tempfile
-import uuid
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -53,7 +50,7 @@ from mnist_sgd.runs.info import read_run_info
 if TYPE_CHECKING:
     from mnist_sgd.training import TrainConfig
 
-TIMEOUT_ENV = "MNIST_SGD_DIST_TIMEOUT"  # seconds a rank waits for the others (default 120)
+TIMEOUT = timedelta(seconds=120)  # how long a rank waits for the others, by default
 
 
 class DistributedError(MnistSgdError):
@@ -69,8 +66,8 @@ class World:
     local_rank: int
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> World | None:
-        """The worker torchrun (or ``--nproc``) started, from env; None outside one."""
+    def from_env(cls, env: Mapping[str, str]) -> World | None:
+        """The worker torchrun (or ``--nproc``) started, from its env; None outside one."""
         if "RANK" not in env or "WORLD_SIZE" not in env:
             return None
         try:
@@ -81,37 +78,41 @@ class World:
             ) from None
 
 
-def timeout() -> timedelta:
-    """How long a rank waits for the others (env ``MNIST_SGD_DIST_TIMEOUT``, seconds)."""
-    text = os.environ.get(TIMEOUT_ENV, "120")
-    try:
-        return timedelta(seconds=float(text))
-    except ValueError:
-        raise ValueError(f"{TIMEOUT_ENV}={text!r} must be a number of seconds") from None
+def join(world: World, device: torch.device, timeout: timedelta = TIMEOUT) -> torch.device:
+    """Join the process group (nccl on CUDA, gloo on CPU); return this rank's device.
 
-
-def join(world: World, device: torch.device) -> torch.device:
-    """Join the process group (nccl on CUDA, gloo on CPU); return this rank's device."""
+    Where to meet comes from torch's env (``MASTER_ADDR``, ``MASTER_PORT``, set by
+    torchrun); ``timeout`` bounds the wait for the others, here and in every collective.
+    """
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     backend = "nccl" if device.type == "cuda" else "gloo"
-    where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
     try:
-        dist.init_process_group(backend, rank=world.rank, world_size=world.size, timeout=timeout())
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size, timeout=timeout)
     except dist.DistError as error:
         raise DistributedError(
-            f"rank {world.rank} of {world.size} could not meet the other workers at {where} "
+            f"rank {world.rank} of {world.size} could not meet the other workers "
             f"({short(error)}); start all {world.size} workers, or choose a free port"
         ) from None
     return device
 
 
 def short(error: BaseException) -> str:
-    """The first line of an error's message, without torch's C++ source locations."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    text = next((line for line in lines if not line.startswith(("[", "Exception raised"))), "")
+    """An error's gist on one line: no C++ source locations, no advice meant for torch's devs."""
+    text = " ".join(str(error).split())
+    text = re.sub(r"\[[^\]]*\.(?:cc|cpp|h|hpp):\d+\]\s*", "", text)
+    text = re.sub(
+        r"^(?:Got the following error when running the callback: )?(?:\w+Error: )?", "", text
+    )
+    text = text.split(". This is typically")[0].split(" Exception raised from")[0]
     return (text or type(error).__name__)[:200]
+
+
+def lost_contact(error: BaseException) -> bool:
+    """True for the errors of a collective whose peer died or hung (gloo, NCCL, the store)."""
+    words = ("gloo", "nccl", "connection", "timed out", "socket", "peer")
+    return isinstance(error, dist.DistError) or any(w in str(error).lower() for w in words)
 
 
 def check_shards(n_train: int, n_valid: int, bs: int, size: int) -> None:
@@ -257,8 +258,12 @@ class DataParallelTrainer(RunTrainer):
 
     def fit(self) -> list[dict[str, float]]:
         try:
-            return super().fit()
-        except dist.DistError as error:
+            history = super().fit()
+            dist.barrier()  # leave together: a rank that leaves early can make another abort
+            return history
+        except RuntimeError as error:
+            if not lost_contact(error):
+                raise
             raise DistributedError(
                 f"rank {self.world.rank} of {self.world.size}: lost contact with the other "
                 f"workers ({short(error)}); {self.run_dir} keeps its last checkpoint: "
@@ -273,19 +278,20 @@ def data_parallel_trainer(
     config: TrainConfig,
     data: Any,
     *,
+    world: World | None,
     device: torch.device,
     cbs: Sequence[Callback] = (),
     checkpoint: Checkpoint | None = None,
+    timeout: timedelta = TIMEOUT,
 ) -> RunTrainer:
-    """The ``RunTrainer`` for this process: a plain one, or one rank's inside a torchrun worker.
+    """The ``RunTrainer`` for this process: a plain one (``world`` None), or one rank's.
 
     Only rank 0 gets ``cbs`` (progress printing) and writes the run folder.
     """
-    world = World.from_env()
     if world is None:
         return RunTrainer(run_dir, config, data, device=device, cbs=cbs, checkpoint=checkpoint)
     check_shards(len(data.train_labels), len(data.valid_labels), config.bs, world.size)
-    device = join(world, device)
+    device = join(world, device, timeout)
     primary = world.rank == 0
     trainer = DataParallelTrainer(
         run_dir,
@@ -301,11 +307,9 @@ def data_parallel_trainer(
     return trainer
 
 
-def resume_note(run_dir: Path, config: TrainConfig) -> str | None:
-    """What resuming ``run_dir`` with this process's worker count means, if it differs."""
+def resume_note(run_dir: Path, config: TrainConfig, now: int) -> str | None:
+    """What resuming ``run_dir`` with ``now`` workers means, if it was trained by another count."""
     before = int(read_run_info(run_dir).get("workers", 1))
-    world = World.from_env()
-    now = 1 if world is None else world.size
     if before == now:
         return None
     return (
@@ -313,97 +317,3 @@ def resume_note(run_dir: Path, config: TrainConfig) -> str | None:
         f"batch (--bs {config.bs}) and its order stay the same, so the steps are the same up "
         "to float rounding (BatchNorm models on CPU: each worker's slice statistics change)"
     )
-
-
-def free_port(port: int | None = None) -> int:
-    """``port`` if it is free on 127.0.0.1 (None: any free one); else a DistributedError."""
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port or 0))
-        except OSError:
-            raise DistributedError(
-                f"port {port} is in use; choose another --port, or leave it out to use a free one"
-            ) from None
-        return int(probe.getsockname()[1])
-
-
-def worker_argv(argv: Sequence[str], out: Path | None) -> list[str]:
-    """Each worker's command line: ``argv`` without ``--nproc``/``--port``, plus ``--out OUT``."""
-    kept: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--nproc", "--port"):
-            skip = True
-        elif not arg.startswith(("--nproc=", "--port=")):
-            kept.append(arg)
-    if len(kept) == len(argv):
-        raise ValueError("--nproc runs this command line in each worker: use it from a shell")
-    return kept if out is None else [*kept, "--out", str(out)]
-
-
-def launch(nproc: int, *, port: int | None, run_dir: Path, new: bool, argv: Sequence[str]) -> int:
-    """Run ``mnist-sgd ARGV`` (``sys.argv[1:]``) in ``nproc`` local workers, torch's elastic way.
-
-    A ``new`` run's ``run_dir`` goes to every worker as ``--out``, so all agree on it.
-    Returns 0, or 130 when the workers stopped on SIGINT/SIGTERM; a worker that
-    fails is a ``DistributedError`` naming its rank.
-    """
-    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
-
-    if nproc < 1:
-        raise ValueError(f"--nproc must be >= 1, got {nproc}")
-    threads = max(1, (os.cpu_count() or 1) // nproc)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the workers inherit it
-    quiet_launcher_logs()
-    with tempfile.TemporaryDirectory(prefix="mnist-sgd-launch-") as logs:
-        config = LaunchConfig(
-            min_nodes=1,
-            max_nodes=1,
-            nproc_per_node=nproc,
-            run_id=f"mnist-sgd-{uuid.uuid4().hex[:8]}",
-            rdzv_backend="c10d",
-            rdzv_endpoint=f"127.0.0.1:{free_port(port)}",
-            rdzv_configs={"timeout": int(timeout().total_seconds())},
-            max_restarts=0,
-            monitor_interval=0.2,
-            local_addr="127.0.0.1",
-            logs_specs=DefaultLogsSpecs(log_dir=logs),
-            shutdown_timeout=10,
-        )
-        try:
-            command = worker_argv(argv, run_dir if new else None)
-            elastic_launch(config, sys.executable)("-m", "mnist_sgd", *command)
-        except ChildFailedError as error:
-            return failed(error, nproc, run_dir)
-    return 0
-
-
-def failed(error: Any, nproc: int, run_dir: Path) -> int:
-    """130 if the workers stopped on request, else a DistributedError naming the failed rank."""
-    failures = error.failures  # {global rank: ProcessFailure}
-    if all(f.exitcode == 130 for f in failures.values()):
-        return 130
-    # the first to fail: killed by a signal other than the agent's own SIGTERM, else an error
-    rank = min(failures, key=lambda r: (failures[r].exitcode == -15, failures[r].exitcode > 0, r))
-    failure = failures[rank]
-    how = (
-        f"was killed by {failure.signal_name()}"
-        if failure.exitcode < 0
-        else f"failed with exit code {failure.exitcode} (its error is above)"
-    )
-    raise DistributedError(
-        f"worker rank {rank} of {nproc} {how}; the other workers were stopped; "
-        f"resume with: mnist-sgd train --resume {run_dir} --nproc {nproc}"
-    )
-
-
-def quiet_launcher_logs() -> None:
-    """The elastic agent's own log lines (warnings on every stop) give way to our one line."""
-    import logging
-
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-    logging.getLogger("torch.distributed.launcher").setLevel(logging.CRITICAL)

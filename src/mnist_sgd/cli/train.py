@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = args.out or runs.default_run_dir(config)
         runs.check_new(run_dir)
     if args.nproc is not None:
-        from mnist_sgd.distributed import launch
+        from mnist_sgd.cli.workers import launch
 
         new = args.resume is None
         return launch(args.nproc, port=args.port, run_dir=run_dir, new=new, argv=sys.argv[1:])
@@ -153,12 +153,11 @@ def train_into(
 ) -> int:
     """Fit with progress; SIGINT/SIGTERM stop cleanly with a checkpoint."""
     from mnist_sgd.cli.progress import ProgressPrinter
-    from mnist_sgd.distributed import data_parallel_trainer, resume_note
+    from mnist_sgd.cli.workers import resume_note
+    from mnist_sgd.cli.workers import trainer as make_trainer
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
-    trainer = data_parallel_trainer(
-        run_dir, config, data, device=device, cbs=[printer], checkpoint=checkpoint
-    )
+    trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint)
     if not trainer.writer:
         args.quiet = True  # rank 0 speaks for all workers
     if checkpoint is not None:

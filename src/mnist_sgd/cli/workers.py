@@ -99,7 +99,7 @@ def launch(nproc: int, *, port: int | None, run_dir: Path, new: bool, argv: Sequ
     Returns 0, or 130 when the workers stopped on SIGINT/SIGTERM; a worker that
     fails is a ``DistributedError`` naming its rank.
     """
-    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -128,6 +128,8 @@ def launch(nproc: int, *, port: int | None, run_dir: Path, new: bool, argv: Sequ
             elastic_launch(config, sys.executable)("-m", "mnist_sgd", *command)
         except ChildFailedError as error:
             return failed(error, nproc, run_dir)
+        except SignalException:  # SIGINT/SIGTERM: the agent passed it on; rank 0 saved and said so
+            return 130
     return 0
 
 
@@ -156,5 +158,6 @@ def quiet_launcher_logs() -> None:
     """The elastic agent's own log lines (warnings on every stop) give way to our one line."""
     import logging
 
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
-    logging.getLogger("torch.distributed.launcher").setLevel(logging.CRITICAL)
+    for name in list(logging.root.manager.loggerDict):  # torch sets each one's own level
+        if name.startswith(("torch.distributed.elastic", "torch.distributed.launcher")):
+            logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -147,7 +147,7 @@ def test_a_killed_worker_stops_the_others_and_the_run_resumes(
     sample: Any, env: Any, tmp_path: Path
 ) -> None:
     out = tmp_path / "two"
-    flags = ["--bs", "64", "--epochs", "3", "--nproc", "2"]  # 194 batches an epoch
+    flags = ["--bs", "64", "--nproc", "2"]  # 2 epochs of 194 batches
     command = [sys.executable, "-m", "mnist_sgd", "train", *BASE, *flags, "--out", str(out)]
     launcher = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + LIMIT
@@ -169,7 +169,7 @@ def test_a_killed_worker_stops_the_others_and_the_run_resumes(
     assert json.loads((out / "run.json").read_text())["status"] != "done"
     resumed = train(["--resume", str(out), "--nproc", "2"], env)
     assert resumed.returncode == 0, resumed.stderr
-    reference = one_process(tmp_path / "one", sample, bs=64, epochs=3)
+    reference = one_process(tmp_path / "one", sample, bs=64)
     assert max_diff(weights(out), reference) <= 1e-4
 
 
@@ -258,3 +258,26 @@ def test_resuming_with_another_worker_count_says_what_happens(sample: Any, tmp_p
     note = resume_note(tmp_path, TrainConfig(), 1)
     assert note is not None and "trained by 2 worker(s) and goes on with 1" in note
     assert "global batch (--bs 256) and its order stay the same" in note
+
+
+def test_ctrl_c_stops_every_worker_at_one_batch_and_resumes(
+    sample: Any, env: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "two"
+    flags = ["--bs", "64", "--nproc", "2"]
+    command = [sys.executable, "-m", "mnist_sgd", "train", *BASE, *flags, "--out", str(out)]
+    launcher = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + LIMIT
+    while not (out / "metrics.jsonl").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    launcher.send_signal(signal.SIGINT)  # the agent passes it on to both workers
+    _, stderr = launcher.communicate(timeout=LIMIT)
+    assert launcher.returncode == 130, stderr
+    assert stderr.strip() == (
+        f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {out}"
+    )
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    resumed = train(["--resume", str(out), "--nproc", "2"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    reference = one_process(tmp_path / "one", sample, bs=64)
+    assert max_diff(weights(out), reference) <= 1e-4

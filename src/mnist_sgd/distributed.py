@@ -284,10 +284,8 @@ def data_parallel_trainer(
     checkpoint: Checkpoint | None = None,
     timeout: timedelta = TIMEOUT,
 ) -> RunTrainer:
-    """The ``RunTrainer`` for this process: a plain one (``world`` None), or one rank's.
-
-    Only rank 0 gets ``cbs`` (progress printing) and writes the run folder.
-    """
+    """The ``RunTrainer`` for this process: a plain one (``world`` None), or one rank's,
+    where only rank 0 gets ``cbs`` (progress printing) and writes the run folder."""
     if world is None:
         return RunTrainer(run_dir, config, data, device=device, cbs=cbs, checkpoint=checkpoint)
     check_shards(len(data.train_labels), len(data.valid_labels), config.bs, world.size)

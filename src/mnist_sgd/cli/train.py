@@ -84,7 +84,8 @@ def add_parser(subparsers: Any) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="N local data-parallel workers",
+        help="N local data-parallel workers; --bs stays the global batch "
+        "(a worker waits MNIST_SGD_DIST_TIMEOUT s, default 120, for the others)",
     )
     p.add_argument("--port", type=positive_int, default=None, help="--nproc's rendezvous port")
     p.add_argument("--quiet", action="store_true", help="print only where the run was saved")

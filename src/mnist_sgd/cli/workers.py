@@ -99,38 +99,45 @@ def launch(nproc: int, *, port: int | None, run_dir: Path, new: bool, argv: Sequ
     Returns 0, or 130 when the workers stopped on SIGINT/SIGTERM; a worker that
     fails is a ``DistributedError`` naming its rank.
     """
-    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs, SignalException
+    from torch.distributed.elastic.multiprocessing import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.launcher.api import elastic_launch
 
-    if nproc < 1:
-        raise ValueError(f"--nproc must be >= 1, got {nproc}")
+    command = worker_argv(argv, run_dir if new else None)
     threads = max(1, (os.cpu_count() or 1) // nproc)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # the workers inherit it
     quiet_launcher_logs()
     with tempfile.TemporaryDirectory(prefix="mnist-sgd-launch-") as logs:
-        config = LaunchConfig(
-            min_nodes=1,
-            max_nodes=1,
-            nproc_per_node=nproc,
-            run_id=f"mnist-sgd-{uuid.uuid4().hex[:8]}",
-            rdzv_backend="c10d",
-            rdzv_endpoint=f"127.0.0.1:{free_port(port)}",
-            rdzv_configs={"timeout": int(timeout().total_seconds())},
-            max_restarts=0,
-            monitor_interval=0.2,
-            local_addr="127.0.0.1",
-            logs_specs=DefaultLogsSpecs(log_dir=logs),
-            shutdown_timeout=10,
-        )
         try:
-            command = worker_argv(argv, run_dir if new else None)
-            elastic_launch(config, sys.executable)("-m", "mnist_sgd", *command)
+            elastic_launch(launch_config(nproc, port, logs), sys.executable)(
+                "-m", "mnist_sgd", *command
+            )
         except ChildFailedError as error:
             return failed(error, nproc, run_dir)
         except SignalException:  # SIGINT/SIGTERM: the agent passed it on; rank 0 saved and said so
             return 130
     return 0
+
+
+def launch_config(nproc: int, port: int | None, logs: str) -> Any:
+    """One machine, ``nproc`` workers, rendezvous on 127.0.0.1, no restarts, logs in ``logs``."""
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+    from torch.distributed.launcher.api import LaunchConfig
+
+    return LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=f"mnist-sgd-{uuid.uuid4().hex[:8]}",
+        rdzv_backend="c10d",
+        rdzv_endpoint=f"127.0.0.1:{free_port(port)}",
+        rdzv_configs={"timeout": int(timeout().total_seconds())},
+        max_restarts=0,  # a dead worker ends the run: resume it from its checkpoint
+        monitor_interval=0.2,
+        local_addr="127.0.0.1",
+        logs_specs=DefaultLogsSpecs(log_dir=logs),
+        shutdown_timeout=10,
+    )
 
 
 def failed(error: Any, nproc: int, run_dir: Path) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
 from dataclasses import fields, replace
@@ -18,6 +20,8 @@ EXAMPLES = """examples:
   mnist-sgd train --dataset mnist --loss cross_entropy --model linear --lr 0.1
   mnist-sgd train --dry-run --out /tmp/smoke       # one batch of each split
   mnist-sgd train --resume runs/mnist_sample-linear-20261129-101500
+  mnist-sgd train --nproc 2 --bs 256     # 2 worker processes, 128 items each per batch
+  torchrun --nproc-per-node 2 -m mnist_sgd train   # the same through torchrun (or many machines)
 """
 
 
@@ -81,6 +85,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
     )
+    p.add_argument(
+        "--nproc",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="N local data-parallel workers; --bs stays the global batch "
+        "(a worker waits MNIST_SGD_DIST_TIMEOUT s, default 120, for the others)",
+    )
+    p.add_argument("--port", type=positive_int, default=None, help="--nproc's rendezvous port")
     p.add_argument("--quiet", action="store_true", help="print only where the run was saved")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     p.add_argument("--no-plots", action="store_true", help="skip writing the loss/accuracy curves")
@@ -125,11 +138,14 @@ def run(args: argparse.Namespace) -> int:
     resuming = args.resume is not None
     config: Any = None if resuming else config_from_args(args)
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
-    with runs.claim(run_dir, create=not resuming):
+    if args.nproc is not None:
+        return launch_workers(args, run_dir, resuming)
+    with writer_lock(run_dir, create=not resuming):
         if resuming:
             config, checkpoint = runs.resume_point(run_dir, epochs=args.epochs)
             if runs.is_complete(run_dir, config, checkpoint):
-                print(runs.verify_complete(run_dir, checkpoint))
+                if is_writer():
+                    print(runs.verify_complete(run_dir, checkpoint))
                 return 0
         else:
             runs.check_new(run_dir)
@@ -138,6 +154,30 @@ def run(args: argparse.Namespace) -> int:
             config = replace(config, epochs=1, bs=min(config.bs, 64))
         data = load_data(config.dataset, args)
         return train_into(run_dir, config, data, device, args, checkpoint)
+
+
+def launch_workers(args: argparse.Namespace, run_dir: Path, resuming: bool) -> int:
+    """``--nproc N``: check the folder, then run this command in N workers (rank 0 writes)."""
+    from mnist_sgd import runs
+    from mnist_sgd.cli.workers import launch
+
+    if resuming:
+        runs.resume_point(run_dir, epochs=args.epochs)
+    else:
+        runs.check_new(run_dir)
+    return launch(args.nproc, port=args.port, run_dir=run_dir, new=not resuming, argv=sys.argv[1:])
+
+
+def is_writer() -> bool:
+    """False in a torchrun worker of rank > 0 (only rank 0 writes the run folder)."""
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
+def writer_lock(run_dir: Path, *, create: bool) -> contextlib.AbstractContextManager[None]:
+    """The run folder's writer lock for rank 0 (or a plain run); nothing for other ranks."""
+    from mnist_sgd import runs
+
+    return runs.claim(run_dir, create=create) if is_writer() else contextlib.nullcontext()
 
 
 def load_data(name: str, args: argparse.Namespace) -> Any:
@@ -158,10 +198,13 @@ def train_into(
 ) -> int:
     """Fit with progress; SIGINT/SIGTERM stop cleanly with a checkpoint."""
     from mnist_sgd.cli.progress import ProgressPrinter
-    from mnist_sgd.runs import RunTrainer
+    from mnist_sgd.cli.workers import resume_note
+    from mnist_sgd.cli.workers import trainer as make_trainer
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
-    trainer = RunTrainer(run_dir, config, data, device=device, cbs=[printer], checkpoint=checkpoint)
+    trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint)
+    if not trainer.writer:
+        args.quiet = True  # rank 0 speaks for all workers
     if checkpoint is not None:
         say(
             args,
@@ -170,6 +213,8 @@ def train_into(
         )
     elif args.resume is not None:
         say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
+    if args.resume is not None and (note := resume_note(run_dir, config)):
+        say(args, note)
     previous = {
         sig: signal.signal(sig, lambda *_: trainer.request_stop())
         for sig in (signal.SIGINT, signal.SIGTERM)
@@ -179,6 +224,8 @@ def train_into(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not trainer.writer:
+        return 130 if trainer.stopped else 0
     if trainer.stopped:
         print(
             f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",

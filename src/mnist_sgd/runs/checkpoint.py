@@ -82,10 +82,11 @@ class StopOnRequest(Callback):
 
     It saves a mid-epoch checkpoint first, so ``fit(resume=True)`` continues
     with exactly the batches and weights an uninterrupted run would have had.
+    ``save=False`` stops without saving (a worker that is not the run's writer).
     """
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir, self.requested, self.stopped = Path(run_dir), False, False
+    def __init__(self, run_dir: Path, save: bool = True) -> None:
+        self.run_dir, self.save, self.requested, self.stopped = Path(run_dir), save, False, False
 
     def request(self) -> None:
         self.requested = True
@@ -98,6 +99,7 @@ class StopOnRequest(Callback):
 
     def _stop_if_requested(self, learn: Learner) -> None:
         if self.requested:
-            save_checkpoint(self.run_dir, learn)
+            if self.save:
+                save_checkpoint(self.run_dir, learn)
             self.stopped = True
             raise CancelFitException

@@ -195,6 +195,8 @@ class RunTrainer:
     Args:
         checkpoint: from :func:`resume_point`, to continue where a run stopped.
         cbs: extra callbacks (progress printing, live streaming).
+        writer: False trains the same steps but writes nothing (a data-parallel
+            worker other than rank 0: ``mnist_sgd.distributed``).
     """
 
     def __init__(
@@ -206,14 +208,15 @@ class RunTrainer:
         device: torch.device | None = None,
         cbs: Sequence[Callback] = (),
         checkpoint: Checkpoint | None = None,
+        writer: bool = True,
     ) -> None:
         from mnist_sgd.training import build_learner
 
         self.run_dir, self.config, self.checkpoint = Path(run_dir), config, checkpoint
-        self.stopper = StopOnRequest(self.run_dir)
-        self.learn = build_learner(
-            config, data, device, cbs=[*cbs, SaveEachEpoch(self.run_dir), self.stopper]
-        )
+        self.writer = writer
+        self.stopper = StopOnRequest(self.run_dir, save=writer)
+        savers = [SaveEachEpoch(self.run_dir)] if writer else []
+        self.learn = build_learner(config, data, device, cbs=[*cbs, *savers, self.stopper])
         self.info = train_run_info(config, data, self.learn)
         self.history: list[dict[str, float]] = []
 
@@ -229,27 +232,30 @@ class RunTrainer:
     def fit(self) -> list[dict[str, float]]:
         """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended.
 
-        Holds the folder's writer lock throughout (:func:`mnist_sgd.runs.claim`):
-        a second writer is refused before it writes anything.
+        The writer holds the folder's lock throughout (:func:`mnist_sgd.runs.claim`):
+        a second writer is refused before it writes anything. Other ranks of a
+        distributed run write nothing and take no lock.
         """
+        if not self.writer:
+            return self._fit()
         with claim(self.run_dir):
+            remove_stale_temps(self.run_dir, recursive=True)  # a killed writer's, at any depth
             return self._fit()
 
     def _fit(self) -> list[dict[str, float]]:
-        remove_stale_temps(self.run_dir, recursive=True)  # a killed writer's, at any depth
-        write_run_info(self.run_dir, {**self.info, "status": "running"})
+        self._write_status("running")
         if self.checkpoint is None:
-            save_initial(self.run_dir, self.learn.initial_state)
+            if self.writer:
+                save_initial(self.run_dir, self.learn.initial_state)
         else:
             self._restore(self.checkpoint)
         self.history = self.learn.fit(
             self.config.epochs, lr=self.config.lr, resume=self.checkpoint is not None
         )
         if self.stopped:
-            write_run_info(self.run_dir, {**self.info, "status": "interrupted"})
+            self._write_status("interrupted")
         else:
-            final = self.history[-1] if self.history else {}
-            write_run_info(self.run_dir, {**self.info, "status": "done", "final": final})
+            self._write_status("done", final=self.history[-1] if self.history else {})
         return self.history
 
     def _restore(self, checkpoint: Checkpoint) -> None:
@@ -264,3 +270,7 @@ class RunTrainer:
             raise ModelFileError(
                 f"{path}: does not fit this run ({short(error)}); it cannot be resumed"
             ) from None
+
+    def _write_status(self, status: str, **extra: Any) -> None:
+        if self.writer:
+            write_run_info(self.run_dir, {**self.info, "status": status, **extra})

@@ -25,7 +25,7 @@ from typing import IO, BinaryIO, NamedTuple, cast
 
 from mnist_sgd.errors import DataError
 
-MAX_UNPACKED_BYTES = 256 << 20  # the tar stream, headers and all: MNIST as PNG is ~72 MB
+MAX_UNPACKED_BYTES = 192 << 20  # the tar stream, headers and all: MNIST as PNG is ~72 MB
 MAX_MEMBERS = 200_000  # MNIST as PNG holds ~70,000
 MAX_MEMBER_BYTES = 1 << 20  # one member kept in memory: a 28x28 image is under 1 KB
 CHUNK_BYTES = 1 << 20
@@ -202,8 +202,10 @@ def tar_members(
     truncated data and the caps above raise :class:`DataError` naming ``archive``.
     """
     members: list[Member] = []
-    with open_tar(source, archive) as tar:
-        for member, clean in walk_members(tar, archive, max_members=max_members):
+    with open_tar(source, archive, MAX_UNPACKED_BYTES) as tar:
+        for member, clean in walk_members(
+            tar, archive, max_members=max_members, max_bytes=MAX_UNPACKED_BYTES
+        ):
             if member.isreg() and keep(clean):
                 members.append(Member(clean, _member_bytes(tar, member, archive)))
     return members

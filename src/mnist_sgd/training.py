@@ -8,9 +8,9 @@ chapter wires them by hand.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -22,6 +22,9 @@ from mnist_sgd.metrics import accuracy, batch_accuracy
 from mnist_sgd.model import get_model, wants_flat_input
 from mnist_sgd.optim import SGD, Adam, BasicOptim
 from mnist_sgd.schedule import SCHEDULES, get_schedule
+
+if TYPE_CHECKING:
+    from mnist_sgd.datasets import MnistData
 
 OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim, "adam": Adam}
 
@@ -77,7 +80,7 @@ class TrainConfig:
         """True for the seed's one-output models (``mnist_loss``, ``bce``)."""
         return self.loss in BINARY_LOSSES
 
-    def n_out(self, data: Any) -> int:
+    def n_out(self, data: MnistData) -> int:
         """The model's outputs on ``data``: 1 for the binary losses, else one per class."""
         return 1 if self.binary else len(data.classes)
 
@@ -103,7 +106,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None) -> DataLoaders:
+def make_dls(
+    config: TrainConfig, data: MnistData, device: torch.device | None = None
+) -> DataLoaders:
     """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss."""
     flat = wants_flat_input(config.model)
     if config.binary and len(data.classes) != 2:
@@ -129,7 +134,10 @@ def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None)
 
 
 def build_learner(
-    config: TrainConfig, data: Any, device: torch.device | None = None, cbs: Sequence[Callback] = ()
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device | None = None,
+    cbs: Sequence[Callback] = (),
 ) -> Learner:
     """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible."""
     torch.manual_seed(config.seed)
@@ -151,7 +159,7 @@ def build_learner(
     )
 
 
-def make_opt_func(config: TrainConfig) -> Callable[[Any, float], BasicOptim]:
+def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:
     """``opt_func(params, lr)`` for optimiser ``config.opt`` with its momentum and weight decay."""
     opt_cls = OPTIMIZERS[config.opt]
     kwargs: dict[str, Any] = {}
@@ -160,7 +168,7 @@ def make_opt_func(config: TrainConfig) -> Callable[[Any, float], BasicOptim]:
     elif opt_cls is Adam:
         kwargs = {"betas": (config.mom or 0.9, 0.999), "wd": config.wd}
 
-    def opt_func(params: Any, lr: float) -> BasicOptim:
+    def opt_func(params: Iterable[torch.Tensor], lr: float) -> BasicOptim:
         return opt_cls(params, lr, **kwargs)
 
     return opt_func

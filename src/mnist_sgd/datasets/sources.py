@@ -172,12 +172,19 @@ def _obtain(
             return
         except NotFoundError:
             tried.append(url)
+    raise _not_found(info, file, dest, tried, forbidden)
+
+
+def _not_found(
+    info: DatasetInfo, file: RemoteFile, dest: Path, tried: list[str], forbidden: list[str]
+) -> DataError:
+    """The error when no source had ``file``: where it looked, and what to do."""
     where = f"{info.name}: {file.path} is not in the cache ({dest.parent})"
     if forbidden:
-        raise DataError(
+        return DataError(
             f"{where} and offline mode forbids downloading {forbidden[0]}; {SOURCE_HINT}"
         )
-    raise DataError(f"{where} nor at {', '.join(tried)}; {SOURCE_HINT}")
+    return DataError(f"{where} nor at {', '.join(tried)}; {SOURCE_HINT}")
 
 
 def candidate_urls(file: RemoteFile, options: DataOptions) -> list[str]:

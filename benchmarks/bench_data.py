@@ -17,8 +17,8 @@ of ``--repeat`` runs):
   every byte of the four tensors (the cache is memory-mapped: without the
   touch, the pages would be read later, by the first batches).
 
-Goals (issue 2): MNIST_SAMPLE cold <= 0.6 s and warm <= 0.05 s, full MNIST
-warm <= 0.3 s, on the 2-core development machine.
+Goals: MNIST_SAMPLE cold <= 1.0 s (issue 16: tarfile and Pillow, no parsers of our own) and
+warm <= 0.05 s, full MNIST warm <= 0.3 s, on the 2-core development machine.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from benchlib import SHARED_DATA, Row, skipped
 from mnist_sgd.datasets import DataOptions, MnistData, get_info, load_dataset
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-GOALS = {("mnist_sample", "cold"): 0.6, ("mnist_sample", "warm"): 0.05, ("mnist", "warm"): 0.3}
+GOALS = {("mnist_sample", "cold"): 1.0, ("mnist_sample", "warm"): 0.05, ("mnist", "warm"): 0.3}
 PNG_OF = {"mnist_sample": "mnist_sample", "mnist_png": "mnist_png", "mnist": "mnist_png"}
 
 

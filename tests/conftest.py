@@ -40,3 +40,14 @@ def sample_cache(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.getbasetemp() / "sample-cache"
     load_dataset("mnist_sample", DataOptions(mirror=str(shared_data), cache_dir=path))
     return path
+
+
+@pytest.fixture(scope="session")
+def web_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A linear model trained on real MNIST, once a session (the web API and browser tests)."""
+    from web_support import SHARED_DATA, trained_run
+
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"no shared MNIST at {SHARED_DATA}")
+    base = tmp_path_factory.getbasetemp()
+    return trained_run(base / "web-run", SHARED_DATA, base / "web-cache")

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_sgd.datasets import folders
+from mnist_sgd.datasets import decode
 from mnist_sgd.datasets.folders import read_image_folder, read_png_archive
 from mnist_sgd.datasets.registry import DatasetInfo, ImageOrder, RemoteFile, Split
 from mnist_sgd.errors import DataError
@@ -167,17 +167,17 @@ def test_index_order_needs_index_names(tmp_path: Path) -> None:
 
 def test_parallel_decoding_equals_sequential(monkeypatch: pytest.MonkeyPatch) -> None:
     images = [png(i % 256) for i in range(40)]
-    sequential = folders.parallel_decode(40, lambda i: (str(i), images[i]))
-    monkeypatch.setattr(folders, "MIN_IMAGES_PER_WORKER", 4)
-    monkeypatch.setattr(folders, "_cpu_count", lambda: 3)
-    parallel = folders.parallel_decode(40, lambda i: (str(i), images[i]))
+    sequential = decode.parallel_decode(40, lambda i: (str(i), images[i]))
+    monkeypatch.setattr(decode, "MIN_IMAGES_PER_WORKER", 4)
+    monkeypatch.setattr(decode, "_cpu_count", lambda: 3)
+    parallel = decode.parallel_decode(40, lambda i: (str(i), images[i]))
     assert np.array_equal(parallel, sequential)
     assert parallel[:, 0, 0].tolist() == list(range(40))
 
 
 def test_parallel_decoding_reports_the_bad_file(monkeypatch: pytest.MonkeyPatch) -> None:
     images = [png(1)] * 30 + [b"garbage"] + [png(2)] * 9
-    monkeypatch.setattr(folders, "MIN_IMAGES_PER_WORKER", 4)
-    monkeypatch.setattr(folders, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(decode, "MIN_IMAGES_PER_WORKER", 4)
+    monkeypatch.setattr(decode, "_cpu_count", lambda: 2)
     with pytest.raises(DataError, match="file30: not an image"):
-        folders.parallel_decode(40, lambda i: (f"file{i}", images[i]))
+        decode.parallel_decode(40, lambda i: (f"file{i}", images[i]))

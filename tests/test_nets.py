@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_sgd.model import get_model, model_names, wants_flat_input
-from mnist_sgd.nets import NETS, cnn, cnn_best, conv_bn, mlp
+from mnist_sgd.model import MODELS, get_model, model_names, wants_flat_input
+from mnist_sgd.nets import cnn, cnn_best, conv_bn, mlp
 
 
 def n_params(model: nn.Module) -> int:
@@ -19,7 +19,7 @@ def n_params(model: nn.Module) -> int:
     [("mlp", True, 235_146), ("cnn", False, 33_914), ("cnn_best", False, 160_170)],
 )
 def test_registered_nets_shapes_counts_and_flat_flags(name: str, flat: bool, params: int) -> None:
-    assert name in model_names() and wants_flat_input(name) is flat and NETS[name][1] is flat
+    assert name in model_names() and wants_flat_input(name) is flat and MODELS[name][1] is flat
     model = get_model(name, n_out=10)
     assert n_params(model) == params
     xb = torch.rand(3, 784) if flat else torch.rand(3, 1, 28, 28)

@@ -35,18 +35,9 @@ from mnist_sgd.web import api, create_app
 from mnist_sgd.web.app import STATIC_DIR
 from mnist_sgd.web.body import media_type
 from mnist_sgd.web.guard import host_name
-from web_support import SHARED_DATA, mnist, photo_like, png_bytes, trained_run
+from web_support import SHARED_DATA, mnist, photo_like, png_bytes
 
 PNG = {"content-type": "image/png"}
-
-
-@pytest.fixture(scope="session")
-def web_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A linear model trained on real MNIST (shared with the browser tests)."""
-    if not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip(f"no shared MNIST at {SHARED_DATA}")
-    base = tmp_path_factory.getbasetemp()
-    return trained_run(base / "web-run", SHARED_DATA, base / "web-cache")
 
 
 @pytest.fixture(scope="module")

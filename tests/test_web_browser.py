@@ -34,7 +34,7 @@ pytest.importorskip(
 )
 pytest.importorskip("playwright", reason="needs the Python package playwright (dev extra)")
 
-from web_support import SHARED_DATA, draw_like_the_page, mnist, photo_like, strokes, trained_run  # noqa: E402
+from web_support import SHARED_DATA, draw_like_the_page, mnist, photo_like, strokes  # noqa: E402
 
 ARGS = [
     "--headless",
@@ -47,14 +47,6 @@ ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 20_000
-
-
-@pytest.fixture(scope="session")
-def web_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip(f"no shared MNIST at {SHARED_DATA}")
-    base = tmp_path_factory.getbasetemp()
-    return trained_run(base / "web-run", SHARED_DATA, base / "web-cache")
 
 
 @pytest.fixture(scope="module")

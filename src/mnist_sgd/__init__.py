@@ -14,6 +14,7 @@ from mnist_sgd.data import (
     binary_target,
     collate,
     seed_tensors,
+    to_input,
 )
 from mnist_sgd.learner import (
     Callback,
@@ -81,6 +82,7 @@ __all__ = [
     "sigmoid",
     "simple_net",
     "softmax",
+    "to_input",
     "train_epoch",
     "validate_epoch",
 ]

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mnist_sgd.data import ImageDataset
+from mnist_sgd.data import ImageDataset, to_input
 
 
 def uniform(n: int, limit: float) -> Tensor:
@@ -91,9 +91,8 @@ class AugmentedImageDataset(ImageDataset):
 
     def transform(self, items: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         images, targets = items
-        x = images.float().div_(255)
-        single = x.ndim == 2  # one item (28, 28), not a batch
-        x = x.reshape(-1, 1, *x.shape[-2:])
+        single = images.ndim == 2  # one item (28, 28), not a batch
+        x = to_input(images, flat=False).reshape(-1, 1, *images.shape[-2:])
         x = random_affine(
             x, max_rotate=self.max_rotate, max_shift=self.max_shift, max_zoom=self.max_zoom
         )

@@ -74,9 +74,17 @@ class ImageDataset(TensorDataset):
     def transform(self, items: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         """uint8 ``(.., 28, 28)`` -> float32 ``(.., 784)`` or ``(.., 1, 28, 28)`` in [0, 1]."""
         images, targets = items
-        x = images.float().div_(255)
-        x = x.flatten(-2) if self.flatten else x.unsqueeze(-3)
-        return x, targets
+        return to_input(images, flat=self.flatten), targets
+
+
+def to_input(images: Tensor, *, flat: bool) -> Tensor:
+    """Pixels to model input, the one place it is done: uint8 ``(.., 28, 28)`` -> float32 in [0, 1].
+
+    ``flat``: ``(.., 784)`` rows (the linear model, ``simple_net``, ``mlp``); otherwise
+    ``(.., 1, 28, 28)`` pictures (CNNs). ``model.wants_flat_input(name)`` says which.
+    """
+    x = images.float().div_(255)
+    return x.flatten(-2) if flat else x.unsqueeze(-3)
 
 
 def gather(data: Tensor, idx: int | Tensor) -> Tensor:
@@ -97,7 +105,7 @@ def seed_tensors(images: Tensor, labels: Tensor, positive: int = 0) -> tuple[Ten
     ``train_y = (labels == positive).unsqueeze(1)``, shape ``(n, 1)`` int64, 1 for
     the positive class (MNIST_SAMPLE: class 0, the "3"s).
     """
-    train_x = images.view(-1, 28 * 28).float() / 255
+    train_x = to_input(images.view(-1, 28, 28), flat=True)
     train_y = (labels == positive).long().unsqueeze(1)
     return train_x, train_y
 

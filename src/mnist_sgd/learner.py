@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from mnist_sgd.data import DataLoader, DataLoaders
 from mnist_sgd.errors import TrainingError
 from mnist_sgd.loss import mnist_loss
-from mnist_sgd.metrics import batch_accuracy
+from mnist_sgd.metrics import batch_accuracy, predictions
 from mnist_sgd.optim import SGD, BasicOptim
 
 LossFunc = Callable[[Tensor, Tensor], Tensor]
@@ -56,8 +56,8 @@ def validate_epoch(
 ) -> float:
     """The metric over a whole ``DataLoader``, averaged over items (step 6, for people)."""
     total, count = 0.0, 0
-    for xb, yb in dl:
-        total += metric(model(xb), yb).item() * len(yb)
+    for preds, yb in predictions(model, dl):
+        total += metric(preds, yb).item() * len(yb)
         count += len(yb)
     return total / count
 
@@ -222,8 +222,7 @@ class Learner:
         names = ["valid_loss", *(m.__name__ for m in self.metrics)]
         sums: Tensor | float = 0.0
         count = 0
-        for xb, yb in self.dls.valid if dl is None else dl:
-            preds = self.model(xb)
+        for preds, yb in predictions(self.model, self.dls.valid if dl is None else dl):
             values = [self.loss_func(preds, yb), *(m(preds, yb) for m in self.metrics)]
             sums = sums + torch.stack([v.detach().float() for v in values]) * len(yb)
             count += len(yb)
@@ -235,8 +234,8 @@ class Learner:
         """Predictions and targets over ``dl`` (default the validation set), concatenated."""
         self.model.eval()
         preds, targets = [], []
-        for xb, yb in self.dls.valid if dl is None else dl:
-            preds.append(self.model(xb).float().cpu())
+        for xb_preds, yb in predictions(self.model, self.dls.valid if dl is None else dl):
+            preds.append(xb_preds.float().cpu())
             targets.append(yb.cpu())
         return torch.cat(preds), torch.cat(targets)
 

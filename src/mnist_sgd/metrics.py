@@ -1,4 +1,4 @@
-"""Metrics for people: fastbook chapter 4, "Putting it all together".
+"""Metrics for people, and evaluation: fastbook chapter 4, "Putting it all together".
 
 The loss is for the optimiser; a metric is what we report each epoch. Every
 metric returns the *mean* over the batch; the Learner weights it by batch
@@ -7,10 +7,14 @@ size so an epoch's figure is a mean over items, not batches.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from mnist_sgd.loss import check_same_shape
+from mnist_sgd.data import DataLoader, ImageDataset, binary_target
+from mnist_sgd.loss import check_same_shape, get_loss
 
 
 def batch_accuracy(xb: Tensor, yb: Tensor) -> Tensor:
@@ -75,4 +79,54 @@ def per_class_accuracy(matrix: Tensor) -> Tensor:
     return matrix.diagonal().double() / totals
 
 
-METRICS = {"batch_accuracy": batch_accuracy, "accuracy": accuracy}
+def predictions(
+    model: Callable[[Tensor], Tensor], dl: Iterable[Any], device: torch.device | None = None
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """The one forward pass over a ``DataLoader``: each batch's ``(model(xb), yb)``.
+
+    ``validate_epoch``, ``Learner.validate``, ``Learner.get_preds`` and
+    :func:`evaluate_model` all go through here; ``xb`` is moved to ``device`` if given.
+    Gradients are the caller's business (they run under ``torch.no_grad()``).
+    """
+    for xb, yb in dl:
+        yield model(xb if device is None else xb.to(device)), yb
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    binary: bool,
+    flat: bool,
+    loss: str,
+    bs: int = 2048,
+) -> dict[str, Any]:
+    """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on labelled images.
+
+    Args:
+        images: ``(n, 28, 28)`` uint8; labels: ``(n,)`` int64 class indices.
+        binary: the model has one output (score > 0 means class 0).
+    Returns:
+        ``{"loss", "accuracy", "per_class", "confusion", "preds", "probs"}`` with
+        ``confusion`` ``(k, k)`` int64 (row = true class) and ``probs`` ``(n, k)``.
+    """
+    model.eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    dataset = ImageDataset(images, binary_target(labels) if binary else labels, flatten=flat)
+    loader = DataLoader(dataset, batch_size=bs)
+    scores = torch.cat([xb.float().cpu() for xb, _ in predictions(model, loader, device)])
+    targets = dataset.tensors[1]
+    loss_value = float(get_loss(loss)(scores, targets))
+    preds = predicted_labels(scores)
+    k = 2 if binary else scores.shape[1]
+    matrix = confusion_matrix(preds, labels, k)
+    return {
+        "loss": loss_value,
+        "accuracy": float((preds == labels).float().mean()),
+        "per_class": per_class_accuracy(matrix).tolist(),
+        "confusion": matrix,
+        "preds": preds,
+        "probs": probabilities(scores),
+    }

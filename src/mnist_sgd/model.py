@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from mnist_sgd import nets
+
 
 def init_params(size: int | tuple[int, ...], std: float = 1.0) -> Tensor:
     """Step 1 of the seven: random parameters that track their gradient.
@@ -96,25 +98,20 @@ class PixelSimilarity(nn.Module):
         )
 
 
-# name -> (builder, wants flat (n, 784) input). Bigger nets register in nets.py.
+# The one model registry: name -> (builder(n_out=..., **kwargs), takes flat (n, 784) rows).
+# The chapter's models are above; the bigger nets live in mnist_sgd.nets.
 MODELS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
     "linear": (Linear1, True),
     "simple_net": (simple_net, True),
+    "mlp": (nets.mlp, True),
+    "cnn": (nets.cnn, False),
+    "cnn_best": (nets.cnn_best, False),
 }
-
-
-def _registry() -> dict[str, tuple[Callable[..., nn.Module], bool]]:
-    """All models by name: the chapter's, plus those in ``mnist_sgd.nets`` when present."""
-    try:
-        from mnist_sgd.nets import NETS
-    except ImportError:
-        return MODELS
-    return {**MODELS, **NETS}
 
 
 def model_names() -> list[str]:
     """The names ``get_model`` accepts."""
-    return list(_registry())
+    return list(MODELS)
 
 
 def wants_flat_input(name: str) -> bool:
@@ -129,7 +126,6 @@ def get_model(name: str, n_out: int = 1, **kwargs: Any) -> nn.Module:
 
 
 def _lookup(name: str) -> tuple[Callable[..., nn.Module], bool]:
-    registry = _registry()
-    if name not in registry:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(registry)}")
-    return registry[name]
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]

@@ -8,14 +8,13 @@ model learn much more than a line. The same idea, repeated, gives:
   pictures, sized to train fast on a laptop CPU;
 - ``cnn_best``: a deeper convolutional net for the best accuracy.
 
-``NETS`` maps each name to ``(builder, flat)``: ``builder(n_out=..., **kwargs)``
-returns the module and ``flat`` says whether it takes ``(n, 784)`` rows (True)
-or ``(n, 1, 28, 28)`` pictures (False). ``mnist_sgd.model.get_model`` merges it in.
+They are registered by name, with the chapter's models, in
+``mnist_sgd.model.MODELS`` (``get_model("cnn", n_out=10)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from torch import nn
 
@@ -107,11 +106,3 @@ def cnn_best(
         nn.Dropout(dropout),
         nn.Linear(c * 4 * 4, n_out),
     )
-
-
-# name -> (builder(n_out=..., **kwargs), takes flat (n, 784) rows)
-NETS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
-    "mlp": (mlp, True),
-    "cnn": (cnn, False),
-    "cnn_best": (cnn_best, False),
-}

@@ -31,7 +31,7 @@ import torch
 from PIL import Image
 
 from mnist_sgd.errors import ImageError
-from mnist_sgd.images import ImageSource, describe, open_image
+from mnist_sgd.image_files import ImageSource, describe, open_image
 
 __all__ = ["ImageSource", "is_mnist_like", "open_image", "prepare_image", "to_mnist"]
 

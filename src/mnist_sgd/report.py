@@ -13,7 +13,7 @@ import base64
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -21,10 +21,13 @@ from mnist_sgd import plots
 from mnist_sgd.files import atomic_write_text
 from mnist_sgd.runs import Run
 
+if TYPE_CHECKING:
+    from mnist_sgd.datasets import MnistData
+
 N_MISTAKES = 24
 
 
-def draw_plots(run: Run, data: Any) -> dict[str, Path]:
+def draw_plots(run: Run, data: MnistData) -> dict[str, Path]:
     """Every plot for ``run`` into ``run.path/plots``; returns title -> PNG path."""
     folder = run.path / "plots"
     result = run.evaluate(data.valid_images, data.valid_labels)
@@ -55,7 +58,7 @@ def linear_weight(run: Run) -> torch.Tensor | None:
     return run.model.state_dict()["weights"].detach().cpu()
 
 
-def worst_mistakes(result: dict[str, Any], data: Any, classes: list[str], path: Path) -> Path:
+def worst_mistakes(result: dict[str, Any], data: MnistData, classes: list[str], path: Path) -> Path:
     """The misclassified images with the highest loss (lowest probability of the true class)."""
     labels, preds, probs = data.valid_labels, result["preds"], result["probs"]
     true_prob = probs[torch.arange(len(labels)), labels]
@@ -67,13 +70,13 @@ def worst_mistakes(result: dict[str, Any], data: Any, classes: list[str], path: 
     )
 
 
-def random_samples(data: Any, classes: list[str], path: Path, n: int = 36) -> Path:
+def random_samples(data: MnistData, classes: list[str], path: Path, n: int = 36) -> Path:
     """A fixed random draw of validation images (the split is ordered by class)."""
     pick = torch.randperm(len(data.valid_labels), generator=torch.Generator().manual_seed(0))[:n]
     return plots.plot_samples(data.valid_images[pick], data.valid_labels[pick], classes, path, n=n)
 
 
-def write_report(run: Run, data: Any) -> Path:
+def write_report(run: Run, data: MnistData) -> Path:
     """Draw the plots and write ``report.html`` (images embedded); returns its path."""
     drawn = draw_plots(run, data)
     page = render_html(run, drawn)

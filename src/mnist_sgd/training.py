@@ -9,9 +9,9 @@ chapter wires them by hand.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -23,6 +23,9 @@ from mnist_sgd.metrics import accuracy, batch_accuracy
 from mnist_sgd.model import get_model, wants_flat_input
 from mnist_sgd.optim import SGD, Adam, BasicOptim
 from mnist_sgd.schedule import SCHEDULES, get_schedule
+
+if TYPE_CHECKING:
+    from mnist_sgd.datasets import MnistData
 
 OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim, "adam": Adam}
 
@@ -80,7 +83,7 @@ class TrainConfig:
         """True for the seed's one-output models (``mnist_loss``, ``bce``)."""
         return self.loss in BINARY_LOSSES
 
-    def n_out(self, data: Any) -> int:
+    def n_out(self, data: MnistData) -> int:
         """The model's outputs on ``data``: 1 for the binary losses, else one per class."""
         return 1 if self.binary else len(data.classes)
 
@@ -106,7 +109,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None) -> DataLoaders:
+def make_dls(
+    config: TrainConfig, data: MnistData, device: torch.device | None = None
+) -> DataLoaders:
     """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss."""
     flat = wants_flat_input(config.model)
     if config.binary and len(data.classes) != 2:
@@ -132,7 +137,10 @@ def make_dls(config: TrainConfig, data: Any, device: torch.device | None = None)
 
 
 def build_learner(
-    config: TrainConfig, data: Any, device: torch.device | None = None, cbs: Sequence[Callback] = ()
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device | None = None,
+    cbs: Sequence[Callback] = (),
 ) -> Learner:
     """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible."""
     torch.manual_seed(config.seed)
@@ -154,7 +162,7 @@ def build_learner(
     )
 
 
-def make_opt_func(config: TrainConfig) -> Callable[[Any, float], BasicOptim]:
+def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:
     """``opt_func(params, lr)`` for optimiser ``config.opt`` with its momentum and weight decay."""
     opt_cls = OPTIMIZERS[config.opt]
     kwargs: dict[str, Any] = {}
@@ -163,54 +171,7 @@ def make_opt_func(config: TrainConfig) -> Callable[[Any, float], BasicOptim]:
     elif opt_cls is Adam:
         kwargs = {"betas": (config.mom or 0.9, 0.999), "wd": config.wd}
 
-    def opt_func(params: Any, lr: float) -> BasicOptim:
+    def opt_func(params: Iterable[torch.Tensor], lr: float) -> BasicOptim:
         return opt_cls(params, lr, **kwargs)
 
     return opt_func
-
-
-@torch.no_grad()
-def evaluate_model(
-    model: torch.nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    binary: bool,
-    flat: bool,
-    loss: str,
-    bs: int = 2048,
-) -> dict[str, Any]:
-    """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on labelled images.
-
-    Args:
-        images: ``(n, 28, 28)`` uint8; labels: ``(n,)`` int64 class indices.
-        binary: the model has one output (score > 0 means class 0).
-    Returns:
-        ``{"loss", "accuracy", "per_class", "confusion", "preds", "probs"}`` with
-        ``confusion`` ``(k, k)`` int64 (row = true class) and ``probs`` ``(n, k)``.
-    """
-    from mnist_sgd.metrics import (
-        confusion_matrix,
-        per_class_accuracy,
-        predicted_labels,
-        probabilities,
-    )
-
-    model.eval()
-    device = next(iter(model.parameters()), torch.empty(0)).device
-    dataset = ImageDataset(images, binary_target(labels) if binary else labels, flatten=flat)
-    outputs = [model(xb.to(device)).float().cpu() for xb, _ in DataLoader(dataset, batch_size=bs)]
-    scores = torch.cat(outputs)
-    targets = dataset.tensors[1]
-    loss_value = float(get_loss(loss)(scores, targets))
-    preds = predicted_labels(scores)
-    k = 2 if binary else scores.shape[1]
-    matrix = confusion_matrix(preds, labels, k)
-    return {
-        "loss": loss_value,
-        "accuracy": float((preds == labels).float().mean()),
-        "per_class": per_class_accuracy(matrix).tolist(),
-        "confusion": matrix,
-        "preds": preds,
-        "probs": probabilities(scores),
-    }

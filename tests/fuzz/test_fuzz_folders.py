@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mnist_sgd.datasets.archive import tar_members
+from mnist_sgd.datasets.decode import decode_image
 from mnist_sgd.datasets.folders import read_png_archive
-from mnist_sgd.datasets.png import decode_image
 from mnist_sgd.datasets.registry import DatasetInfo, Split
 
 # PIL warns about the corrupt tags and EXIF blocks of mutated TIFFs; it copes with them

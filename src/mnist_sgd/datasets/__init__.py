@@ -8,9 +8,10 @@ Book section: "Pixels: the foundations of computer vision".
 (torch.Size([12396, 28, 28]), ('3', '7'))
 
 Modules: ``registry`` (names, URLs, checksums), ``sources`` (local copy,
-cache, mirror, URL), ``download``, ``extract``, ``archive`` (tar and gzip in
-memory), ``idx`` and ``folders``/``png`` (the readers), ``checks``, ``cache``
-(the tensor cache), ``load`` (``load_dataset``, ``verify``).
+cache, mirror, URL), ``download``, ``extract``, ``archive`` (tar and gzip
+through ``tarfile``, streamed and capped), ``idx`` and ``folders`` (the
+readers), ``decode`` (Pillow, over all cores), ``checks``, ``cache`` (the
+tensor cache), ``load`` (``load_dataset``, ``verify``).
 """
 
 from mnist_sgd.datasets.base import DataOptions, MnistData

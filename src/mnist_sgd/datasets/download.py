@@ -26,7 +26,7 @@ from mnist_sgd.files import atomic_open
 TIMEOUT_S = 30.0  # for connecting, and for each read: a stalled server fails, a slow one does not
 RETRY_DELAYS_S = (1.0, 4.0)  # three tries in all
 CHUNK_BYTES = 1 << 16
-MAX_DOWNLOAD_BYTES = 1 << 30
+MAX_DOWNLOAD_BYTES = 256 << 20  # the largest official file is 16 MB
 USER_AGENT = "mnist-sgd"
 SOURCE_HINT = "use a mirror (--mirror or MNIST_SGD_MIRROR) or a local copy (--data-path)"
 

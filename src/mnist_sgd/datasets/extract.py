@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import copy
 import tarfile
-import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
-from mnist_sgd.datasets.archive import MAX_MEMBERS, MAX_UNPACKED_BYTES, clean_member_name
+from mnist_sgd.datasets.archive import MAX_MEMBERS, MAX_UNPACKED_BYTES, open_tar, walk_members
 from mnist_sgd.errors import DataError
 from mnist_sgd.files import atomic_dir
 
@@ -47,62 +47,41 @@ def extract_archive(
         DataError: naming the archive and the bad member.
     """
     where = str(archive)
+    names = [clean for _, _, clean in _members(archive, where, max_bytes, max_members)]
+    prefix = _root_prefix(names, strip_root)
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = _checked_members(tar, where, max_bytes, max_members)
-            members = _strip(members, strip_root)
-            with atomic_dir(dest) as tmp:
-                for member in members:
-                    _extract_one(tar, member, tmp)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        with atomic_dir(dest) as tmp:  # a second pass: a one-pass stream cannot go back
+            for tar, member, clean in _members(archive, where, max_bytes, max_members):
+                if clean and clean != strip_root:
+                    _extract_one(tar, member, clean.removeprefix(prefix), tmp)
+    except OSError as error:
         raise DataError(f"{where}: cannot unpack: {error}") from None
     return dest
 
 
-def _checked_members(
-    tar: tarfile.TarFile, where: str, max_bytes: int, max_members: int
-) -> list[tarfile.TarInfo]:
-    """All members, each checked, before a single byte is written."""
-    members: list[tarfile.TarInfo] = []
-    total = 0
-    for member in tar:
-        if len(members) >= max_members:
-            raise DataError(f"{where}: more than {max_members} members; refusing a tar bomb")
-        clean = clean_member_name(member.name, where)
-        if not (member.isreg() or member.isdir()):
-            what = "a link" if member.issym() or member.islnk() else "a device or FIFO"
-            raise DataError(
-                f"{where}: member {member.name!r} is {what}; only files and folders allowed"
-            )
-        total += member.size
-        if total > max_bytes:
-            raise DataError(
-                f"{where}: unpacks past {max_bytes} bytes; refusing a decompression bomb"
-            )
-        if clean:
-            member = copy.copy(member)
-            member.name = clean
-            members.append(member)
-    return members
+def _members(
+    archive: Path, where: str, max_bytes: int, max_members: int
+) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, str]]:
+    """One streaming pass over the checked members, with the archive they come from."""
+    with open_tar(archive, where, limit=max(max_bytes, MAX_UNPACKED_BYTES)) as tar:
+        for member, clean in walk_members(tar, where, max_members=max_members, max_bytes=max_bytes):
+            yield tar, member, clean
 
 
-def _strip(members: list[tarfile.TarInfo], root: str | None) -> list[tarfile.TarInfo]:
-    """Drop the top folder ``root`` from every name when all members sit under it."""
+def _root_prefix(names: list[str], root: str | None) -> str:
+    """``"root/"`` when every member sits under the top folder ``root``, else ``""``."""
     prefix = f"{root}/"
-    if root is None or not all(m.name == root or m.name.startswith(prefix) for m in members):
-        return members
-    stripped = []
-    for member in members:
-        if member.name != root:
-            member.name = member.name[len(prefix) :]
-            stripped.append(member)
-    return stripped
+    if root is None or not all(name == root or name.startswith(prefix) for name in names):
+        return ""
+    return prefix
 
 
-def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, folder: Path) -> None:
-    """Write one checked member under ``folder`` (files only get owner read/write)."""
+def _extract_one(tar: tarfile.TarFile, member: tarfile.TarInfo, name: str, folder: Path) -> None:
+    """Write the current member of ``tar``, checked, as ``folder/name`` (mode 644 or 755)."""
+    member = copy.copy(member)
+    member.name = name
     member.mode = 0o755 if member.isdir() else 0o644
     if hasattr(tarfile, "data_filter"):
         tar.extract(member, folder, set_attrs=True, filter="data")
-    else:  # Python < 3.10.12/3.11.4: our own checks above are the filter
+    else:  # Python < 3.10.12/3.11.4: our own checks are the filter
         tar.extract(member, folder, set_attrs=False)

@@ -20,11 +20,7 @@ be a 28x28 grayscale image, or the error names it.
 
 from __future__ import annotations
 
-import itertools
-import multiprocessing
 import os
-import sys
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -32,23 +28,25 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mnist_sgd.datasets.archive import gunzip, is_gzip, tar_members
-from mnist_sgd.datasets.png import ImageSource, decode_images
+from mnist_sgd.datasets.archive import Source, tar_members
+from mnist_sgd.datasets.decode import parallel_decode
 from mnist_sgd.datasets.registry import DatasetInfo
 from mnist_sgd.errors import DataError
 
-MIN_IMAGES_PER_WORKER = 8_000  # below this, starting processes costs more than it saves
 Entry = tuple[str, int, str]  # (relative file name, label, what to call it in errors)
 
 
-def read_png_archive(info: DatasetInfo, data: bytes, where: str) -> dict[str, Tensor]:
-    """Decode a tar or ``.tgz`` archive of ``info``'s image folders, held in memory.
+def read_png_archive(info: DatasetInfo, source: Source, where: str) -> dict[str, Tensor]:
+    """Decode a tar or ``.tgz`` archive of ``info``'s image folders (a file, or bytes).
+
+    The archive is streamed; only files at least two folders deep (``<split>/<class>/``,
+    maybe under the archive's root folder) are kept in memory, each capped.
 
     Returns:
         ``{"train_images": (n, 28, 28) uint8, "train_labels": (n,) int64, "valid_...": ...}``.
     """
-    raw = gunzip(data, where) if is_gzip(data) else data
-    members = {member.name: member.data for member in tar_members(raw, where)}
+    kept = tar_members(source, where, keep=lambda name: name.count("/") >= 2)
+    members = {member.name: member.data for member in kept}
     root = _archive_root(info, members)
     names = (name[len(root) :] for name in members if name.startswith(root))
     return _decode_splits(info, names, lambda name: members[root + name], f"{where}:{root}")
@@ -151,43 +149,3 @@ def _check_counts(
                 f"{where}: {split} has {count} images of class {class_name!r}, "
                 f"{info.name} has {want}; the copy is incomplete or not {info.name}"
             )
-
-
-_SOURCE: ImageSource | None = None  # what forked workers decode (inherited, never pickled)
-_FORK_LOCK = threading.Lock()
-
-
-def parallel_decode(count: int, source: ImageSource) -> np.ndarray:
-    """:func:`decode_images` spread over the cores (forked workers, Linux only) when worth it.
-
-    Returns:
-        ``(count, 28, 28) uint8``.
-    """
-    workers = min(_cpu_count(), count // MIN_IMAGES_PER_WORKER)
-    if workers < 2 or sys.platform != "linux":
-        return decode_images(count, source)
-    global _SOURCE
-    bounds = np.linspace(0, count, workers * 2 + 1, dtype=np.int64).tolist()
-    with _FORK_LOCK:  # one source at a time, should two threads load at once
-        _SOURCE = source
-        try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_decode_range, itertools.pairwise(bounds))
-        finally:
-            _SOURCE = None
-    return np.concatenate(parts) if parts else np.empty((0, 28, 28), np.uint8)
-
-
-def _decode_range(bounds: tuple[int, int]) -> np.ndarray:
-    """Worker: decode images ``start..stop`` of the inherited source."""
-    start, stop = bounds
-    source = _SOURCE
-    assert source is not None, "parallel_decode sets the source before forking"
-    return decode_images(stop - start, lambda i: source(start + i))
-
-
-def _cpu_count() -> int:
-    """Cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1

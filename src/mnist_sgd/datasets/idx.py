@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mnist_sgd.datasets.archive import gunzip, is_gzip
+from mnist_sgd.datasets.archive import Source, gunzip
 from mnist_sgd.datasets.checks import check_idx_payload
 from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile
 from mnist_sgd.errors import DataError
@@ -33,9 +33,9 @@ IDX_DTYPES: dict[int, np.dtype[Any]] = {
 }
 
 
-def idx_payload(data: bytes, name: str) -> bytes:
-    """The IDX bytes of a file that may be gzip'd (refusing more than 1 GiB)."""
-    return gunzip(data, name, limit=MAX_IDX_BYTES) if is_gzip(data) else data
+def idx_payload(source: Source, name: str, *, limit: int = MAX_IDX_BYTES) -> bytes:
+    """The IDX bytes of a file (or bytes) that may be gzip'd, refusing more than ``limit``."""
+    return gunzip(source, name, limit=limit)
 
 
 def read_idx(data: bytes, name: str, *, rank: int | None = None) -> np.ndarray:
@@ -87,9 +87,12 @@ def parse_idx_header(payload: bytes, name: str) -> tuple[np.dtype[Any], tuple[in
 
 
 def read_idx_dataset(
-    info: DatasetInfo, read: Callable[[RemoteFile], tuple[bytes, str]]
+    info: DatasetInfo, read: Callable[[RemoteFile], tuple[Source, str]]
 ) -> dict[str, Tensor]:
-    """Read and check ``info``'s four IDX files; ``read(file)`` gives ``(bytes, name for errors)``.
+    """Read and check ``info``'s four IDX files; ``read(file)`` gives ``(file or bytes, name)``.
+
+    Each file is decompressed as a stream that stops past the registry's size
+    for it (a gzip bomb costs at most that much memory).
 
     Returns:
         ``{"train_images": (60000, 28, 28) uint8, "train_labels": (60000,) int64, ...}``.
@@ -100,7 +103,7 @@ def read_idx_dataset(
         for kind, rank in (("images", 3), ("labels", 1)):
             file = next(f for f in info.files if f.name.startswith(f"{split.source_name}-{kind}"))
             data, name = read(file)
-            payload = idx_payload(data, name)
+            payload = idx_payload(data, name, limit=file.payload_size or MAX_IDX_BYTES)
             check_idx_payload(file, payload, name)
             arrays.append(read_idx(payload, name, rank=rank))
         images, labels = arrays

@@ -116,10 +116,10 @@ def _decode_files(info: DatasetInfo, paths: dict[str, Path]) -> Tensors:
     """Decode the files of ``info`` at ``paths`` (``RemoteFile.path`` -> file)."""
     if info.kind == "png_archive":
         archive = paths[info.files[0].path]
-        return read_png_archive(info, archive.read_bytes(), str(archive))
+        return read_png_archive(info, archive, str(archive))
 
-    def read(file: RemoteFile) -> tuple[bytes, str]:
-        return paths[file.path].read_bytes(), str(paths[file.path])
+    def read(file: RemoteFile) -> tuple[Path, str]:
+        return paths[file.path], str(paths[file.path])
 
     return read_idx_dataset(info, read)
 

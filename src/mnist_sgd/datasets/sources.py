@@ -24,7 +24,7 @@ from mnist_sgd.datasets.checks import check_content, check_idx_payload, is_offic
 from mnist_sgd.datasets.download import SOURCE_HINT, NotFoundError, download
 from mnist_sgd.datasets.extract import extract_archive
 from mnist_sgd.datasets.folders import read_image_folder, read_png_archive
-from mnist_sgd.datasets.idx import idx_payload, read_idx_dataset
+from mnist_sgd.datasets.idx import MAX_IDX_BYTES, idx_payload, read_idx_dataset
 from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile, get_info
 from mnist_sgd.errors import DataError
 
@@ -83,12 +83,12 @@ def read_local(info: DatasetInfo, local: LocalCopy) -> Tensors:
     if local.kind == "folder":
         return read_image_folder(info, local.path)
     if local.kind == "archive":
-        return read_png_archive(info, local.path.read_bytes(), str(local.path))
+        return read_png_archive(info, local.path, str(local.path))
 
-    def read(file: RemoteFile) -> tuple[bytes, str]:
+    def read(file: RemoteFile) -> tuple[Path, str]:
         found = _idx_file(local.path, file)
         assert found is not None, "find_local checked every file"
-        return found.read_bytes(), str(found)
+        return found, str(found)
 
     return read_idx_dataset(info, read)
 
@@ -175,12 +175,19 @@ def _obtain(
             return
         except NotFoundError:
             tried.append(url)
+    raise _not_found(info, file, dest, tried, forbidden)
+
+
+def _not_found(
+    info: DatasetInfo, file: RemoteFile, dest: Path, tried: list[str], forbidden: list[str]
+) -> DataError:
+    """The error when no source had ``file``: where it looked, and what to do."""
     where = f"{info.name}: {file.path} is not in the cache ({dest.parent})"
     if forbidden:
-        raise DataError(
+        return DataError(
             f"{where} and offline mode forbids downloading {forbidden[0]}; {SOURCE_HINT}"
         )
-    raise DataError(f"{where} nor at {', '.join(tried)}; {SOURCE_HINT}")
+    return DataError(f"{where} nor at {', '.join(tried)}; {SOURCE_HINT}")
 
 
 def candidate_urls(file: RemoteFile, options: DataOptions, *, sole: bool = False) -> list[str]:
@@ -223,7 +230,8 @@ def check_download(info: DatasetInfo, file: RemoteFile, body: bytes, where: str)
     if is_official(file, body):
         return None
     if info.kind == "idx":
-        check_idx_payload(file, idx_payload(body, where), where)
+        limit = file.payload_size or MAX_IDX_BYTES
+        check_idx_payload(file, idx_payload(body, where, limit=limit), where)
         return None
     tensors = read_png_archive(info, body, where)
     check_content(info, tensors, where)

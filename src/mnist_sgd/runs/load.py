@@ -153,9 +153,9 @@ class Run:
         """Loss, accuracy, per-class accuracy and confusion matrix on labelled images.
 
         ``images`` ``(n, 28, 28)`` uint8, ``labels`` ``(n,)`` int64; see
-        :func:`mnist_sgd.training.evaluate_model` for what comes back.
+        :func:`mnist_sgd.metrics.evaluate_model` for what comes back.
         """
-        from mnist_sgd.training import evaluate_model
+        from mnist_sgd.metrics import evaluate_model
 
         binary = self.info["model"]["n_out"] == 1
         return evaluate_model(
@@ -178,10 +178,10 @@ class Run:
     @torch.no_grad()
     def predict_proba(self, images: Tensor) -> Tensor:
         """``(n, 28, 28)`` uint8 images -> ``(n, k)`` class probabilities (k = len(classes))."""
+        from mnist_sgd.data import to_input
         from mnist_sgd.metrics import probabilities
 
-        x = images.float().div(255)
-        x = x.flatten(1) if self.flat else x.unsqueeze(1)
+        x = to_input(images, flat=self.flat)
         device = next(iter(self.model.parameters()), torch.empty(0)).device
         return probabilities(self.model(x.to(device))).cpu()
 

@@ -48,7 +48,7 @@ def read_image(data: bytes, *, max_pixels: int) -> Image.Image:
     Raises:
         ImageError: empty, not an image, truncated, or more than ``max_pixels``.
     """
-    from mnist_sgd.preprocess import open_image
+    from mnist_sgd.image_files import open_image
 
     if not data:
         raise ImageError("the request holds no image: send PNG or JPEG bytes")

@@ -166,7 +166,7 @@ def test_train_json(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
-    assert record["epoch"] == 0 and {"train_loss", "valid_loss", "batch_accuracy"} <= set(record)
+    assert record["epoch"] == 1 and {"train_loss", "valid_loss", "batch_accuracy"} <= set(record)
 
 
 def test_evaluate(trained: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:

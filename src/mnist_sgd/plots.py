@@ -35,7 +35,7 @@ def plot_history(history: Sequence[dict[str, float]], path: PathLike) -> Path:
     """Loss curves (train, valid) and metric curves (accuracy, ...) against the epoch.
 
     Args:
-        history: one record per epoch, ``{"epoch": 0, "train_loss": .., "valid_loss": ..,
+        history: one record per epoch, ``{"epoch": 1, "train_loss": .., "valid_loss": ..,
             "accuracy": .., "seconds": ..}``; every key but epoch, the losses,
             seconds and lr is a metric.
     """
@@ -215,7 +215,7 @@ def _curves(axis: Axes, history: Sequence[dict[str, float]], keys: list[str], la
 
     for key in keys:
         points = [
-            (r.get("epoch", i), r[key])
+            (r.get("epoch", i + 1), r[key])
             for i, r in enumerate(history)
             if isinstance(r.get(key), int | float)  # a metric may be missing in some epochs
         ]

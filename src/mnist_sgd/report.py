@@ -121,7 +121,7 @@ def epochs_table(history: list[dict[str, float]]) -> str:
 def _cell(key: str, value: float | None) -> str:
     if value is None:
         return ""
-    return str(int(value) + 1) if key == "epoch" else f"{value:.4f}"
+    return str(int(value)) if key == "epoch" else f"{value:.4f}"
 
 
 def _b64(path: Path) -> str:

@@ -34,7 +34,6 @@ def add_parser(subparsers: Any) -> None:
         "bench",
         help="run the speed benchmarks against PyTorch and fastai",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run the speed benchmarks (needs a source checkout: benchmarks/).",
     )
     p.add_argument("--quick", action="store_true", help="fewer epochs and repeats")

@@ -68,7 +68,7 @@ class ProgressPrinter(Callback):
             self.header_done = True
         cells = "  ".join(f"{record[n]:>14.4f}" for n in names)
         print(
-            f"{int(record['epoch']) + 1:>5}  {cells}  {record['seconds']:>6.2f}s",
+            f"{int(record['epoch']):>5}  {cells}  {record['seconds']:>6.2f}s",
             file=self.out,
             flush=True,
         )

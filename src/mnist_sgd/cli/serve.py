@@ -30,7 +30,6 @@ def add_parser(subparsers: Any) -> None:
         "image, and watch the model's probabilities move. Needs the extra 'web': "
         "pip install 'mnist-sgd[web]'. API documentation: /openapi.json.",
         epilog="example: mnist-sgd serve runs/mnist-linear-20261129-101500 --port 8000",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"

@@ -5,12 +5,29 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
+from mnist_sgd.config import TrainConfig
+from mnist_sgd.datasets.registry import DATASETS
 from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.names import (
+    DEVICE_NAMES,
+    LOSS_NAMES,
+    MODEL_NAMES,
+    OPTIMISER_NAMES,
+    SCHEDULE_NAMES,
+)
+from mnist_sgd.recipes import recipe_names
+
+if TYPE_CHECKING:
+    import torch
+
+    from mnist_sgd.datasets import MnistData
+    from mnist_sgd.runs import Checkpoint, RunTrainer
 
 EXAMPLES = """examples:
   mnist-sgd train                        # the seed: MNIST_SAMPLE, linear model, SGD lr 1.0
@@ -19,80 +36,79 @@ EXAMPLES = """examples:
   mnist-sgd train --dry-run --out /tmp/smoke       # one batch of each split
   mnist-sgd train --resume runs/mnist_sample-linear-20261129-101500
 """
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the examples' line breaks."""
+# flag -> (choices, help); the default shown is the seed's (TrainConfig()).
+CHOICE_FLAGS = {
+    "dataset": (tuple(DATASETS), "dataset"),
+    "model": (MODEL_NAMES, "model"),
+    "loss": (LOSS_NAMES, "loss (mnist_loss and bce: two classes, one output)"),
+    "opt": (OPTIMISER_NAMES, "optimiser (basic: the book's BasicOptim, plain steps)"),
+    "schedule": (SCHEDULE_NAMES, "how lr moves during the fit"),
+}
+NUMBER_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "lr": (positive_float, "learning rate"),
+    "bs": (positive_int, "batch size"),
+    "epochs": (positive_int, "epochs"),
+    "seed": (int, "random seed (weights, shuffling)"),
+    "mom": (float, "momentum (sgd; adam's first beta when > 0; not with --opt basic)"),
+    "wd": (float, "weight decay (sgd, adam; not with --opt basic)"),
+}
 
 
 def add_parser(subparsers: Any) -> None:
     """Register ``train`` and its flags."""
-    from mnist_sgd.training import TrainConfig
-
-    d = TrainConfig()
     p = subparsers.add_parser(
         "train",
         help="train a model and save a run folder",
         epilog=EXAMPLES,
-        formatter_class=HelpFormatter,
-        description="Train a digit classifier. With no options: the seed's system.",
+        description="Train a digit classifier. With no options: the seed's system.\n"
+        "Each default below is the seed's; a --recipe sets its own, and a flag given wins.",
     )
+    add_config_options(p, TrainConfig())
+    add_run_options(p)
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
+    """One flag per ``TrainConfig`` field, plus ``--recipe``."""
+    names = recipe_names()
     p.add_argument(
-        "--recipe", default=None, help="a named set of options (see 'mnist-sgd recipes')"
+        "--recipe",
+        choices=names,
+        metavar="NAME",
+        help=f"a named set of options: {', '.join(names)} (see 'mnist-sgd recipes')",
     )
-    p.add_argument("--dataset", default=None, help=f"dataset name (default {d.dataset})")
-    p.add_argument("--model", default=None, help=f"model name (default {d.model})")
-    p.add_argument(
-        "--loss", default=None, help=f"loss: mnist_loss, bce, cross_entropy (default {d.loss})"
-    )
-    p.add_argument("--opt", default=None, help=f"optimiser name (default {d.opt})")
-    p.add_argument(
-        "--lr", type=positive_float, default=None, help=f"learning rate (default {d.lr})"
-    )
-    p.add_argument("--bs", type=positive_int, default=None, help=f"batch size (default {d.bs})")
-    p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs (default {d.epochs})")
-    p.add_argument("--seed", type=int, default=None, help=f"random seed (default {d.seed})")
-    p.add_argument("--mom", type=float, default=None, help=f"SGD momentum (default {d.mom})")
-    p.add_argument("--wd", type=float, default=None, help=f"weight decay (default {d.wd})")
-    p.add_argument(
-        "--schedule",
-        default=None,
-        help=f"learning-rate schedule: constant, one_cycle (default {d.schedule})",
-    )
+    for flag, (choices, text) in CHOICE_FLAGS.items():
+        p.add_argument(
+            f"--{flag}", choices=choices, help=f"{text} (default: {getattr(seed, flag)})"
+        )
+    for flag, (kind, text) in NUMBER_FLAGS.items():
+        p.add_argument(f"--{flag}", type=kind, help=f"{text} (default: {getattr(seed, flag)})")
     p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        default=None,
-        help=f"small random shifts/rotations of training images (default {d.augment})",
+        help=f"small random shifts/rotations of training images (default: {seed.augment})",
     )
-    p.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
-    )
-    p.add_argument(
-        "--out", type=Path, default=None, help="run folder (default runs/DATASET-MODEL-TIME)"
-    )
-    p.add_argument(
-        "--resume", type=Path, default=None, metavar="RUN", help="continue an interrupted run"
-    )
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Where to train, where the run goes, what is printed."""
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/DATASET-MODEL-TIME)")
+    p.add_argument("--resume", type=Path, metavar="RUN", help="continue an interrupted run")
     p.add_argument(
         "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
     )
     p.add_argument("--quiet", action="store_true", help="print only where the run was saved")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     p.add_argument("--no-plots", action="store_true", help="skip writing the loss/accuracy curves")
-    add_data_options(p)
-    p.set_defaults(run=run)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """A ``TrainConfig``: the recipe's options (if any), overridden by the flags given."""
-    from mnist_sgd.training import TrainConfig
+    from mnist_sgd.recipes import get_recipe
 
-    base = TrainConfig()
-    if args.recipe is not None:
-        from mnist_sgd.recipes import get_recipe
-
-        base = get_recipe(args.recipe)
+    base = TrainConfig() if args.recipe is None else get_recipe(args.recipe)
     given = {
         f.name: getattr(args, f.name)
         for f in fields(TrainConfig)
@@ -120,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     return train_into(run_dir, config, data, device, args, checkpoint)
 
 
-def load_data(name: str, args: argparse.Namespace) -> Any:
+def load_data(name: str, args: argparse.Namespace) -> MnistData:
     """Load the dataset (``--dry-run``: one batch of each split)."""
     from mnist_sgd.datasets import load_dataset
 
@@ -130,35 +146,20 @@ def load_data(name: str, args: argparse.Namespace) -> Any:
 
 def train_into(
     run_dir: Path,
-    config: Any,
-    data: Any,
-    device: Any,
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device,
     args: argparse.Namespace,
-    checkpoint: Any,
+    checkpoint: Checkpoint | None,
 ) -> int:
-    """Fit with progress; SIGINT/SIGTERM stop cleanly with a checkpoint."""
+    """Fit with progress, then the curves; 130 when a signal stopped it (checkpoint saved)."""
     from mnist_sgd.cli.progress import ProgressPrinter
     from mnist_sgd.runs import RunTrainer
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
     trainer = RunTrainer(run_dir, config, data, device=device, cbs=[printer], checkpoint=checkpoint)
-    if checkpoint is not None:
-        say(
-            args,
-            f"resuming {run_dir} at epoch {checkpoint[1]['epoch'] + 1}, "
-            f"batch {checkpoint[1]['iter'] + 1}",
-        )
-    elif args.resume is not None:
-        say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
-    previous = {
-        sig: signal.signal(sig, lambda *_: trainer.request_stop())
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        history = trainer.fit()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    say_resuming(args, run_dir, checkpoint)
+    history = fit_until_signal(trainer)
     if trainer.stopped:
         print(
             f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",
@@ -170,6 +171,28 @@ def train_into(
     if not args.json:
         print(f"saved run to {run_dir}")
     return 0
+
+
+def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:
+    """``trainer.fit()``; SIGINT/SIGTERM ask it to stop after the batch (it saves a checkpoint)."""
+    previous = {
+        sig: signal.signal(sig, lambda *_: trainer.request_stop())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        return trainer.fit()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def say_resuming(args: argparse.Namespace, run_dir: Path, checkpoint: Checkpoint | None) -> None:
+    """Where a resumed run goes on from (nothing for a fresh run)."""
+    if checkpoint is not None:
+        facts = checkpoint[1]
+        say(args, f"resuming {run_dir} at epoch {facts['epoch'] + 1}, batch {facts['iter'] + 1}")
+    elif args.resume is not None:
+        say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:

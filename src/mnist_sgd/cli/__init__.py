@@ -111,11 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("mnist-sgd: interrupted", file=sys.stderr)
         return 130
     except (MnistSgdError, ValueError, OSError) as error:
-        if args.debug:
-            traceback.print_exc()
-        code = 2 if isinstance(error, ValueError) else 1
-        print(f"mnist-sgd: error: {_one_line(error)}", file=sys.stderr)
-        return code
+        report_error(error, debug=args.debug)
+        return 2 if isinstance(error, ValueError) else 1
+
+
+def report_error(error: BaseException, *, debug: bool = False) -> None:
+    """``mnist-sgd: error: ...`` on one line on stderr (after the traceback with ``--debug``)."""
+    if debug:
+        traceback.print_exception(error)
+    print(f"mnist-sgd: error: {_one_line(error)}", file=sys.stderr)
 
 
 def _one_line(error: BaseException) -> str:

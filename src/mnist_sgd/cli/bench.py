@@ -1,4 +1,4 @@
-"""``mnist-sgd bench``: the speed benchmarks, each ratio with pass/miss against its goal (issue 6).
+"""``mnist-sgd bench``: the speed benchmarks, each ratio with pass/miss against its goal.
 
 The benchmarks are scripts in the source checkout's ``benchmarks/`` folder
 (``suite.py`` lists them); an installed wheel does not ship them.
@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--write",
         action="store_true",
-        help="write the figures into benchmarks/RESULTS.md (section '## Speed (issue 6)')",
+        help="write the figures into benchmarks/RESULTS.md (its section on speed)",
     )
     p.add_argument(
         "--only",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,11 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     ``(default: X)`` is added only where X means something: not for flags whose
     default is None (the command works it out, and the help says how) or False.
+    Lines break between words only, never inside ``seed-simple-net``.
     """
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""

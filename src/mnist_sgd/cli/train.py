@@ -87,7 +87,8 @@ def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
     p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        help=f"small random shifts/rotations of training images (default: {seed.augment})",
+        help="small random shifts/rotations of training images "
+        f"(default: {'on' if seed.augment else 'off'})",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -13,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
 from mnist_sgd.config import TrainConfig
 from mnist_sgd.datasets.registry import DATASETS
-from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.names import (
     DEVICE_NAMES,
     LOSS_NAMES,
@@ -197,15 +197,37 @@ def say_resuming(args: argparse.Namespace, run_dir: Path, checkpoint: Checkpoint
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """Loss and accuracy curves as ``plots/history.png`` (skipped if plotting is unavailable)."""
-    try:
-        from mnist_sgd.plots import plot_history
-    except ImportError:
+    """Loss and accuracy curves as ``plots/history.png``, drawn without holding up the prompt.
+
+    Importing matplotlib and drawing took about 1 s after a 1 s training of the
+    seed's model (benchmarks/RESULTS.md, "Start-up"): where the OS can fork, a
+    detached grandchild draws the file (atomically, a second or so later) while
+    the command returns; elsewhere it is drawn here. ``mnist-sgd report`` draws it
+    too. A plot must never cost the user the trained model.
+    """
+    if not hasattr(os, "fork"):
+        draw_curves(run_dir, history)
+        return
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)  # the child only forks again and exits: no zombie is left
         return
     try:
+        if os.fork() == 0:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # a pipe reading our output must not wait for the drawing
+                os.dup2(devnull, fd)
+            draw_curves(run_dir, history)
+    finally:
+        os._exit(0)
+
+
+def draw_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
+    """``plots/history.png`` now (a warning on stderr if it cannot be drawn)."""
+    try:
+        from mnist_sgd.plots import plot_history
+
         plot_history(history, run_dir / "plots" / "history.png")
-    except MnistSgdError:
-        raise
     except Exception as error:  # a plot must never cost the user the trained model
         print(f"warning: could not draw the curves: {error}", file=sys.stderr)
 

@@ -59,38 +59,35 @@ def plot_weights(
 ) -> Path:
     """Each class's weights as a 28x28 heat map, red > 0 > blue, white exactly 0.
 
-    With ``initial`` (the weights before training, same shape) a second block shows
-    ``weight - initial``, on its own scale also centred on 0: what SGD learned. The
-    book's std-1 init hides it in the weights themselves; in the change the seed's
-    model plainly shows a 3 (red) against a 7 (blue).
-
     Args:
-        weight: ``(784, k)`` (the book's ``weights``) or ``(k, 784)`` (``nn.Linear``).
-            ``k == 1`` with two classes is the seed's binary model: one map,
-            red pushing towards ``classes[0]`` (target 1), blue towards ``classes[1]``.
-        classes: the class names, ``k`` of them (or two when ``k == 1``).
-        change_title: the second block's title (say where ``initial`` came from).
+        weight: ``(784, k)`` or ``(k, 784)``; ``k == 1`` with two classes is the seed's
+            binary model: one map, red towards ``classes[0]``, blue towards ``classes[1]``.
+        initial: the weights before training (same shape): a second block shows
+            ``weight - initial`` on its own 0-centred scale, what SGD learned.
+        change_title: that block's title (say where ``initial`` came from).
     """
     maps = _weight_maps(weight)  # (k, 28, 28)
     binary = maps.shape[0] == 1 and len(classes) == 2
     if not binary and maps.shape[0] != len(classes):
         raise ValueError(f"weight has {maps.shape[0]} maps but {len(classes)} classes were given")
-    blocks = [("weights", maps)]
-    if initial is not None:
-        blocks.append((change_title, maps - _weight_maps(initial)))
+    change = [] if initial is None else [(change_title, maps - _weight_maps(initial))]
+    blocks = [("weights", maps), *change]
     titles = [f"{classes[0]} vs {classes[1]}"] if binary else [str(name) for name in classes]
-    columns = min(len(titles), 5)
-    rows = math.ceil(len(titles) / columns)
-    width, height = (5.5, 4.6) if binary else (2.3 * columns + 1.4, 2.5 * rows + 0.6)
-    across = len(blocks) if binary else 1  # binary: side by side; k classes: one above the other
-    fig = _figure(width * across, height * (len(blocks) // across))
-    subfigures = fig.subfigures(len(blocks) // across, across, squeeze=False).ravel()
-    side = (
-        f"red: {classes[0]}, blue: {classes[1]}" if binary else "red: for the class, blue: against"
-    )
+    fig, subfigures, columns = _weight_figure(len(titles), binary, len(blocks))
+    side = f"red: {classes[0]}, blue: {classes[1]}" if binary else "red: for, blue: against"
     for sub, (label, block) in zip(subfigures, blocks, strict=True):
         _weight_block(sub, block, titles, columns, f"{label} ({side})")
     return _save(fig, path)
+
+
+def _weight_figure(maps: int, binary: bool, blocks: int) -> tuple[Figure, list[SubFigure], int]:
+    """A figure with one subfigure per block (side by side for the binary map), and columns."""
+    columns = min(maps, 5)
+    rows = math.ceil(maps / columns)
+    width, height = (5.5, 4.6) if binary else (2.3 * columns + 1.4, 2.5 * rows + 0.6)
+    across = blocks if binary else 1  # k classes: one block above the other
+    fig = _figure(width * across, height * (blocks // across))
+    return fig, list(fig.subfigures(blocks // across, across, squeeze=False).ravel()), columns
 
 
 def _weight_block(

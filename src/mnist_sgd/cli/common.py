@@ -46,7 +46,6 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--data-path",
         type=Path,
-        default=None,
         help="a local copy of the dataset (folder or archive), used before anything else",
     )
     group.add_argument(
@@ -62,9 +61,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help=f"a base URL or folder holding the official file names (env {MIRROR_ENV})",
     )
     group.add_argument(
-        "--offline",
-        action="store_true",
-        help="never use the network (local copy, cache or mirror folder only)",
+        "--offline", action="store_true", help="never use the network (local copy, cache or mirror)"
     )
 
 

@@ -29,11 +29,7 @@ def add_parser(subparsers: Any) -> None:
         "--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)"
     )
     p.add_argument(
-        "--show",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="save the 28x28 image the model saw for each input into DIR",
+        "--show", type=Path, metavar="DIR", help="save the 28x28 image the model saw, into DIR"
     )
     p.add_argument("--top", type=int, default=1, help="how many classes to list per image")
     add_json_flag(p, "one object per image")

@@ -162,10 +162,8 @@ def train_into(
     say_resuming(args, run_dir, checkpoint)
     history = fit_until_signal(trainer)
     if trainer.stopped:
-        print(
-            f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",
-            file=sys.stderr,
-        )
+        resume = f"mnist-sgd train --resume {run_dir}"
+        print(f"interrupted: checkpoint saved; resume with: {resume}", file=sys.stderr)
         return 130
     if not args.no_plots:
         write_curves(run_dir, history)

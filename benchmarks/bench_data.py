@@ -39,7 +39,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from benchlib import SHARED_DATA, Row, skipped
+from benchlib import Row, skipped
 
 from mnist_sgd.datasets import DataOptions, MnistData, get_info, load_dataset
 
@@ -61,13 +61,24 @@ def touch(data: MnistData) -> None:
 
 
 def mirror_folder(work: Path) -> Path:
-    """A mirror holding the shared copies and Debian's Fashion-MNIST (links, not copies)."""
+    """A mirror folder (links) of what the user's data options reach, plus Debian's Fashion-MNIST.
+
+    Their mirror when it is a folder; else their download cache, after fetching
+    MNIST_SAMPLE into it once (the cold loads below then read it offline).
+    """
+    from mnist_sgd.datasets import fetch
+
+    options = benchlib.data_options()
+    source = Path(options.mirror) if options.mirror and Path(options.mirror).is_dir() else None
+    if source is None:
+        fetch("mnist_sample", options)
+        source = options.resolved_cache_dir() / "downloads"
     mirror = work / "mirror"
     if not mirror.exists():
         mirror.mkdir(parents=True)
-        for entry in SHARED_DATA.iterdir():
-            (mirror / entry.name).symlink_to(entry)
-        if FASHION_DIR.is_dir():
+        for entry in source.iterdir():
+            (mirror / entry.name).symlink_to(entry.resolve())
+        if FASHION_DIR.is_dir() and not (mirror / "fashion-mnist").exists():
             (mirror / "fashion-mnist").symlink_to(FASHION_DIR)
     return mirror
 
@@ -165,11 +176,6 @@ def main() -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON rows")
     args = parser.parse_args()
-    if not (SHARED_DATA / "mnist_sample.tgz").is_file():
-        benchlib.print_rows(
-            [skipped("data loading", f"no shared data at {SHARED_DATA}")], args.json
-        )
-        return
     names = (
         ["mnist_sample"] if args.quick else ["mnist_sample", "mnist", "mnist_png", "fashion_mnist"]
     )

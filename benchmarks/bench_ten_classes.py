@@ -73,7 +73,8 @@ def example_accuracy(model: nn.Module, data: Any) -> float:
 def measure_example(data: Any, epochs: int, max_batches: int | None = None) -> dict[str, Any]:
     """Train the PyTorch example: seconds and test accuracy after each epoch.
 
-    ``max_batches``: time only that many batches per epoch (no accuracy) and scale up.
+    ``max_batches``: time only that many batches per epoch and scale up; the accuracy
+    is then the one those batches reached (the quick suite prints it, not nan).
     """
     torch.manual_seed(1)
     model = ExampleNet()
@@ -92,7 +93,7 @@ def measure_example(data: Any, epochs: int, max_batches: int | None = None) -> d
             batches = batch + 1
         seconds.append(time.perf_counter() - start)
         sched.step()
-        accs.append(example_accuracy(model, data) if max_batches is None else float("nan"))
+        accs.append(example_accuracy(model, data))  # also after a sample of batches (quick)
         if accs[-1] >= 0.99:  # reached: no need for more epochs
             break
     per_epoch = seconds[0] * (-(-n // 64)) / batches
@@ -148,10 +149,11 @@ def speed_rows(plan: Plan, peer_epochs: int) -> list[Row]:
     ours = measure_recipe("mnist-fast", data, **({"epochs": 1} if plan.dry_run else {}))
     peer_batches = 5 if plan.dry_run else 150 if plan.quick else None
     peer = measure_example(data, 1 if peer_batches else peer_epochs, peer_batches)
-    ours_t, peer_t = time_to(ours), time_to(peer)
-    peer_text = (
-        f"{peer['s_per_epoch']:.1f} s/epoch, test acc by epoch "
-        f"{[round(a, 4) for a in peer['accs']]}"
+    ours_t = time_to(ours)
+    peer_t = time_to(peer) if peer_batches is None else None  # a sample never "reaches" 0.99
+    accs = [round(a, 4) for a in peer["accs"]]
+    peer_text = f"{peer['s_per_epoch']:.1f} s/epoch, test acc " + (
+        f"by epoch {accs}" if peer_batches is None else f"{accs[0]} after {peer_batches} batches"
     )
     ours_text = (
         f"{[round(s, 1) for s in ours['seconds']]} s, acc {[round(a, 4) for a in ours['accs']]}"

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -128,13 +127,43 @@ def load_script(path: Path) -> ModuleType:
     return module
 
 
+_DATA: Any = None  # the DataOptions of the 'mnist-sgd bench' command line (use_data)
+
+
+def use_data(options: Any) -> None:
+    """Read every dataset through ``options`` (the user's cache, mirror and --data-path)."""
+    global _DATA
+    _DATA = options
+
+
 def data_options(cache_dir: Path | None = None) -> Any:
-    """``DataOptions`` reading the shared local copies into the benchmark's own cache."""
+    """The user's ``DataOptions``, as every command has them (``cache_dir`` replaces the cache).
+
+    From ``mnist-sgd bench``'s flags (:func:`use_data`); a script run alone reads
+    ``MNIST_SGD_CACHE`` and ``MNIST_SGD_MIRROR`` as the command line does.
+    """
+    from dataclasses import replace
+
     from mnist_sgd.datasets import DataOptions
 
-    return DataOptions(
-        mirror=str(SHARED_DATA), cache_dir=cache_dir or WORK_DIR / "cache", offline=True
+    options = _DATA or DataOptions(
+        cache_dir=Path(os.environ["MNIST_SGD_CACHE"])
+        if os.environ.get("MNIST_SGD_CACHE")
+        else None,
+        mirror=os.environ.get("MNIST_SGD_MIRROR") or None,
     )
+    return options if cache_dir is None else replace(options, cache_dir=cache_dir)
+
+
+def data_flags() -> list[str]:
+    """:func:`data_options` as ``mnist-sgd`` flags, for the commands a benchmark starts."""
+    options = data_options()
+    flags = ["--cache-dir", str(options.resolved_cache_dir())]
+    if options.path is not None:
+        flags += ["--data-path", str(options.path)]
+    if options.mirror:
+        flags += ["--mirror", str(options.mirror)]
+    return [*flags, "--offline"] if options.offline else flags
 
 
 def load(name: str = "mnist_sample") -> Any:
@@ -145,14 +174,10 @@ def load(name: str = "mnist_sample") -> Any:
 
 
 def png_folder(name: str = "mnist_sample") -> Path:
-    """The dataset's PNG folders, extracted once from the shared archive (for the book's way)."""
-    target = WORK_DIR / "png"
-    root = target / name
-    if not root.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(SHARED_DATA / f"{name}.tgz") as archive:
-            archive.extractall(target, filter="data")
-    return root
+    """The dataset's PNG folders (the book's ``path``), unpacked once into the user's cache."""
+    from mnist_sgd.datasets import fetch
+
+    return fetch(name, data_options(), extract=True)
 
 
 def run_json(command: Sequence[str], timeout: float = 600) -> dict[str, Any]:

@@ -14,22 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
-from benchlib import PEER_PYTHON, PEER_SETUP, SHARED_DATA, Row, skipped
+from benchlib import PEER_PYTHON, PEER_SETUP, Row, skipped
 
 NOTEBOOK = Path(__file__).resolve().parent / "peers" / "fastai_notebook.py"
 EPOCHS = 20  # mnist-sgd train's default, the seed's linear model
 
 
 def train_command(out: Path, *extra: str) -> list[str]:
-    """``mnist-sgd train`` reading the shared data through the benchmark's cache."""
+    """``mnist-sgd train`` reading the data as the user's ``mnist-sgd bench`` does."""
     return [
         *benchlib.mnist_sgd_command(),
         "train",
-        "--cache-dir",
-        str(benchlib.WORK_DIR / "cache"),
-        "--mirror",
-        str(SHARED_DATA),
-        "--offline",
+        *benchlib.data_flags(),
         "--quiet",
         "--out",
         str(out),

@@ -48,9 +48,19 @@ ENTRIES = ["loops", "e2e", "rss", "data", "ten_classes", "scaling"]
 
 @pytest.fixture(scope="module")
 def dry_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """``mnist-sgd bench --quick --dry-run --json`` as a user runs it, with its own temp folder."""
+    """``mnist-sgd bench --quick --dry-run --json`` as a user runs it, with its own temp folder.
+
+    The data as a fresh clone's user has it: a mirror named by ``MNIST_SGD_MIRROR``
+    and an empty cache of their own (no ../shared/data).
+    """
     tmp = tmp_path_factory.mktemp("bench")
-    env = {**os.environ, "TMPDIR": str(tmp), "MNIST_SGD_SHARED_DATA": str(shared_data)}
+    env = {
+        **os.environ,
+        "TMPDIR": str(tmp),
+        "MNIST_SGD_MIRROR": str(shared_data),
+        "MNIST_SGD_CACHE": str(tmp / "user-cache"),
+        "MNIST_SGD_SHARED_DATA": str(tmp / "no-such-folder"),
+    }
     done = subprocess.run(
         [sys.executable, "-m", "mnist_sgd", "bench", "--quick", "--dry-run", "--json"],
         capture_output=True,
@@ -75,6 +85,8 @@ def test_dry_run_prints_a_row_for_every_benchmark(dry_run: dict) -> None:
     assert any(name.startswith("peak RSS") for name in names)
     assert any(name.startswith("mnist_sample: book's way / ours cold") for name in names)
     assert any("time to 0.99" in name for name in names)
+    example = next(r for r in dry_run["rows"] if r["name"] == "PyTorch example: s/epoch")
+    assert "nan" not in example["detail"] and "test acc 0." in example["detail"], example
 
 
 def test_dry_run_rows_have_a_status_and_none_failed(dry_run: dict) -> None:

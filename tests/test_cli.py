@@ -166,7 +166,7 @@ def test_train_json(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
-    assert record["epoch"] == 0 and {"train_loss", "valid_loss", "batch_accuracy"} <= set(record)
+    assert record["epoch"] == 1 and {"train_loss", "valid_loss", "batch_accuracy"} <= set(record)
 
 
 def test_evaluate(trained: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -224,10 +224,14 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 # --- each bad input: exit code and one line ------------------------------------------------
 
 USAGE_ERRORS = {
-    "dataset": (["train", "--dataset", "nope"], ["unknown dataset 'nope'", *DATASETS]),
-    "model": (["train", "--model", "nope"], ["unknown model 'nope'", "linear", "simple_net"]),
-    "loss": (["train", "--loss", "nope"], ["unknown loss 'nope'", "mnist_loss", "cross_entropy"]),
-    "opt": (["train", "--opt", "nope"], ["unknown optimiser 'nope'", "sgd"]),
+    "dataset": (["train", "--dataset", "nope"], ["--dataset", "invalid choice: 'nope'", *DATASETS]),
+    "model": (["train", "--model", "nope"], ["--model", "invalid choice: 'nope'", "cnn_best"]),
+    "loss": (["train", "--loss", "nope"], ["--loss", "'nope'", "mnist_loss", "cross_entropy"]),
+    "opt": (["train", "--opt", "nope"], ["--opt", "invalid choice: 'nope'", "sgd", "basic"]),
+    "schedule": (["train", "--schedule", "x"], ["--schedule", "'x'", "warmup_cosine"]),
+    "recipe": (["train", "--recipe", "x"], ["--recipe", "'x'", "mnist-best"]),
+    "mom-basic": (["train", "--opt", "basic", "--mom", "0.9"], ["basic", "--mom", "--opt sgd"]),
+    "wd-basic": (["train", "--opt", "basic", "--wd", "0.01"], ["basic", "--wd"]),
     "lr-zero": (["train", "--lr", "0"], ["--lr", "must be > 0, got 0"]),
     "lr-negative": (["train", "--lr", "-0.1"], ["--lr", "must be > 0, got -0.1"]),
     "lr-nan": (["train", "--lr", "nan"], ["--lr", "nan"]),

@@ -149,7 +149,7 @@ def test_history_records_are_item_means_not_batch_means() -> None:
     history = learn.fit(2, lr=0.1)
     assert len(history) == 2
     assert set(history[0]) == {"epoch", "train_loss", "valid_loss", "batch_accuracy", "seconds"}
-    assert [r["epoch"] for r in history] == [0.0, 1.0]
+    assert [r["epoch"] for r in history] == [1.0, 2.0]
     assert history[0]["batch_accuracy"] == pytest.approx(0.8)  # the batch mean would be 2/3
     item_loss = mnist_loss(scores, targets).item()
     assert history[0]["train_loss"] == pytest.approx(item_loss)

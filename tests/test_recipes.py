@@ -74,8 +74,10 @@ def test_describe_shows_what_differs_from_the_seed() -> None:
 
 def test_recipes_command_text_json_and_one_recipe(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recipes"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == recipe_names()
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert header.split()[:3] == ["recipe", "what", "it"]
+    assert [line.split()[0] for line in lines] == recipe_names()
+    assert "model=cnn_best" in lines[recipe_names().index("mnist-best")]
     assert main(["recipes", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed["mnist-best"]["options"] == dataclasses.asdict(RECIPES["mnist-best"])
@@ -85,12 +87,12 @@ def test_recipes_command_text_json_and_one_recipe(capsys: pytest.CaptureFixture[
 
 def test_recipes_command_unknown_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recipes", "nope"]) == 2
-    assert "unknown recipe 'nope'" in capsys.readouterr().err
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
 def test_recipes_show_in_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recipes", "--help"]) == 0
-    assert "mnist-best: " in capsys.readouterr().out
+    assert "mnist-best," in capsys.readouterr().out
 
 
 def test_train_flags_override_a_recipe() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,9 @@ def run_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
 
 def test_train_writes_the_curves(run_dir: tuple[Path, list[str]]) -> None:
     path = run_dir[0] / "plots" / "history.png"
+    deadline = time.monotonic() + 60  # drawn by a detached process after train returns
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

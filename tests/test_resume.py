@@ -111,7 +111,7 @@ def test_interrupt_then_resume_gives_the_same_weights(
     try:
         assert process.stdout is not None
         first = json.loads(process.stdout.readline())
-        assert first["epoch"] == 0
+        assert first["epoch"] == 1
         process.send_signal(sig)
         out, err = process.communicate(timeout=120)
     finally:

@@ -117,7 +117,7 @@ class Learner:
     def fit(self, n_epoch: int, lr: float = 1.0, *, resume: bool = False) -> list[dict[str, float]]:
         """Train for ``n_epoch`` epochs; return the history, one record per epoch.
 
-        Each record: ``epoch``, ``train_loss``, ``valid_loss``, one entry per
+        Each record: ``epoch`` (numbered from 1), ``train_loss``, ``valid_loss``, one entry per
         metric (by its ``__name__``), ``seconds``. With ``resume=True`` (after
         :meth:`load_state`, or after a ``CancelFitException``) it goes on from
         the saved epoch and batch, with the same batches and steps as a run
@@ -148,7 +148,7 @@ class Learner:
         start = time.perf_counter()
         self._event("before_epoch")
         self._train_one_epoch()
-        record = {"epoch": float(self.epoch), "train_loss": self._epoch_train_loss()}
+        record = {"epoch": float(self.epoch + 1), "train_loss": self._epoch_train_loss()}
         record.update(self.validate())
         record["seconds"] = time.perf_counter() - start
         self.history.append(record)

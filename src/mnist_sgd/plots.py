@@ -24,7 +24,7 @@ from mnist_sgd.files import atomic_open
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure, SubFigure
 
 PathLike = str | os.PathLike[str]
 NOT_METRICS = frozenset({"epoch", "train_loss", "valid_loss", "seconds", "lr"})
@@ -35,7 +35,7 @@ def plot_history(history: Sequence[dict[str, float]], path: PathLike) -> Path:
     """Loss curves (train, valid) and metric curves (accuracy, ...) against the epoch.
 
     Args:
-        history: one record per epoch, ``{"epoch": 0, "train_loss": .., "valid_loss": ..,
+        history: one record per epoch, ``{"epoch": 1, "train_loss": .., "valid_loss": ..,
             "accuracy": .., "seconds": ..}``; every key but epoch, the losses,
             seconds and lr is a metric.
     """
@@ -50,36 +50,63 @@ def plot_history(history: Sequence[dict[str, float]], path: PathLike) -> Path:
     return _save(fig, path)
 
 
-def plot_weights(weight: torch.Tensor, classes: Sequence[str], path: PathLike) -> Path:
-    """Each class's weights as a 28x28 heat map, red > 0 > blue on one symmetric scale.
+def plot_weights(
+    weight: torch.Tensor,
+    classes: Sequence[str],
+    path: PathLike,
+    initial: torch.Tensor | None = None,
+    change_title: str = "change since initialisation",
+) -> Path:
+    """Each class's weights as a 28x28 heat map, red > 0 > blue, white exactly 0.
 
     Args:
-        weight: ``(784, k)`` (the book's ``weights``) or ``(k, 784)`` (``nn.Linear``).
-            ``k == 1`` with two classes is the seed's binary model: one map,
-            red pushing towards ``classes[0]`` (target 1), blue towards ``classes[1]``.
-        classes: the class names, ``k`` of them (or two when ``k == 1``).
+        weight: ``(784, k)`` or ``(k, 784)``; ``k == 1`` with two classes is the seed's
+            binary model: one map, red towards ``classes[0]``, blue towards ``classes[1]``.
+        initial: the weights before training (same shape): a second block shows
+            ``weight - initial`` on its own 0-centred scale, what SGD learned.
+        change_title: that block's title (say where ``initial`` came from).
     """
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
     maps = _weight_maps(weight)  # (k, 28, 28)
     binary = maps.shape[0] == 1 and len(classes) == 2
     if not binary and maps.shape[0] != len(classes):
         raise ValueError(f"weight has {maps.shape[0]} maps but {len(classes)} classes were given")
+    change = [] if initial is None else [(change_title, maps - _weight_maps(initial))]
+    blocks = [("weights", maps), *change]
     titles = [f"{classes[0]} vs {classes[1]}"] if binary else [str(name) for name in classes]
-    columns = min(len(titles), 5)
+    fig, subfigures, columns = _weight_figure(len(titles), binary, len(blocks))
+    side = f"red: {classes[0]}, blue: {classes[1]}" if binary else "red: for, blue: against"
+    for sub, (label, block) in zip(subfigures, blocks, strict=True):
+        _weight_block(sub, block, titles, columns, f"{label} ({side})")
+    return _save(fig, path)
+
+
+def _weight_figure(maps: int, binary: bool, blocks: int) -> tuple[Figure, list[SubFigure], int]:
+    """A figure with one subfigure per block (side by side for the binary map), and columns."""
+    columns = min(maps, 5)
+    rows = math.ceil(maps / columns)
+    width, height = (5.5, 4.6) if binary else (2.3 * columns + 1.4, 2.5 * rows + 0.6)
+    across = blocks if binary else 1  # k classes: one block above the other
+    fig = _figure(width * across, height * (blocks // across))
+    return fig, list(fig.subfigures(blocks // across, across, squeeze=False).ravel()), columns
+
+
+def _weight_block(
+    fig: Figure | SubFigure, maps: torch.Tensor, titles: list[str], columns: int, label: str
+) -> None:
+    """One block of 28x28 maps on one symmetric colour scale (white is exactly 0)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     rows = math.ceil(len(titles) / columns)
-    fig = _figure(5.5, 4.6) if binary else _figure(2.3 * columns + 1.4, 2.5 * rows + 0.2)
     limit = float(maps.abs().max()) or 1.0
-    norm = Normalize(-limit, limit)  # symmetric: white is exactly 0
+    norm = Normalize(-limit, limit)
     for index, axis in enumerate(fig.subplots(rows, columns, squeeze=False).ravel()):
         axis.set_axis_off()
         if index < len(titles):
             axis.imshow(maps[index].numpy(), cmap="bwr", norm=norm)
             axis.set_title(titles[index])
-    colorbar = fig.colorbar(ScalarMappable(norm, "bwr"), ax=fig.axes, shrink=0.8)
-    colorbar.set_label(f"red: {classes[0]}, blue: {classes[1]}" if binary else "weight")
-    return _save(fig, path)
+    fig.colorbar(ScalarMappable(norm, "bwr"), ax=fig.axes, shrink=0.8)
+    fig.suptitle(label, fontsize=10)
 
 
 def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: PathLike) -> Path:
@@ -215,7 +242,7 @@ def _curves(axis: Axes, history: Sequence[dict[str, float]], keys: list[str], la
 
     for key in keys:
         points = [
-            (r.get("epoch", i), r[key])
+            (r.get("epoch", i + 1), r[key])
             for i, r in enumerate(history)
             if isinstance(r.get(key), int | float)  # a metric may be missing in some epochs
         ]
@@ -230,16 +257,25 @@ def _curves(axis: Axes, history: Sequence[dict[str, float]], keys: list[str], la
 
 
 def _grid(images: torch.Tensor, titles: list[str], path: PathLike, empty: str) -> Path:
-    """``(n, 28, 28)`` images in rows of up to 6, dark ink on white, each with its title."""
+    """``(n, 28, 28)`` images in rows of up to 6, dark ink on white, each with its title.
+
+    One mosaic on one axes, the titles as text: a figure of 36 axes took seconds
+    to lay out and draw (``mnist-sgd report`` on the seed's run); this takes tens of ms.
+    """
     count = len(titles)
     columns = max(1, min(count, 6))
     rows = max(1, math.ceil(count / columns))
-    fig = _figure(max(1.6 * columns, 4.0), max(1.9 * rows + 0.2, 3.0))
-    for index, axis in enumerate(fig.subplots(rows, columns, squeeze=False).ravel()):
-        axis.set_axis_off()
-        if index < count:
-            axis.imshow(images[index].cpu().numpy(), cmap="Greys", vmin=0, vmax=255)
-            axis.set_title(titles[index], fontsize=9)
+    width, height = 32, 44  # per cell: the 28x28 image, a margin, two title lines above
+    fig = _figure(max(0.05 * width * columns, 4.0), max(0.05 * height * rows, 3.0))
+    fig.set_layout_engine("none")
+    axis = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    axis.set_axis_off()
+    mosaic = torch.zeros(rows * height, columns * width)
+    for index, title in enumerate(titles):
+        top, left = (index // columns + 1) * height - 30, (index % columns) * width + 2
+        mosaic[top : top + 28, left : left + 28] = images[index].detach().cpu().float()
+        axis.text(left + 13.5, top - 1.5, title, ha="center", va="bottom", fontsize=9)
+    axis.imshow(mosaic.numpy(), cmap="Greys", vmin=0, vmax=255, interpolation="nearest")
     if count == 0:
         fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=14)
     return _save(fig, path)

@@ -163,7 +163,7 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     for _ in range(3):  # refit without the points far from the surface (ink on the edge)
         coef = np.linalg.lstsq(design[keep], values[keep], rcond=None)[0]
         residual = values - design @ coef
-        spread = 1.4826 * float(np.median(np.abs(residual[keep])))
+        spread = 1.4826 * median(np.abs(residual[keep]))
         keep = np.abs(residual) <= max(3.0 * spread, 2.0)
     y = np.arange(gray.shape[0])[:, None] / gray.shape[0]  # (h, 1)
     x = np.arange(gray.shape[1])[None, :] / gray.shape[1]  # (1, w)
@@ -171,9 +171,16 @@ def flatten_background(gray: np.ndarray) -> np.ndarray:
     return (gray - lighting + lighting.mean()).astype(np.float32)
 
 
+def median(values: np.ndarray) -> float:
+    """``np.median`` of NaN-free values, without its NaN check (it imports ``numpy.ma``: 0.3 s)."""
+    ordered = np.sort(values, axis=None).astype(np.float64)
+    middle = ordered.size // 2
+    return float(ordered[middle] if ordered.size % 2 else ordered[middle - 1 : middle + 1].mean())
+
+
 def background_level(gray: np.ndarray) -> float:
     """The background's brightness: the median of the image border, in [0, 255]."""
-    return float(np.median(border(gray)))
+    return median(border(gray))
 
 
 def ink_is_dark(gray: np.ndarray) -> bool:
@@ -205,8 +212,8 @@ def remove_background(gray: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD)
         ``(h, w) float32`` in [0, 255]; all zeros when nothing stands out.
     """
     frame = border(gray)
-    background = float(np.median(frame))
-    noise = 1.4826 * float(np.median(np.abs(frame - background)))  # robust sigma
+    background = median(frame)
+    noise = 1.4826 * median(np.abs(frame - background))  # robust sigma
     floor = NOISE_SIGMAS * noise  # brighter than this above the background is not noise
     span = float(gray.max()) - background
     if span <= max(MIN_CONTRAST, floor):  # uniform, or nothing stands out of the noise

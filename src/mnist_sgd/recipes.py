@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields, replace
 
-from mnist_sgd.training import TrainConfig
+from mnist_sgd.config import TrainConfig
 
 RECIPES: dict[str, TrainConfig] = {
     # The seed: fastbook's linear model on 3s and 7s (lr 1.0, batch 256, 20 epochs).
@@ -122,8 +122,12 @@ def describe(name: str) -> str:
     ``describe("mnist-fast")`` ->
     ``"mnist-fast: small CNN ... | dataset=mnist model=cnn loss=cross_entropy ..."``
     """
-    settings = " ".join(f"{k}={_text(v)}" for k, v in options(name).items())
-    return f"{name}: {SUMMARIES.get(name, '')} | {settings or '(the defaults)'}"
+    return f"{name}: {SUMMARIES.get(name, '')} | {setting_text(options(name))}"
+
+
+def setting_text(settings: dict[str, object]) -> str:
+    """``key=value`` pairs on one line (``(the defaults)`` when there are none)."""
+    return " ".join(f"{k}={_text(v)}" for k, v in settings.items()) or "(the defaults)"
 
 
 def _text(value: object) -> str:

@@ -38,8 +38,11 @@ def draw_plots(run: Run, data: MnistData) -> dict[str, Path]:
         )
     weight = linear_weight(run)
     if weight is not None:
-        drawn["What the linear model learned"] = plots.plot_weights(
-            weight, run.classes, folder / "weights.png"
+        initial, source = initial_weight(run)
+        drawn["What the linear model learned: its weights, and their change in training"] = (
+            plots.plot_weights(
+                weight, run.classes, folder / "weights.png", initial=initial, change_title=source
+            )
         )
     drawn["Confusion matrix"] = plots.plot_confusion(
         result["confusion"], run.classes, folder / "confusion.png"
@@ -56,6 +59,28 @@ def linear_weight(run: Run) -> torch.Tensor | None:
     if run.info["model"]["name"] != "linear":
         return None
     return run.model.state_dict()["weights"].detach().cpu()
+
+
+def initial_weight(run: Run) -> tuple[torch.Tensor | None, str]:
+    """A linear run's weights before training, and a title saying where they come from.
+
+    ``init.safetensors`` when the run has it; else rebuilt from the run's seed as
+    ``training.build_learner`` built them (``torch.manual_seed``, then the model);
+    None when the run records no seed.
+    """
+    state = run.initial_state()
+    if state is not None:
+        return state["weights"].detach().cpu(), "change since initialisation"
+    seed = run.info.get("train", {}).get("seed")
+    if seed is None:
+        return None, "no initial weights saved"
+    from mnist_sgd.runs import build_model
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        model = build_model(run.info)
+    initial = model.state_dict()["weights"].detach().cpu()
+    return initial, f"change since initialisation (rebuilt from seed {seed})"
 
 
 def worst_mistakes(result: dict[str, Any], data: MnistData, classes: list[str], path: Path) -> Path:
@@ -124,7 +149,7 @@ def epochs_table(history: list[dict[str, float]]) -> str:
 def _cell(key: str, value: float | None) -> str:
     if value is None:
         return ""
-    return str(int(value) + 1) if key == "epoch" else f"{value:.4f}"
+    return str(int(value)) if key == "epoch" else f"{value:.4f}"
 
 
 def _b64(path: Path) -> str:

@@ -1,94 +1,31 @@
 """From names to a ready ``Learner``: what ``mnist-sgd train`` runs, as a library.
 
-``TrainConfig`` holds every option by name (dataset, model, loss, optimiser,
-lr, batch size, epochs, seed, device); ``build_learner`` turns a config and a
-loaded dataset into ``DataLoaders``, a model and a ``Learner``, exactly as the
-chapter wires them by hand.
+``TrainConfig`` (``mnist_sgd.config``) holds every option by name;
+``build_learner`` turns a config and a loaded dataset into ``DataLoaders``, a
+model and a ``Learner``, exactly as the chapter wires them by hand.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mnist_sgd.augment import AugmentedImageDataset, mirror_safe
+from mnist_sgd.config import TrainConfig
 from mnist_sgd.data import DataLoader, DataLoaders, ImageDataset, binary_target
 from mnist_sgd.learner import Callback, Learner
-from mnist_sgd.loss import BINARY_LOSSES, get_loss
+from mnist_sgd.loss import get_loss
 from mnist_sgd.metrics import accuracy, batch_accuracy
 from mnist_sgd.model import get_model, wants_flat_input
 from mnist_sgd.optim import SGD, Adam, BasicOptim
-from mnist_sgd.schedule import SCHEDULES, get_schedule
+from mnist_sgd.schedule import get_schedule
 
 if TYPE_CHECKING:
     from mnist_sgd.datasets import MnistData
 
 OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim, "adam": Adam}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every training option, by name, with the seed's defaults (the book's linear model).
-
-    ``mom`` is SGD's momentum, and Adam's first beta when above 0 (Adam's default is 0.9);
-    ``wd`` is weight decay for both. ``schedule`` names how lr moves during the fit
-    (``constant``, ``one_cycle``: see ``mnist_sgd.schedule``); ``augment`` adds small random
-    shifts, turns and zooms to the training images (``mnist_sgd.augment``).
-    """
-
-    dataset: str = "mnist_sample"
-    model: str = "linear"
-    loss: str = "mnist_loss"
-    opt: str = "sgd"
-    lr: float = 1.0
-    bs: int = 256
-    epochs: int = 20
-    seed: int = 42
-    mom: float = 0.0
-    wd: float = 0.0
-    schedule: str = "constant"
-    augment: bool = False
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.lr < math.inf:
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
-        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**64):
-            raise ValueError(f"seed must be a whole number from 0 to 2**64-1, got {self.seed}")
-        if self.bs < 1:
-            raise ValueError(f"bs (batch size) must be >= 1, got {self.bs}")
-        if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
-        if self.opt not in OPTIMIZERS:
-            raise ValueError(
-                f"unknown optimiser {self.opt!r}; choose one of: {', '.join(OPTIMIZERS)}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise ValueError(
-                f"unknown schedule {self.schedule!r}; choose one of: {', '.join(SCHEDULES)}"
-            )
-        if not 0 <= self.mom < 1:
-            raise ValueError(f"mom must be in [0, 1), got {self.mom}")
-        if not 0 <= self.wd < math.inf:
-            raise ValueError(f"wd (weight decay) must be a finite number >= 0, got {self.wd}")
-        get_loss(self.loss)
-        wants_flat_input(self.model)
-
-    @property
-    def binary(self) -> bool:
-        """True for the seed's one-output models (``mnist_loss``, ``bce``)."""
-        return self.loss in BINARY_LOSSES
-
-    def n_out(self, data: MnistData) -> int:
-        """The model's outputs on ``data``: 1 for the binary losses, else one per class."""
-        return 1 if self.binary else len(data.classes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def resolve_device(name: str = "auto") -> torch.device:

@@ -1,8 +1,12 @@
 """The ``mnist-sgd`` command line: a thin layer over the library.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
-``run(args) -> int``. Expected errors become one line on stderr and an exit
-code (2 usage, 1 runtime, 130 interrupted); a traceback only with ``--debug``.
+``run(args) -> int``. A command module imports the library inside ``run``, so
+building the parser (``--help``) imports no torch; a command that never needs
+tensors says so with ``set_defaults(needs_torch=False)`` (no thread set-up).
+Expected errors become one line on stderr and an exit code (2 usage, 1 runtime,
+130 interrupted); a traceback only with ``--debug``. A reader that closes the
+pipe early (``mnist-sgd data list | head -1``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from mnist_sgd.cli.common import HelpFormatter
 from mnist_sgd.errors import MnistSgdError, one_line
 
 OS_HINTS = {
@@ -42,7 +47,15 @@ COMMANDS = (
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, but a usage error is one line on stderr, not a usage block."""
+    """argparse's parser, but a usage error is one line on stderr, not a usage block.
+
+    Every command's parser is one of these, with the one help layout
+    (``cli.common.HelpFormatter``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -56,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'mnist-sgd COMMAND --help' for each command's options and examples.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.set_defaults(needs_torch=True)  # a command that needs no tensors sets it False
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=ArgumentParser
     )
@@ -88,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    if "OMP_NUM_THREADS" not in os.environ:  # a count the user chose wins
+    if args.needs_torch and "OMP_NUM_THREADS" not in os.environ:  # a count the user chose wins
         from mnist_sgd.threads import set_sensible_threads
 
         set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
@@ -96,17 +110,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _sigterm_as_interrupt():
             return int(args.run(args))
+    except BrokenPipeError:  # the reader has gone: no message, and none at exit either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
     except KeyboardInterrupt:
         print("mnist-sgd: interrupted", file=sys.stderr)
         return 130
     except (MnistSgdError, ValueError, OSError) as error:
-        if args.debug:
-            traceback.print_exc()
-        code = 2 if isinstance(error, ValueError) else 1
-        print(f"mnist-sgd: error: {_one_line(error, args.command)}", file=sys.stderr)
-        return code
+        report_error(error, debug=args.debug, command=args.command)
+        return 2 if isinstance(error, ValueError) else 1
     finally:
         warnings.formatwarning = previous_format
+
+
+def report_error(error: BaseException, *, debug: bool = False, command: str = "") -> None:
+    """``mnist-sgd: error: ...`` on one line on stderr (after the traceback with ``--debug``)."""
+    if debug:
+        traceback.print_exception(error)
+    print(f"mnist-sgd: error: {_one_line(error, command)}", file=sys.stderr)
 
 
 def _warning_line(message: Warning | str, *_: object, **__: object) -> str:

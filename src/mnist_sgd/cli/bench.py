@@ -1,4 +1,4 @@
-"""``mnist-sgd bench``: the speed benchmarks, each ratio with pass/miss against its goal (issue 6).
+"""``mnist-sgd bench``: the speed benchmarks, each ratio with pass/miss against its goal.
 
 The benchmarks are scripts in the source checkout's ``benchmarks/`` folder
 (``suite.py`` lists them); an installed wheel does not ship them.
@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from mnist_sgd.cli.common import add_data_options, data_options
 from mnist_sgd.errors import MnistSgdError
 
 EXAMPLES = """examples:
@@ -34,8 +35,8 @@ def add_parser(subparsers: Any) -> None:
         "bench",
         help="run the speed benchmarks against PyTorch and fastai",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run the speed benchmarks (needs a source checkout: benchmarks/).",
+        description="Run the speed benchmarks (needs a source checkout: benchmarks/). "
+        "The data comes from where every command finds it (the data sources below).",
     )
     p.add_argument("--quick", action="store_true", help="fewer epochs and repeats")
     p.add_argument("--dry-run", action="store_true", help="run each benchmark minimally")
@@ -43,14 +44,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--write",
         action="store_true",
-        help="write the figures into benchmarks/RESULTS.md (section '## Speed (issue 6)')",
+        help="write the figures into benchmarks/RESULTS.md (its section on speed)",
     )
     p.add_argument(
         "--only",
-        default=None,
         metavar="NAMES",
         help="comma-separated benchmarks: loops, e2e, rss, data, ten_classes, scaling",
     )
+    add_data_options(p)
     p.set_defaults(run=run)
 
 
@@ -129,44 +130,46 @@ def machine() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Run the chosen benchmarks, print each row as it comes, then a summary line."""
     suite = load_suite(find_benchmarks())
+    suite.benchlib.use_data(data_options(args))
     names = chosen(args.only, list(suite.ENTRIES))
     plan = suite.Plan.make(quick=args.quick, dry_run=args.dry_run)
-    info, rows, start = machine(), [], time.perf_counter()
     mode = "dry run" if args.dry_run else "quick" if args.quick else "full"
+    info, start = machine(), time.perf_counter()
     if not args.json:
         print(
             f"mnist-sgd bench ({mode}): {info['date']}, torch {info['torch']}, "
             f"{info['threads']} threads, {info['cpus']} CPUs, load {info['load']}",
             flush=True,
         )
+    rows = run_entries(suite, names, plan, quiet=args.json)
+    seconds = time.perf_counter() - start
+    summarise(rows, {"mode": mode, "machine": info, "seconds": seconds}, as_json=args.json)
+    if args.write:
+        print(f"wrote {suite.write_results(rows, info, mode, seconds)}", file=sys.stderr)
+    errors = sum(r.status == "error" for r in rows)
+    if errors:
+        print(f"mnist-sgd: error: {errors} benchmark(s) failed (see above)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def run_entries(suite: ModuleType, names: list[str], plan: Any, *, quiet: bool) -> list[Any]:
+    """Each benchmark's rows, printed as each one ends unless ``quiet``."""
+    rows: list[Any] = []
     for name in names:
         started = time.perf_counter()
         new = suite.run_entry(name, plan)
         rows += new
-        if not args.json:
+        if not quiet:
             print(f"\n[{name}] {time.perf_counter() - started:.1f} s")
             print(suite.benchlib.format_rows(new), flush=True)
-    seconds = time.perf_counter() - start
+    return rows
+
+
+def summarise(rows: list[Any], facts: dict[str, Any], *, as_json: bool) -> None:
+    """All rows as one JSON object, or a line counting pass, miss, skip and error."""
+    if as_json:
+        print(json.dumps({**facts, "rows": [r.to_dict() for r in rows]}, indent=1))
+        return
     counts = {s: sum(r.status == s for r in rows) for s in ("pass", "miss", "skip", "error")}
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "mode": mode,
-                    "machine": info,
-                    "seconds": seconds,
-                    "rows": [r.to_dict() for r in rows],
-                },
-                indent=1,
-            )
-        )
-    else:
-        print("\n" + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" in {seconds:.0f} s")
-    if args.write:
-        print(f"wrote {suite.write_results(rows, info, mode, seconds)}", file=sys.stderr)
-    if counts["error"]:
-        print(
-            f"mnist-sgd: error: {counts['error']} benchmark(s) failed (see above)", file=sys.stderr
-        )
-        return 1
-    return 0
+    line = ", ".join(f"{n} {s}" for s, n in counts.items())
+    print(f"\n{line} in {facts['seconds']:.0f} s")

@@ -1,10 +1,11 @@
-"""Options shared by several commands: where data comes from, output format."""
+"""What several commands share: the help layout, where data comes from, output format."""
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,13 +16,36 @@ CACHE_ENV = "MNIST_SGD_CACHE"
 MIRROR_ENV = "MNIST_SGD_MIRROR"
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every command's help: examples keep their line breaks; a real default is shown.
+
+    ``(default: X)`` is added only where X means something: not for flags whose
+    default is None (the command works it out, and the help says how) or False.
+    Lines break between words only, never inside ``seed-simple-net``.
+    """
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(default, list)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     """Add --data-path, --cache-dir, --mirror and --offline to ``parser``."""
     group = parser.add_argument_group("data sources")
     group.add_argument(
         "--data-path",
         type=Path,
-        default=None,
         help="a local copy of the dataset (folder or archive), used before anything else",
     )
     group.add_argument(
@@ -37,9 +61,7 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
         help=f"a base URL or folder holding the official file names (env {MIRROR_ENV})",
     )
     group.add_argument(
-        "--offline",
-        action="store_true",
-        help="never use the network (local copy, cache or mirror folder only)",
+        "--offline", action="store_true", help="never use the network (local copy, cache or mirror)"
     )
 
 
@@ -108,3 +130,21 @@ def download_bar() -> Callable[[str, int, int | None], None]:
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """Add ``--json``: machine-readable output on stdout."""
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Columns padded to their widest cell, two spaces apart, on stdout."""
+    cells = [tuple(map(str, header)), *(tuple(map(str, row)) for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def human_size(size: int) -> str:
+    """``28881`` -> ``28.9 kB``; ``9912422`` -> ``9.9 MB`` (SI units, never ``0.0 MB``)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"

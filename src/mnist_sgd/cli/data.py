@@ -1,36 +1,41 @@
 """``mnist-sgd data list | fetch NAME | info NAME | verify NAME``: the datasets, from the shell.
 
 A thin layer over :mod:`mnist_sgd.datasets`: parse, build ``DataOptions``,
-call the library, print a table (or JSON), return an exit code.
+call the library, print a table (or JSON), return an exit code. ``list`` and
+``info`` only look at the registry and the cache folder: no torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from mnist_sgd.cli.common import CACHE_ENV, MIRROR_ENV, add_data_options, data_options
-from mnist_sgd.datasets import (
-    DATASETS,
-    DataOptions,
-    cache_status,
-    fetch,
-    get_info,
-    load_dataset,
-    verify,
+from mnist_sgd.cli.common import (
+    CACHE_ENV,
+    MIRROR_ENV,
+    add_data_options,
+    data_options,
+    human_size,
+    print_table,
 )
+from mnist_sgd.datasets import DATASETS, DataOptions, DatasetInfo, cache_status, get_info
 
 EXAMPLES = f"""examples:
   mnist-sgd data list
   mnist-sgd data fetch mnist_sample                 # official URL -> cache
-  mnist-sgd data fetch mnist --mirror ../shared/data --offline
+  mnist-sgd data fetch mnist --mirror /srv/mnist --offline   # a folder of the official files
   mnist-sgd data fetch mnist_sample --extract        # also unpack, for the book's path.ls()
   mnist-sgd data info fashion_mnist --json
   mnist-sgd data verify fashion_mnist --data-path /usr/share/datasets/fashion-mnist
 
 environment: {CACHE_ENV} moves the cache, {MIRROR_ENV} sets the mirror."""
+ACTIONS = {
+    "list": "the datasets, their sizes and what the cache holds",
+    "fetch": "download NAME into the cache (checked) and decode it once",
+    "info": "everything known about NAME: URLs, checksums, splits, cache files",
+    "verify": "recheck NAME's cached or local copy and its tensor cache",
+}
 
 
 def add_parser(subparsers: Any) -> None:
@@ -40,16 +45,9 @@ def add_parser(subparsers: Any) -> None:
         help="list, fetch, inspect and verify datasets",
         description="List, download, inspect and verify the datasets mnist-sgd knows.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    helps = {
-        "list": "the datasets, their sizes and what the cache holds",
-        "fetch": "download NAME into the cache (checked) and decode it once",
-        "info": "everything known about NAME: URLs, checksums, splits, cache files",
-        "verify": "recheck NAME's cached or local copy and its tensor cache",
-    }
-    for action, text in helps.items():
+    for action, text in ACTIONS.items():
         sub = actions.add_parser(action, help=text, description=text)
         if action != "list":
             sub.add_argument(
@@ -62,6 +60,7 @@ def add_parser(subparsers: Any) -> None:
                 "--extract", action="store_true", help="also unpack an archive dataset"
             )
         add_data_options(sub)
+        sub.set_defaults(needs_torch=action in ("fetch", "verify"))
     parser.set_defaults(run=run)
 
 
@@ -78,44 +77,48 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(options: DataOptions, *, as_json: bool) -> int:
-    rows: list[dict[str, Any]] = []
-    for name, info in DATASETS.items():
-        status = cache_status(name, options)
-        rows.append(
-            {
-                "name": name,
-                "title": info.title,
-                "classes": len(info.classes),
-                "train": info.train.size,
-                "valid": info.valid.size,
-                "download_bytes": info.download_size,
-                "fetched": status.fetched,
-                "tensor_cache": status.tensor_cache_present,
-            }
-        )
+    rows = [_list_row(info, options) for info in DATASETS.values()]
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
     header = ("name", "classes", "train", "valid", "download", "fetched", "cached", "title")
-    table = [
-        (
-            row["name"],
-            row["classes"],
-            row["train"],
-            row["valid"],
-            _megabytes(int(row["download_bytes"])),
-            "yes" if row["fetched"] else "no",
-            "yes" if row["tensor_cache"] else "no",
-            row["title"],
-        )
-        for row in rows
-    ]
-    _print_table(header, table)
+    print_table(header, [_list_cells(row) for row in rows])
     print(f"cache: {options.resolved_cache_dir()}")
     return 0
 
 
+def _list_cells(row: dict[str, Any]) -> tuple[object, ...]:
+    yes = {True: "yes", False: "no"}
+    size = human_size(row["download_bytes"])
+    return (
+        row["name"],
+        row["classes"],
+        row["train"],
+        row["valid"],
+        size,
+        yes[row["fetched"]],
+        yes[row["tensor_cache"]],
+        row["title"],
+    )
+
+
+def _list_row(info: DatasetInfo, options: DataOptions) -> dict[str, Any]:
+    status = cache_status(info.name, options)
+    return {
+        "name": info.name,
+        "title": info.title,
+        "classes": len(info.classes),
+        "train": info.train.size,
+        "valid": info.valid.size,
+        "download_bytes": info.download_size,
+        "fetched": status.fetched,
+        "tensor_cache": status.tensor_cache_present,
+    }
+
+
 def _fetch(name: str, options: DataOptions, *, extract: bool) -> int:
+    from mnist_sgd.datasets import fetch, load_dataset
+
     where = fetch(name, options, extract=extract)
     data = load_dataset(name, options)  # decodes once, so the next load is instant
     print(f"{name}: {where}")
@@ -125,61 +128,57 @@ def _fetch(name: str, options: DataOptions, *, extract: bool) -> int:
 
 def _info(name: str, options: DataOptions, *, as_json: bool) -> int:
     info = get_info(name)
-    status = cache_status(name, options)
-    facts: dict[str, object] = {
-        "name": info.name,
-        "title": info.title,
-        "kind": info.kind,
-        "classes": list(info.classes),
-        "splits": {
-            s.name: {"size": s.size, "per_class": list(s.class_counts)} for s in info.splits
-        },
-        "files": [
-            {"path": f.path, "url": f.url, "size": f.size, "md5": f.md5}
-            | ({"payload_sha256": f.payload_sha256} if f.payload_sha256 else {})
-            | ({"payload_md5": f.payload_md5} if f.payload_md5 else {})
-            for f in info.files
-        ],
-        "content_sha256": info.content_sha256,
-        "homepage": info.homepage,
-        "licence": info.licence,
-        "cache": status.as_dict(),
-    }
     if as_json:
-        print(json.dumps(facts, indent=2))
+        print(json.dumps(_facts(info, options), indent=2))
         return 0
     print(f"{info.name}: {info.title}")
     print(f"  classes   {', '.join(info.classes)}")
     for split in info.splits:
         print(f"  {split.name:<9} {split.size} images ({', '.join(map(str, split.class_counts))})")
     for file in info.files:
-        print(f"  file      {file.path}  {_megabytes(file.size)}  md5 {file.md5}")
+        print(f"  file      {file.path}  {human_size(file.size)}  md5 {file.md5}")
         print(f"            {file.url}")
     print(f"  content   sha256 {info.content_sha256}")
     print(f"  licence   {info.licence}")
+    _print_cache(name, options)
+    return 0
+
+
+def _print_cache(name: str, options: DataOptions) -> None:
+    status = cache_status(name, options)
     for path, present in status.downloads:
         print(f"  cached    {path} ({'present' if present else 'not fetched'})")
     tensor_state = "present" if status.tensor_cache_present else "not built"
     print(f"  tensors   {status.tensor_cache} ({tensor_state})")
-    return 0
+
+
+def _facts(info: DatasetInfo, options: DataOptions) -> dict[str, object]:
+    files = [
+        {"path": f.path, "url": f.url, "size": f.size, "md5": f.md5}
+        | ({"payload_sha256": f.payload_sha256} if f.payload_sha256 else {})
+        | ({"payload_md5": f.payload_md5} if f.payload_md5 else {})
+        for f in info.files
+    ]
+    splits = {s.name: {"size": s.size, "per_class": list(s.class_counts)} for s in info.splits}
+    return {
+        "name": info.name,
+        "title": info.title,
+        "kind": info.kind,
+        "classes": list(info.classes),
+        "splits": splits,
+        "files": files,
+        "content_sha256": info.content_sha256,
+        "homepage": info.homepage,
+        "licence": info.licence,
+        "cache": cache_status(info.name, options).as_dict(),
+    }
 
 
 def _verify(name: str, options: DataOptions) -> int:
+    from mnist_sgd.datasets import verify
+
     report = verify(name, options)
     for line in report.checks:
         print(f"ok  {line}")
     print(f"{name}: verified")
     return 0
-
-
-def _print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    cells = [tuple(map(str, header)), *(tuple(map(str, row)) for row in rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    for row in cells:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:.1f} MB"

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.cli.common import add_data_options, add_json_flag, data_options
+
+if TYPE_CHECKING:
+    from mnist_sgd.datasets import MnistData
+    from mnist_sgd.runs import Run
 
 
 def add_parser(subparsers: Any) -> None:
@@ -45,21 +49,25 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"{name} has classes {list(data.classes)}, but the run was trained on {run_.classes}"
         )
-    result = run_.evaluate(data.valid_images, data.valid_labels)
-    summary = {
-        "run": str(args.run_dir),
-        "dataset": name,
-        "items": len(data.valid_labels),
-        "loss": result["loss"],
-        "accuracy": result["accuracy"],
-        "per_class": dict(zip(run_.classes, result["per_class"], strict=True)),
-        "confusion": result["confusion"].tolist(),
-    }
+    summary = score(run_, data, {"run": str(args.run_dir), "dataset": name})
     if args.json:
         print(json.dumps(summary))
     else:
         print_summary(summary, run_.classes)
     return 0
+
+
+def score(run: Run, data: MnistData, facts: dict[str, Any]) -> dict[str, Any]:
+    """``facts`` plus the run's scores on ``data``'s validation split, JSON-ready."""
+    result = run.evaluate(data.valid_images, data.valid_labels)
+    return {
+        **facts,
+        "items": len(data.valid_labels),
+        "loss": result["loss"],
+        "accuracy": result["accuracy"],
+        "per_class": dict(zip(run.classes, result["per_class"], strict=True)),
+        "confusion": result["confusion"].tolist(),
+    }
 
 
 def print_summary(summary: dict[str, Any], classes: list[str]) -> None:

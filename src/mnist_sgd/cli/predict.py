@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,7 @@ def add_parser(subparsers: Any) -> None:
         "--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)"
     )
     p.add_argument(
-        "--show",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="save the 28x28 image the model saw for each input into DIR",
+        "--show", type=Path, metavar="DIR", help="save the 28x28 image the model saw, into DIR"
     )
     p.add_argument("--top", type=int, default=1, help="how many classes to list per image")
     add_json_flag(p, "one object per image")
@@ -40,37 +37,65 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the run, prepare each image, predict, print."""
+    """Load the run, prepare each image, predict the good ones; 1 if any image failed."""
     import torch
 
-    from mnist_sgd.preprocess import prepare_image
     from mnist_sgd.runs import load_run
 
     run_ = load_run(args.run_dir)
-    images = torch.stack([prepare_image(path, raw=args.raw) for path in args.images])
-    probs = run_.predict_proba(images)
+    paths, images = prepare_all(args)
+    if not images:
+        return 1
+    batch = torch.stack(images)
+    probs = run_.predict_proba(batch)
     if args.show is not None:
-        save_seen(args.show, args.images, images, probs, run_.classes)
-    for path, p in zip(args.images, probs, strict=True):
-        top = p.topk(min(max(args.top, 1), len(p)))
-        labels = [run_.classes[i] for i in top.indices.tolist()]
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "image": str(path),
-                        "label": labels[0],
-                        "probability": float(top.values[0]),
-                        "probabilities": dict(zip(run_.classes, p.tolist(), strict=True)),
-                    }
-                )
-            )
+        save_seen(args.show, paths, batch, probs, run_.classes)
+    for path, p in zip(paths, probs, strict=True):
+        print_prediction(path, p, run_.classes, args)
+    if len(run_.classes) == 2 and not args.json:
+        a, b = run_.classes
+        print(
+            f"note: this model knows only two classes, {a} and {b}: "
+            f"it calls every image one of them, whatever it shows",
+            file=sys.stderr,
+        )
+    return 0 if len(paths) == len(args.images) else 1
+
+
+def prepare_all(args: argparse.Namespace) -> tuple[list[Path], list[Any]]:
+    """The images that could be read, with their paths; each one that could not: one line."""
+    from mnist_sgd.cli import report_error
+    from mnist_sgd.errors import MnistSgdError
+    from mnist_sgd.preprocess import prepare_image
+
+    paths, images = [], []
+    for path in args.images:
+        try:
+            images.append(prepare_image(path, raw=args.raw))
+        except (MnistSgdError, ValueError, OSError) as error:
+            report_error(error, debug=args.debug)
         else:
-            ranked = ", ".join(
-                f"{c} ({v:.3f})" for c, v in zip(labels, top.values.tolist(), strict=True)
-            )
-            print(f"{path}: {ranked}")
-    return 0
+            paths.append(path)
+    return paths, images
+
+
+def print_prediction(path: Path, p: Any, classes: list[str], args: argparse.Namespace) -> None:
+    """One line for one image: its top classes (``--json``: one object)."""
+    top = p.topk(min(max(args.top, 1), len(p)))
+    labels = [classes[i] for i in top.indices.tolist()]
+    if args.json:
+        record = {
+            "image": str(path),
+            "label": labels[0],
+            "probability": float(top.values[0]),
+            "probabilities": dict(zip(classes, p.tolist(), strict=True)),
+        }
+        print(json.dumps(record))
+    else:
+        ranked = ", ".join(
+            f"{c} ({v:.3f})" for c, v in zip(labels, top.values.tolist(), strict=True)
+        )
+        print(f"{path}: {ranked}")
 
 
 def save_seen(folder: Path, paths: list[Path], images: Any, probs: Any, classes: list[str]) -> None:

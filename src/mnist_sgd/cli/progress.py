@@ -1,4 +1,8 @@
-"""What a person sees while training: a bar within each epoch, one table row per epoch."""
+"""What a person sees while training: a bar within each epoch, one table row per epoch.
+
+The bar is drawn only when stderr is a terminal; in a pipe, a log file or a
+notebook's ``!mnist-sgd`` the epoch rows (stdout) are the progress.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ class ProgressPrinter(Callback):
             desc=f"epoch {learn.epoch + 1}/{learn.n_epoch}",
             unit="batch",
             mininterval=0.2,
+            disable=None,  # a terminal only: into a pipe or a log, a bar is '\r' fragments
         )
 
     def after_batch(self, learn: Learner) -> None:
@@ -68,7 +73,7 @@ class ProgressPrinter(Callback):
             self.header_done = True
         cells = "  ".join(f"{record[n]:>14.4f}" for n in names)
         print(
-            f"{int(record['epoch']) + 1:>5}  {cells}  {record['seconds']:>6.2f}s",
+            f"{int(record['epoch']):>5}  {cells}  {record['seconds']:>6.2f}s",
             file=self.out,
             flush=True,
         )

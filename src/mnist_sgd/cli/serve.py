@@ -30,7 +30,6 @@ def add_parser(subparsers: Any) -> None:
         "image, and watch the model's probabilities move. Needs the extra 'web': "
         "pip install 'mnist-sgd[web]'. API documentation: /openapi.json.",
         epilog="example: mnist-sgd serve runs/mnist-linear-20261129-101500 --port 8000",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
@@ -69,17 +68,22 @@ def run(args: argparse.Namespace) -> int:
     )
     sock = bind(args.host, args.port)
     if not local:
-        print(
-            f"warning: listening on {args.host}, not loopback: anyone who can reach this "
-            "machine can use the page; use --host 127.0.0.1 to keep it local",
-            file=sys.stderr,
-        )
+        warn_not_loopback(args.host)
     print(f"serving {args.run_dir} at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
         server.run(sockets=[sock])
     print("stopped", file=sys.stderr)
     return 0
+
+
+def warn_not_loopback(host: str) -> None:
+    """Say on stderr that the page is open to anyone who can reach ``host``."""
+    print(
+        f"warning: listening on {host}, not loopback: anyone who can reach this "
+        "machine can use the page; use --host 127.0.0.1 to keep it local",
+        file=sys.stderr,
+    )
 
 
 def require_web_extra() -> None:

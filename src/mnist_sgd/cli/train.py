@@ -7,12 +7,28 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
-from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.config import TrainConfig
+from mnist_sgd.datasets.registry import DATASETS
+from mnist_sgd.names import (
+    DEVICE_NAMES,
+    LOSS_NAMES,
+    MODEL_NAMES,
+    OPTIMISER_NAMES,
+    SCHEDULE_NAMES,
+)
+from mnist_sgd.recipes import recipe_names
+
+if TYPE_CHECKING:
+    import torch
+
+    from mnist_sgd.datasets import MnistData
+    from mnist_sgd.runs import Checkpoint, RunTrainer
 
 EXAMPLES = """examples:
   mnist-sgd train                        # the seed: MNIST_SAMPLE, linear model, SGD lr 1.0
@@ -20,65 +36,70 @@ EXAMPLES = """examples:
   mnist-sgd train --dataset mnist --loss cross_entropy --model linear --lr 0.1
   mnist-sgd train --dry-run --out /tmp/smoke       # one batch of each split
   mnist-sgd train --resume runs/mnist_sample-linear-20261129-101500
-  mnist-sgd train --nproc 2 --bs 256     # 2 worker processes, 128 items each per batch
-  torchrun --nproc-per-node 2 -m mnist_sgd train   # the same through torchrun (or many machines)
 """
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the examples' line breaks."""
+# flag -> (choices, help); the default shown is the seed's (TrainConfig()).
+CHOICE_FLAGS = {
+    "dataset": (tuple(DATASETS), "dataset"),
+    "model": (MODEL_NAMES, "model"),
+    "loss": (LOSS_NAMES, "loss (mnist_loss and bce: two classes, one output)"),
+    "opt": (OPTIMISER_NAMES, "optimiser (basic: the book's BasicOptim, plain steps)"),
+    "schedule": (SCHEDULE_NAMES, "how lr moves during the fit"),
+}
+NUMBER_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "lr": (positive_float, "learning rate"),
+    "bs": (positive_int, "batch size"),
+    "epochs": (positive_int, "epochs"),
+    "seed": (int, "random seed (weights, shuffling)"),
+    "mom": (float, "momentum (sgd; adam's first beta when > 0; not with --opt basic)"),
+    "wd": (float, "weight decay (sgd, adam; not with --opt basic)"),
+}
 
 
 def add_parser(subparsers: Any) -> None:
     """Register ``train`` and its flags."""
-    from mnist_sgd.training import TrainConfig
-
-    d = TrainConfig()
     p = subparsers.add_parser(
         "train",
         help="train a model and save a run folder",
         epilog=EXAMPLES,
-        formatter_class=HelpFormatter,
-        description="Train a digit classifier. With no options: the seed's system.",
+        description="Train a digit classifier. With no options: the seed's system.\n"
+        "Each default below is the seed's; a --recipe sets its own, and a flag given wins.",
     )
+    add_config_options(p, TrainConfig())
+    add_run_options(p)
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
+    """One flag per ``TrainConfig`` field, plus ``--recipe``."""
+    names = recipe_names()
     p.add_argument(
-        "--recipe", default=None, help="a named set of options (see 'mnist-sgd recipes')"
+        "--recipe",
+        choices=names,
+        metavar="NAME",
+        help=f"a named set of options: {', '.join(names)} (see 'mnist-sgd recipes')",
     )
-    p.add_argument("--dataset", default=None, help=f"dataset name (default {d.dataset})")
-    p.add_argument("--model", default=None, help=f"model name (default {d.model})")
-    p.add_argument(
-        "--loss", default=None, help=f"loss: mnist_loss, bce, cross_entropy (default {d.loss})"
-    )
-    p.add_argument("--opt", default=None, help=f"optimiser name (default {d.opt})")
-    p.add_argument(
-        "--lr", type=positive_float, default=None, help=f"learning rate (default {d.lr})"
-    )
-    p.add_argument("--bs", type=positive_int, default=None, help=f"batch size (default {d.bs})")
-    p.add_argument("--epochs", type=positive_int, default=None, help=f"epochs (default {d.epochs})")
-    p.add_argument("--seed", type=int, default=None, help=f"random seed (default {d.seed})")
-    p.add_argument("--mom", type=float, default=None, help=f"SGD momentum (default {d.mom})")
-    p.add_argument("--wd", type=float, default=None, help=f"weight decay (default {d.wd})")
-    p.add_argument(
-        "--schedule",
-        default=None,
-        help=f"learning-rate schedule: constant, one_cycle (default {d.schedule})",
-    )
+    for flag, (choices, text) in CHOICE_FLAGS.items():
+        p.add_argument(
+            f"--{flag}", choices=choices, help=f"{text} (default: {getattr(seed, flag)})"
+        )
+    for flag, (kind, text) in NUMBER_FLAGS.items():
+        p.add_argument(f"--{flag}", type=kind, help=f"{text} (default: {getattr(seed, flag)})")
     p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        default=None,
-        help=f"small random shifts/rotations of training images (default {d.augment})",
+        help="small random shifts/rotations of training images "
+        f"(default: {'on' if seed.augment else 'off'})",
     )
-    p.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
-    )
-    p.add_argument(
-        "--out", type=folder, default=None, help="run folder (default runs/DATASET-MODEL-TIME)"
-    )
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Where to train, where the run goes, what is printed."""
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
+    p.add_argument("--out", type=folder, help="run folder (default: runs/DATASET-MODEL-TIME)")
     p.add_argument(
         "--resume",
         type=folder,
-        default=None,
         metavar="RUN",
         help="continue an interrupted run (with --epochs N: train it on to N epochs)",
     )
@@ -88,17 +109,14 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--nproc",
         type=positive_int,
-        default=None,
         metavar="N",
         help="N local data-parallel workers; --bs stays the global batch "
         "(a worker waits MNIST_SGD_DIST_TIMEOUT s, default 120, for the others)",
     )
-    p.add_argument("--port", type=positive_int, default=None, help="--nproc's rendezvous port")
+    p.add_argument("--port", type=positive_int, help="--nproc's rendezvous port")
     p.add_argument("--quiet", action="store_true", help="print only where the run was saved")
     p.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     p.add_argument("--no-plots", action="store_true", help="skip writing the loss/accuracy curves")
-    add_data_options(p)
-    p.set_defaults(run=run)
 
 
 def folder(text: str) -> Path:
@@ -108,15 +126,11 @@ def folder(text: str) -> Path:
     return Path(text)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """A ``TrainConfig``: the recipe's options (if any), overridden by the flags given."""
-    from mnist_sgd.training import TrainConfig
+    from mnist_sgd.recipes import get_recipe
 
-    base = TrainConfig()
-    if args.recipe is not None:
-        from mnist_sgd.recipes import get_recipe
-
-        base = get_recipe(args.recipe)
+    base = TrainConfig() if args.recipe is None else get_recipe(args.recipe)
     given = {
         f.name: getattr(args, f.name)
         for f in fields(TrainConfig)
@@ -180,7 +194,7 @@ def writer_lock(run_dir: Path, *, create: bool) -> contextlib.AbstractContextMan
     return runs.claim(run_dir, create=create) if is_writer() else contextlib.nullcontext()
 
 
-def load_data(name: str, args: argparse.Namespace) -> Any:
+def load_data(name: str, args: argparse.Namespace) -> MnistData:
     """Load the dataset (``--dry-run``: one batch of each split)."""
     from mnist_sgd.datasets import load_dataset
 
@@ -190,47 +204,27 @@ def load_data(name: str, args: argparse.Namespace) -> Any:
 
 def train_into(
     run_dir: Path,
-    config: Any,
-    data: Any,
-    device: Any,
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device,
     args: argparse.Namespace,
-    checkpoint: Any,
+    checkpoint: Checkpoint | None,
 ) -> int:
-    """Fit with progress; SIGINT/SIGTERM stop cleanly with a checkpoint."""
+    """Fit with progress, then the curves; 130 when a signal stopped it (checkpoint saved)."""
     from mnist_sgd.cli.progress import ProgressPrinter
-    from mnist_sgd.cli.workers import resume_note
     from mnist_sgd.cli.workers import trainer as make_trainer
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
     trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint)
     if not trainer.writer:
         args.quiet = True  # rank 0 speaks for all workers
-    if checkpoint is not None:
-        say(
-            args,
-            f"resuming {run_dir} at epoch {checkpoint[1]['epoch'] + 1}, "
-            f"batch {checkpoint[1]['iter'] + 1}",
-        )
-    elif args.resume is not None:
-        say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
-    if args.resume is not None and (note := resume_note(run_dir, config)):
-        say(args, note)
-    previous = {
-        sig: signal.signal(sig, lambda *_: trainer.request_stop())
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        history = trainer.fit()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    say_resuming(args, run_dir, config, checkpoint)
+    history = fit_until_signal(trainer)
     if not trainer.writer:
         return 130 if trainer.stopped else 0
     if trainer.stopped:
-        print(
-            f"interrupted: checkpoint saved; resume with: mnist-sgd train --resume {run_dir}",
-            file=sys.stderr,
-        )
+        resume = f"mnist-sgd train --resume {run_dir}"
+        print(f"interrupted: checkpoint saved; resume with: {resume}", file=sys.stderr)
         return 130
     warn_if_chance(history, data.valid_labels, config.lr)
     if not args.no_plots:
@@ -238,6 +232,34 @@ def train_into(
     if not args.json:
         print(f"saved run to {run_dir}")
     return 0
+
+
+def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:
+    """``trainer.fit()``; SIGINT/SIGTERM ask it to stop after the batch (it saves a checkpoint)."""
+    previous = {
+        sig: signal.signal(sig, lambda *_: trainer.request_stop())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        return trainer.fit()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def say_resuming(
+    args: argparse.Namespace, run_dir: Path, config: TrainConfig, checkpoint: Checkpoint | None
+) -> None:
+    """Where a resumed run goes on from, and what another worker count means (fresh: nothing)."""
+    from mnist_sgd.cli.workers import resume_note
+
+    if args.resume is not None and (note := resume_note(run_dir, config)):
+        say(args, note)
+    if checkpoint is not None:
+        facts = checkpoint[1]
+        say(args, f"resuming {run_dir} at epoch {facts['epoch'] + 1}, batch {facts['iter'] + 1}")
+    elif args.resume is not None:
+        say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
 
 
 def warn_if_chance(history: list[dict[str, float]], labels: Any, lr: float) -> None:
@@ -253,21 +275,43 @@ def warn_if_chance(history: list[dict[str, float]], labels: Any, lr: float) -> N
         print(
             f"warning: validation accuracy {accuracy:.4f} is no better than always answering "
             f"the commonest class ({commonest:.4f}): training failed; lr {lr:g} may be too high, "
-            "try 'mnist-sgd lr_find'",
+            "try 'mnist-sgd lr-find'",
             file=sys.stderr,
         )
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """Loss and accuracy curves as ``plots/history.png`` (skipped if plotting is unavailable)."""
-    try:
-        from mnist_sgd.plots import plot_history
-    except ImportError:
+    """Loss and accuracy curves as ``plots/history.png``, drawn without holding up the prompt.
+
+    Importing matplotlib and drawing took about 1 s after a 1 s training of the
+    seed's model (benchmarks/RESULTS.md, "Start-up"): where the OS can fork, a
+    detached grandchild draws the file (atomically, a second or so later) while
+    the command returns; elsewhere it is drawn here. ``mnist-sgd report`` draws it
+    too. A plot must never cost the user the trained model.
+    """
+    if not hasattr(os, "fork"):
+        draw_curves(run_dir, history)
+        return
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)  # the child only forks again and exits: no zombie is left
         return
     try:
+        if os.fork() == 0:
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):  # a pipe reading our output must not wait for the drawing
+                os.dup2(devnull, fd)
+            draw_curves(run_dir, history)
+    finally:
+        os._exit(0)
+
+
+def draw_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
+    """``plots/history.png`` now (a warning on stderr if it cannot be drawn)."""
+    try:
+        from mnist_sgd.plots import plot_history
+
         plot_history(history, run_dir / "plots" / "history.png")
-    except MnistSgdError:
-        raise
     except Exception as error:  # a plot must never cost the user the trained model
         print(f"warning: could not draw the curves: {error}", file=sys.stderr)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 Progress = Callable[[str, int, int | None], None]
 """``progress(what, done_bytes, total_bytes or None)``, called as bytes arrive."""

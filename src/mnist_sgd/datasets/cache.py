@@ -25,10 +25,9 @@ from safetensors.torch import save
 from torch import Tensor
 
 from mnist_sgd.datasets.base import TENSOR_NAMES
+from mnist_sgd.datasets.layout import FORMAT_VERSION
 from mnist_sgd.datasets.registry import DatasetInfo
 from mnist_sgd.files import atomic_write_bytes, atomic_write_text, remove_stale_temps
-
-FORMAT_VERSION = 1  # bump when the layout or the canonical order changes
 
 
 def remove_dead_temps(cache_dir: Path) -> None:
@@ -58,15 +57,6 @@ def content_digest(tensors: Mapping[str, Tensor]) -> str:
         digest.update(images.contiguous().numpy().data)
         digest.update(labels.to(torch.int64).numpy().astype("<i8").data)
     return digest.hexdigest()
-
-
-def tensor_cache_path(cache_dir: Path, info: DatasetInfo) -> Path:
-    """Where ``info``'s decoded tensors live in ``cache_dir``."""
-    return (
-        cache_dir
-        / "tensors"
-        / f"{info.name}-{info.content_sha256[:16]}.v{FORMAT_VERSION}.safetensors"
-    )
 
 
 def save_tensors(path: Path, info: DatasetInfo, tensors: Mapping[str, Tensor]) -> None:

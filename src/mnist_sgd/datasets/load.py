@@ -22,17 +22,16 @@ from mnist_sgd.datasets.cache import (
     remember_source,
     remove_dead_temps,
     save_tensors,
-    tensor_cache_path,
 )
 from mnist_sgd.datasets.checks import check_content, is_official
 from mnist_sgd.datasets.folders import read_png_archive
 from mnist_sgd.datasets.idx import read_idx_dataset
+from mnist_sgd.datasets.layout import download_path, tensor_cache_path
 from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile, get_info
 from mnist_sgd.datasets.sources import (
     LocalCopy,
     Tensors,
     check_download,
-    download_path,
     fetch_files,
     find_local,
     local_files,

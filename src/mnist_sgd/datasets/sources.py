@@ -25,6 +25,7 @@ from mnist_sgd.datasets.download import SOURCE_HINT, NotFoundError, download
 from mnist_sgd.datasets.extract import extract_archive
 from mnist_sgd.datasets.folders import read_image_folder, read_png_archive
 from mnist_sgd.datasets.idx import MAX_IDX_BYTES, idx_payload, read_idx_dataset
+from mnist_sgd.datasets.layout import download_path
 from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile, get_info
 from mnist_sgd.errors import DataError
 
@@ -91,11 +92,6 @@ def read_local(info: DatasetInfo, local: LocalCopy) -> Tensors:
         return found, str(found)
 
     return read_idx_dataset(info, read)
-
-
-def download_path(cache_dir: Path, file: RemoteFile) -> Path:
-    """Where ``file`` lives in the download cache (a mirror's layout)."""
-    return cache_dir / "downloads" / file.path
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_sgd.datasets.base import DEFAULT_OPTIONS, DataOptions
-from mnist_sgd.datasets.cache import tensor_cache_path
+from mnist_sgd.datasets.layout import download_path, tensor_cache_path
 from mnist_sgd.datasets.registry import get_info
-from mnist_sgd.datasets.sources import download_path
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from mnist_sgd.callback import EVENTS as EVENTS  # re-exported: learner was their home
+from mnist_sgd.callback import Callback, CancelFitException
 from mnist_sgd.data import DataLoader, DataLoaders
 from mnist_sgd.errors import TrainingError
 from mnist_sgd.loss import mnist_loss
 from mnist_sgd.metrics import batch_accuracy
+from mnist_sgd.notebook import notebook_callbacks
 from mnist_sgd.optim import SGD, BasicOptim
+from mnist_sgd.recorder import Recorder
 
 LossFunc = Callable[[Tensor, Tensor], Tensor]
 Metric = Callable[[Tensor, Tensor], Tensor]
-EVENTS = ("before_fit", "before_epoch", "before_batch", "after_batch", "after_epoch", "after_fit")
 
 
 def calc_grad(
@@ -62,21 +65,6 @@ def validate_epoch(
     return total / count
 
 
-class CancelFitException(Exception):
-    """Raise from a callback to end ``fit`` cleanly (early stop, Ctrl-C)."""
-
-
-class Callback:
-    """Base class: override any of ``EVENTS``; each gets the ``Learner``."""
-
-    def before_fit(self, learn: Learner) -> None: ...
-    def before_epoch(self, learn: Learner) -> None: ...
-    def before_batch(self, learn: Learner) -> None: ...
-    def after_batch(self, learn: Learner) -> None: ...
-    def after_epoch(self, learn: Learner) -> None: ...
-    def after_fit(self, learn: Learner) -> None: ...
-
-
 class Learner:
     """Data, model, optimiser, loss and metrics together: ``Learner(dls, model).fit(10, lr=1.0)``.
 
@@ -86,7 +74,8 @@ class Learner:
         opt_func: ``opt_func(params, lr)`` builds the optimiser (default ``SGD``).
         loss_func: ``loss_func(preds, yb)`` -> scalar (default ``mnist_loss``).
         metrics: one metric or several, each ``metric(preds, yb)`` -> mean over the batch.
-        cbs: callbacks, called in order at each event.
+        cbs: callbacks, called in order at each event (after ``learn.recorder``
+            and, in Jupyter, the progress table of :mod:`mnist_sgd.notebook`).
         lr_schedule: ``lr_schedule(lr, pos)`` -> lr for a batch at ``pos`` in [0, 1) of the fit.
     """
 
@@ -102,7 +91,9 @@ class Learner:
     ) -> None:
         self.dls, self.model, self.opt_func, self.loss_func = dls, model, opt_func, loss_func
         self.metrics = [metrics] if callable(metrics) else list(metrics)
-        self.cbs, self.lr_schedule = list(cbs), lr_schedule
+        self.recorder = Recorder()  # learn.recorder.values, .losses, .plot_loss()
+        self.cbs = [self.recorder, *notebook_callbacks(), *cbs]
+        self.lr_schedule = lr_schedule
         self.opt: BasicOptim | None = None
         self.history: list[dict[str, float]] = []
         self.epoch, self.iter, self.n_epoch, self.lr = 0, 0, 0, 0.0

@@ -142,3 +142,129 @@ def test_every_seed_block_runs_verbatim_and_prints_what_the_seed_prints(book_env
     assert sorted(pairs) == ns["ds"]
     assert sorted(torch.cat(list(ns["dl"])).tolist()) == list(range(15))
     assert 0.0 <= ns["corrects"].float().mean().item() <= 1.0
+
+
+# The rest of fastbook chapter 4 ("Putting it all together" to "Going deeper"), as the book
+# writes it; only ``L(...)`` and ``first`` of fastcore are written with plain Python.
+CHAPTER_4 = """
+valid_x = torch.cat([valid_3_tens, valid_7_tens]).view(-1, 28*28)
+valid_y = tensor([1]*len(valid_3_tens) + [0]*len(valid_7_tens)).unsqueeze(1)
+valid_dset = list(zip(valid_x,valid_y))
+weights = init_params((28*28,1))
+bias = init_params(1)
+dl = DataLoader(dset, batch_size=256)
+xb,yb = first(dl)
+shapes = xb.shape,yb.shape
+valid_dl = DataLoader(valid_dset, batch_size=256)
+batch = train_x[:4]
+preds = linear1(batch)
+loss = mnist_loss(preds, train_y[:4])
+loss.backward()
+grads = weights.grad.shape,weights.grad.mean(),bias.grad
+
+def calc_grad(xb, yb, model):
+    preds = model(xb)
+    loss = mnist_loss(preds, yb)
+    loss.backward()
+
+calc_grad(batch, train_y[:4], linear1)
+weights.grad.zero_()
+bias.grad.zero_();
+
+def train_epoch(model, lr, params):
+    for xb,yb in dl:
+        calc_grad(xb, yb, model)
+        for p in params:
+            p.data -= p.grad*lr
+            p.grad.zero_()
+
+def batch_accuracy(xb, yb):
+    preds = xb.sigmoid()
+    correct = (preds>0.5) == yb
+    return correct.float().mean()
+
+def validate_epoch(model):
+    accs = [batch_accuracy(model(xb), yb) for xb,yb in valid_dl]
+    return round(torch.stack(accs).mean().item(), 4)
+
+lr = 1.
+params = weights,bias
+train_epoch(linear1, lr, params)
+for i in range(20):
+    train_epoch(linear1, lr, params)
+    print(validate_epoch(linear1), end=' ')
+from_scratch = validate_epoch(linear1)
+
+linear_model = nn.Linear(28*28,1)
+w,b = linear_model.parameters()
+
+class BasicOptim:
+    def __init__(self,params,lr): self.params,self.lr = list(params),lr
+
+    def step(self, *args, **kwargs):
+        for p in self.params: p.data -= p.grad.data * self.lr
+
+    def zero_grad(self, *args, **kwargs):
+        for p in self.params: p.grad = None
+
+opt = BasicOptim(linear_model.parameters(), lr)
+
+def train_epoch(model):
+    for xb,yb in dl:
+        calc_grad(xb, yb, model)
+        opt.step()
+        opt.zero_grad()
+
+def train_model(model, epochs):
+    for i in range(epochs):
+        train_epoch(model)
+        print(validate_epoch(model), end=' ')
+
+train_model(linear_model, 20)
+basic_optim = validate_epoch(linear_model)
+
+linear_model = nn.Linear(28*28,1)
+opt = SGD(linear_model.parameters(), lr)
+train_model(linear_model, 20)
+library_sgd = validate_epoch(linear_model)
+
+dls = DataLoaders(dl, valid_dl)
+learn = Learner(dls, nn.Linear(28*28,1), opt_func=SGD,
+                loss_func=mnist_loss, metrics=batch_accuracy)
+learn.fit(10, lr=lr)
+linear_learner = learn.recorder.values[-1][2]
+
+simple_net = nn.Sequential(
+    nn.Linear(28*28,30),
+    nn.ReLU(),
+    nn.Linear(30,1)
+)
+learn = Learner(dls, simple_net, opt_func=SGD,
+                loss_func=mnist_loss, metrics=batch_accuracy)
+learn.fit(40, 0.1)
+accuracies = [row[2] for row in learn.recorder.values]  # L(learn.recorder.values).itemgot(2)
+simple_net_accuracy = learn.recorder.values[-1][2]
+"""
+
+
+@pytest.mark.slow
+def test_the_rest_of_chapter_4_reaches_the_books_accuracies(book_env: None) -> None:
+    torch.manual_seed(0)
+    ns = book_namespace()
+    for code, _ in seed_cells(SEED_DOC.read_text(encoding="utf-8")):
+        run_cell(code, ns)
+        extra = next((line for key, line in BOOK_LINES.items() if code.endswith(key)), None)
+        if extra is not None:
+            run_cell(extra, ns)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(CHAPTER_4, ns)
+    assert ns["shapes"] == ((256, 784), (256, 1))
+    assert ns["grads"][0] == (784, 1)
+    printed = [float(v) for v in out.getvalue().split()]
+    assert len(printed) == 60  # three runs of 20 epochs, "print(..., end=' ')"
+    assert ns["from_scratch"] >= 0.95, printed[:20]
+    assert ns["basic_optim"] >= 0.95 and ns["library_sgd"] >= 0.95, printed[20:]
+    assert ns["linear_learner"] >= 0.95
+    assert ns["simple_net_accuracy"] >= 0.975, ns["accuracies"]
+    assert len(ns["learn"].recorder.values) == 40 and len(ns["learn"].recorder.losses) == 40 * 49

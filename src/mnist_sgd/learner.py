@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
@@ -20,11 +20,18 @@ from mnist_sgd.callback import EVENTS as EVENTS  # re-exported: learner was thei
 from mnist_sgd.callback import Callback, CancelFitException
 from mnist_sgd.data import DataLoader, DataLoaders
 from mnist_sgd.errors import TrainingError
+from mnist_sgd.inference import predict
 from mnist_sgd.loss import mnist_loss
+from mnist_sgd.lr_find import BETA, END_LR, NUM_IT, START_LR, LRFindResult, lr_find
 from mnist_sgd.metrics import batch_accuracy
-from mnist_sgd.notebook import notebook_callbacks
+from mnist_sgd.notebook import NotebookProgress, in_notebook, notebook_callbacks
 from mnist_sgd.optim import SGD, BasicOptim
 from mnist_sgd.recorder import Recorder
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mnist_sgd.images import ImageSource
 
 LossFunc = Callable[[Tensor, Tensor], Tensor]
 Metric = Callable[[Tensor, Tensor], Tensor]
@@ -272,3 +279,43 @@ class Learner:
         self.history = [dict(record) for record in facts["history"]]
         self._carried = tensors.get("epoch.losses", torch.zeros(0, 2)).clone()
         self._batch_losses, self._batch_sizes = [], []
+
+    # --- the notebook's verbs (fastai's names); each lives in its own module --------------
+
+    def lr_find(
+        self,
+        start_lr: float = START_LR,
+        end_lr: float = END_LR,
+        num_it: int = NUM_IT,
+        stop_div: bool = True,
+        beta: float = BETA,
+        show_plot: bool = True,
+    ) -> LRFindResult:
+        """The learning-rate finder (:mod:`mnist_sgd.lr_find`); the learner is left as it was.
+
+        In a notebook it shows a progress bar and the plot; ``.suggestion`` is the lr to use.
+        """
+        bar = [NotebookProgress(table=False)] if in_notebook() else []
+        result = lr_find(self, start_lr, end_lr, num_it, stop_div, beta, cbs=bar)
+        if show_plot and in_notebook():
+            result.show()
+        return result
+
+    def predict(self, item: ImageSource | Tensor) -> tuple[str, int, Tensor]:
+        """``(label, index, probabilities)`` for one image file or ``(28, 28)`` tensor."""
+        return predict(self, item)
+
+    def show_results(self, n: int = 9, ncols: int = 3) -> Any:
+        """The first ``n`` validation images, ``actual/predicted`` over each."""
+        from mnist_sgd.interpret import show_results  # pictures: matplotlib only when asked
+
+        return show_results(self, n, ncols)
+
+    def export(self, path: str | Path, **facts: Any) -> Path:
+        """Write a run folder that ``mnist-sgd predict``/``evaluate``/``report``/``serve`` read.
+
+        See :func:`mnist_sgd.runs.export.export` for ``facts`` (dataset, classes, loss).
+        """
+        from mnist_sgd.runs.export import export  # runs imports this module
+
+        return export(self, path, **facts)

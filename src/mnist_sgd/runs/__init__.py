@@ -13,6 +13,7 @@ from mnist_sgd.runs.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from mnist_sgd.runs.export import export, load_learner
 from mnist_sgd.runs.folder import (
     Checkpoint,
     RunTrainer,
@@ -61,7 +62,9 @@ __all__ = [
     "check_new",
     "default_run_dir",
     "describe_run",
+    "export",
     "load_checkpoint",
+    "load_learner",
     "load_run",
     "load_weights",
     "read_history",

@@ -29,6 +29,10 @@ def build_model(info: dict[str, Any]) -> nn.Module:
     from mnist_sgd.model import get_model
 
     spec = info["model"]
+    if spec.get("name") == "sequential":  # a notebook's nn.Sequential (runs.export)
+        from mnist_sgd.runs.export import build_layers
+
+        return build_layers(spec["layers"])
     try:
         return get_model(spec["name"], n_out=int(spec["n_out"]), **spec.get("kwargs", {}))
     except (KeyError, TypeError, ValueError) as error:

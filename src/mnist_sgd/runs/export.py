@@ -4,7 +4,7 @@ The folder is what ``mnist-sgd train`` writes (``run.json`` from
 :func:`describe_run` with status ``done``, ``model.safetensors``,
 ``metrics.jsonl``, ``init.safetensors``): safetensors only, no pickle, so
 loading runs no code. The library's ``Linear1`` is recorded by its registry
-name (``linear``); an ``nn.Sequential`` of standard layers (the book's
+name (``linear``); a standard layer or an ``nn.Sequential`` of them (the book's
 ``nn.Linear(28*28,1)`` alone, ``simple_net``, the library's MLP and CNNs) as a
 small JSON list of layers, rebuilt by :func:`build_layers`. ``load_learner``
 reads any run folder back as a ``Learner`` that predicts the same.
@@ -47,7 +47,7 @@ LAYERS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
     "AdaptiveAvgPool2d": (nn.AdaptiveAvgPool2d, ("output_size",)),
     "Sequential": (nn.Sequential, ()),
 }
-EXPORTABLE = "the library's models and nn.Sequential stacks of " + ", ".join(
+EXPORTABLE = "the library's models, and standard layers alone or in an nn.Sequential: " + ", ".join(
     name for name in LAYERS if name != "Sequential"
 )
 
@@ -56,7 +56,7 @@ def describe_layers(module: nn.Module) -> dict[str, Any]:
     """``{"type": ..., "args": {...}}`` (a ``Sequential``: ``"layers": [...]``) for ``module``."""
     kind = type(module).__name__
     if kind not in LAYERS or type(module) is not LAYERS[kind][0]:
-        raise ModelFileError(f"cannot export a {kind} layer; what can be exported: {EXPORTABLE}")
+        raise ModelFileError(f"cannot export a {kind}; what can be exported: {EXPORTABLE}")
     if isinstance(module, nn.Sequential):
         return {"type": kind, "layers": [describe_layers(m) for m in module]}
     args = {name: _jsonable(getattr(module, name)) for name in LAYERS[kind][1]}
@@ -65,15 +65,21 @@ def describe_layers(module: nn.Module) -> dict[str, Any]:
     return {"type": kind, "args": args}
 
 
-def build_layers(spec: dict[str, Any]) -> nn.Module:
-    """The untrained module :func:`describe_layers` described."""
-    if spec.get("type") not in LAYERS:
-        raise ModelFileError(f"run.json describes an unknown layer {spec.get('type')!r}")
-    cls = LAYERS[spec["type"]][0]
-    if cls is nn.Sequential:
-        return nn.Sequential(*(build_layers(layer) for layer in spec["layers"]))
-    args = {k: tuple(v) if isinstance(v, list) else v for k, v in spec.get("args", {}).items()}
-    return cls(**args)
+def build_layers(spec: Any) -> nn.Module:
+    """The untrained module :func:`describe_layers` described (a ModelFileError if it cannot)."""
+    kind = spec.get("type") if isinstance(spec, dict) else None
+    if kind not in LAYERS:
+        raise ModelFileError(f"run.json describes an unknown layer {kind!r}; known: {EXPORTABLE}")
+    cls = LAYERS[kind][0]
+    try:
+        if cls is nn.Sequential:
+            return nn.Sequential(*(build_layers(layer) for layer in spec["layers"]))
+        args = {k: tuple(v) if isinstance(v, list) else v for k, v in spec["args"].items()}
+        return cls(**args)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ModelFileError(
+            f"run.json describes a {kind} mnist-sgd cannot build: {error}"
+        ) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -88,12 +94,8 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
     n_out = _n_out(model, flat)
     if type(model) is Linear1 and model.weights.shape[0] == 28 * 28:
         spec: dict[str, Any] = {"name": "linear", "kwargs": {}}
-    elif isinstance(model, nn.Sequential):
-        spec = {"name": "sequential", "kwargs": {}, "layers": describe_layers(model)}
-    else:
-        raise ModelFileError(
-            f"cannot export a {type(model).__name__}; what can be exported: {EXPORTABLE}"
-        )
+    else:  # a standard layer, or an nn.Sequential of them (describe_layers names the misfit)
+        spec = {"name": "layers", "kwargs": {}, "layers": describe_layers(model)}
     parameters = sum(p.numel() for p in model.parameters())
     return {**spec, "n_out": n_out, "flat": flat, "parameters": parameters}
 

@@ -29,7 +29,7 @@ def build_model(info: dict[str, Any]) -> nn.Module:
     from mnist_sgd.model import get_model
 
     spec = info["model"]
-    if spec.get("name") == "sequential":  # a notebook's nn.Sequential (runs.export)
+    if isinstance(spec, dict) and spec.get("name") == "layers":  # runs.export
         from mnist_sgd.runs.export import build_layers
 
         return build_layers(spec["layers"])

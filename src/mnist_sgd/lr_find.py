@@ -159,7 +159,7 @@ def lr_find(
         raise ValueError("the training DataLoader yields no batches")
     finder = LRFinder(start_lr, end_lr, num_it, stop_div, beta)
     probe = copy.copy(learn)  # fit() sets its own opt, history, epoch; learn keeps its own
-    probe.cbs, probe.lr_schedule = [finder, *cbs], None
+    probe.cbs, probe.lr_schedule = [*cbs, finder], None
     probe.fit(-(-num_it // n_batches), lr=start_lr)
     lrs, losses = finder.lrs, finder.losses
     if len(losses) < 3:

@@ -8,7 +8,8 @@ honouring ``MNIST_SGD_MIRROR`` and ``MNIST_SGD_CACHE``), ``threes``/``sevens``
 (``(n, 28, 28)`` float in [0, 1]) and ``valid_3_tens``/``valid_7_tens``, plus
 ``torch``, ``tensor``, ``nn``, ``F``, ``plt``, ``first``, the library's
 ``DataLoader``, ``DataLoaders``, ``Learner``, ``SGD`` and the drawing helpers
-``show_image`` and ``plot_function``.
+``show_image`` and ``plot_function``; and, for after the chapter, fastai's
+``Interpretation`` (``ClassificationInterpretation``) and ``load_learner``.
 
 The chapter's own functions (``init_params``, ``linear1``, ``mnist_loss``,
 ``batch_accuracy``, ...) are not here: the reader writes them. The pixels come
@@ -30,8 +31,10 @@ from torch import Tensor, nn, tensor
 
 from mnist_sgd.data import DataLoader, DataLoaders
 from mnist_sgd.datasets import DataOptions, MnistData, fetch, load_dataset
+from mnist_sgd.interpret import Interpretation
 from mnist_sgd.learner import Learner
 from mnist_sgd.optim import SGD
+from mnist_sgd.runs.export import load_learner
 from mnist_sgd.show import plot_function, show_image
 
 CACHE_ENV, MIRROR_ENV = "MNIST_SGD_CACHE", "MNIST_SGD_MIRROR"
@@ -81,9 +84,11 @@ __all__ = [
     "DataLoader",
     "DataLoaders",
     "F",
+    "Interpretation",
     "Learner",
     "Path",
     "first",
+    "load_learner",
     "nn",
     "path",
     "plot_function",

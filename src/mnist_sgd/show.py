@@ -67,13 +67,14 @@ def show_images(
 
     n = len(images)
     nrows = max(-(-n // ncols), 1)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False, layout="constrained"
+    )
     for i, ax in enumerate(axes.flat):
         if i < n:
             show_image(images[i], ax=ax, title=titles[i] if i < len(titles) else None)
         else:
             ax.axis("off")
-    fig.tight_layout()
     return fig
 
 

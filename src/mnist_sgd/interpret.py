@@ -84,7 +84,8 @@ class Interpretation:
             matrix.flatten().tolist(),
             strict=True,
         ):
-            ax.text(p, a, str(count), ha="center", va="center")
+            dark = count > matrix.max().item() / 2  # white on dark blue, black on light
+            ax.text(p, a, str(count), ha="center", va="center", color="white" if dark else "black")
         ticks = range(len(self.classes))
         ax.set(xticks=ticks, yticks=ticks, xlabel="predicted", ylabel="actual")
         ax.set_xticklabels(self.classes)

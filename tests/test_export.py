@@ -132,3 +132,34 @@ def test_what_cannot_be_exported_is_named(tmp_path: Path) -> None:
     Learner(dls, nn.Linear(784, 1)).export(tmp_path / "c")
     with pytest.raises(ValueError, match="already holds a run"):
         Learner(dls, nn.Linear(784, 1)).export(tmp_path / "c")
+
+
+@pytest.mark.slow
+def test_report_and_serve_accept_an_exported_run(
+    book_dls: DataLoaders, sample_cache: Path, tmp_path: Path
+) -> None:
+    import io
+    import warnings
+
+    from PIL import Image
+    from starlette.testclient import TestClient
+
+    from mnist_sgd.cli import main
+    from mnist_sgd.web.app import create_app
+
+    model = nn.Sequential(nn.Linear(28 * 28, 30), nn.ReLU(), nn.Linear(30, 1))
+    run_dir = trained(book_dls, model, 2, 0.1).export(tmp_path / "net")
+    data = ["--cache-dir", str(sample_cache), "--offline"]
+    assert main(["report", str(run_dir), *data]) == 0
+    assert (run_dir / "report.html").stat().st_size > 10_000
+    buffer = io.BytesIO()
+    three = (next(iter(book_dls.valid))[0][0] * 255).round().to(torch.uint8).view(28, 28)
+    Image.fromarray(three.numpy()).save(buffer, format="PNG")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client = TestClient(create_app(run_dir))
+    assert client.get("/api/info").json()["classes"] == ["3", "7"]
+    answer = client.post(
+        "/api/predict", content=buffer.getvalue(), headers={"content-type": "image/png"}
+    )
+    assert answer.status_code == 200 and answer.json()["label"] in ("3", "7")

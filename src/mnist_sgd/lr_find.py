@@ -150,13 +150,7 @@ def lr_find(
         beta: the smoothing of the loss (an exponential moving average).
         cbs: more callbacks for the finder's fit (a progress bar).
     """
-    if not 0 < start_lr < end_lr:
-        raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
-    if num_it < 5:
-        raise ValueError(f"num_it must be >= 5, got {num_it}")
-    n_batches = len(learn.dls.train)
-    if n_batches == 0:
-        raise ValueError("the training DataLoader yields no batches")
+    n_batches = _check(learn, start_lr, end_lr, num_it)
     finder = LRFinder(start_lr, end_lr, num_it, stop_div, beta)
     probe = copy.copy(learn)  # fit() sets its own opt, history, epoch; learn keeps its own
     probe.cbs, probe.lr_schedule = [*cbs, finder], None
@@ -169,6 +163,17 @@ def lr_find(
     return LRFindResult(
         lrs, losses, valley(lrs, losses), steepest(lrs, losses), minimum(lrs, losses)
     )
+
+
+def _check(learn: Learner, start_lr: float, end_lr: float, num_it: int) -> int:
+    """The training set's batch count, after checking the arguments (ValueError naming them)."""
+    if not 0 < start_lr < end_lr:
+        raise ValueError(f"need 0 < start_lr < end_lr, got {start_lr} and {end_lr}")
+    if num_it < 5:
+        raise ValueError(f"num_it must be >= 5, got {num_it}")
+    if len(learn.dls.train) == 0:
+        raise ValueError("the training DataLoader yields no batches")
+    return len(learn.dls.train)
 
 
 def valley(lrs: list[float], losses: list[float]) -> float:

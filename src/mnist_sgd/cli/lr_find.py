@@ -49,6 +49,15 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--mom", type=float, default=None, help="SGD momentum (Adam's first beta)")
     p.add_argument("--wd", type=float, default=None, help="weight decay")
+    add_finder_options(p)
+    p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
+    p.add_argument("--json", action="store_true", help="print lrs, losses and suggestions as JSON")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def add_finder_options(p: argparse.ArgumentParser) -> None:
+    """The finder's own flags: the lr range, the batches, the device, where the plot goes."""
     p.add_argument("--start-lr", type=positive_float, default=START_LR, help="first lr tried")
     p.add_argument("--end-lr", type=positive_float, default=END_LR, help="last lr tried")
     p.add_argument("--num-it", type=positive_int, default=NUM_IT, help="mini-batches to try")
@@ -65,10 +74,6 @@ def add_parser(subparsers: Any) -> None:
         metavar="RUN",
         help="save the plot as RUN/plots/lr_find.png (where 'mnist-sgd report' finds it)",
     )
-    p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
-    p.add_argument("--json", action="store_true", help="print lrs, losses and suggestions as JSON")
-    add_data_options(p)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

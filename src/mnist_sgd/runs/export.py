@@ -131,23 +131,9 @@ def export(
             model's output > 0 is ``classes[0]``, as the book's target 1 is a 3).
         loss: a registered loss name (default the loss function's ``__name__``).
     """
-    from mnist_sgd.datasets import get_info
-    from mnist_sgd.loss import LOSSES
-
     path = Path(path)
     check_new(path)
-    spec = model_spec(learn.model)
-    names = list(classes or getattr(learn.dls, "vocab", None) or get_info(dataset).classes)
-    loss_name = loss or getattr(learn.loss_func, "__name__", "")
-    if loss_name not in LOSSES:
-        raise ValueError(f"name the loss: export(..., loss=...), one of: {', '.join(LOSSES)}")
-    info = describe_run(
-        dataset=dataset,
-        classes=names,
-        model=spec,
-        loss=loss_name,
-        metrics=[m.__name__ for m in learn.metrics],
-    )
+    info = export_info(learn, dataset, classes, loss)
     final = learn.history[-1] if learn.history else {}
     with atomic_dir(path) as folder:
         save_model(folder, learn.model)
@@ -155,6 +141,22 @@ def export(
         write_history(folder, learn.history)
         write_run_info(folder, {**info, "status": "done", "final": final})
     return path
+
+
+def export_info(
+    learn: Learner, dataset: str, classes: list[str] | None, loss: str | None
+) -> dict[str, Any]:
+    """``run.json``'s facts for ``learn`` (see :func:`export` for the arguments)."""
+    from mnist_sgd.datasets import get_info
+    from mnist_sgd.loss import LOSSES
+
+    spec = model_spec(learn.model)
+    names = list(classes or getattr(learn.dls, "vocab", None) or get_info(dataset).classes)
+    loss_name = loss or getattr(learn.loss_func, "__name__", "")
+    if loss_name not in LOSSES:
+        raise ValueError(f"name the loss: export(..., loss=...), one of: {', '.join(LOSSES)}")
+    metrics = [m.__name__ for m in learn.metrics]
+    return describe_run(dataset=dataset, classes=names, model=spec, loss=loss_name, metrics=metrics)
 
 
 def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Learner:

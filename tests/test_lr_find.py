@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from mnist_sgd.data import DataLoader, DataLoaders
-from mnist_sgd.learner import Learner
+from mnist_sgd.learner import Callback, Learner
 from mnist_sgd.loss import cross_entropy
 from mnist_sgd.lr_find import lr_find, minimum, steepest, valley
 from mnist_sgd.metrics import accuracy
@@ -130,3 +130,77 @@ def test_cli_lr_find_on_mnist_sample(
     assert out["lrs"][0] <= out["valley"] <= out["lrs"][-1]
     if out["plot"] is not None:
         assert (tmp_path / "lr.png").is_file()
+
+
+class Spy(Callback):
+    """Counts the events of the fit that drives the finder."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def before_fit(self, learn: Learner) -> None:
+        self.events.append("before_fit")
+
+    def after_batch(self, learn: Learner) -> None:
+        self.events.append("after_batch")
+
+    def after_fit(self, learn: Learner) -> None:
+        self.events.append("after_fit")
+
+
+def test_the_finder_is_a_callback_that_learner_fit_drives() -> None:
+    learn, spy = toy_learner(), Spy()
+    result = lr_find(learn, num_it=40, stop_div=False, cbs=[spy])
+    assert spy.events[0] == "before_fit" and spy.events[-1] == "after_fit"
+    assert spy.events.count("after_batch") == 40 == len(result.lrs)  # cancelled after num_it
+    assert learn.history == [] and learn.opt is None  # the learner's own fit state is untouched
+    method = toy_learner().lr_find(num_it=40, stop_div=False, show_plot=False)
+    assert method.lrs == result.lrs and method.losses == result.losses
+
+
+def test_the_cli_defaults_are_the_librarys() -> None:
+    import importlib
+
+    library = importlib.import_module("mnist_sgd.lr_find")  # the package exports the function
+    command = importlib.import_module("mnist_sgd.cli.lr_find")
+
+    assert (command.START_LR, command.END_LR, command.NUM_IT) == (
+        library.START_LR,
+        library.END_LR,
+        library.NUM_IT,
+    )
+
+
+@pytest.mark.slow
+def test_the_suggestion_trains_the_seeds_model_well(sample_cache: Path) -> None:
+    """The book trains the seed's model at lr 1.0; fastai's finder settings said 0.29."""
+    from mnist_sgd.datasets import DataOptions, load_dataset
+    from mnist_sgd.training import TrainConfig, build_learner
+
+    data = load_dataset("mnist_sample", DataOptions(cache_dir=sample_cache, offline=True))
+    config = TrainConfig()  # the seed: linear, mnist_loss, SGD, bs 256, 20 epochs
+    suggestion = build_learner(config, data).lr_find(show_plot=False).suggestion
+    assert 0.5 <= suggestion <= 3.0
+    history = build_learner(config, data).fit(config.epochs, lr=suggestion)
+    assert history[-1]["batch_accuracy"] >= 0.965
+
+
+@pytest.mark.slow
+def test_cli_writes_the_plot_into_a_run_folder_never_the_cwd(
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mnist_sgd.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run").mkdir()
+    data = ["--mirror", str(shared_data), "--cache-dir", str(tmp_path / "cache"), "--offline"]
+    assert main(["lr-find", "--num-it", "30", "--device", "cpu", "--run", "run", *data]) == 0
+    out, err = capsys.readouterr()
+    assert "plot saved to run/plots/lr_find.png" in out and "\r" not in err
+    assert (tmp_path / "run" / "plots" / "lr_find.png").stat().st_size > 10_000
+    assert main(["lr-find", "--num-it", "30", "--device", "cpu", *data]) == 0
+    assert "no plot saved" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run"]

@@ -250,10 +250,22 @@ def _to_device(batch: Batch, device: torch.device | None) -> Batch:
 
 
 class DataLoaders:
-    """A training and a validation ``DataLoader``: ``dls.train``, ``dls.valid``."""
+    """A training and a validation ``DataLoader``: ``dls.train``, ``dls.valid``.
 
-    def __init__(self, train: DataLoader, valid: DataLoader) -> None:
+    ``vocab``: the class names, if known (a binary target 1 is ``vocab[0]``).
+    """
+
+    def __init__(
+        self, train: DataLoader, valid: DataLoader, vocab: Sequence[str] | None = None
+    ) -> None:
         self.train, self.valid = train, valid
+        self.vocab = list(vocab) if vocab is not None else None
+
+    def show_batch(self, n: int = 9, ncols: int = 3) -> Any:
+        """Show the first ``n`` training items with their targets (a matplotlib figure)."""
+        from mnist_sgd.interpret import show_batch  # pictures: matplotlib only when asked
+
+        return show_batch(self.train, n, ncols, self.vocab)
 
     def __getitem__(self, i: int) -> DataLoader:
         return (self.train, self.valid)[i]

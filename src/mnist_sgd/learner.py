@@ -11,20 +11,30 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
+from mnist_sgd.callback import EVENTS as EVENTS  # re-exported: learner was their home
+from mnist_sgd.callback import Callback, CancelFitException
 from mnist_sgd.data import DataLoader, DataLoaders
 from mnist_sgd.errors import TrainingError
+from mnist_sgd.inference import predict
 from mnist_sgd.loss import mnist_loss
+from mnist_sgd.lr_find import BETA, END_LR, NUM_IT, START_LR, LRFindResult, lr_find
 from mnist_sgd.metrics import batch_accuracy, predictions
+from mnist_sgd.notebook import NotebookProgress, in_notebook, notebook_callbacks
 from mnist_sgd.optim import SGD, BasicOptim
+from mnist_sgd.recorder import Recorder
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mnist_sgd.images import ImageSource
 
 LossFunc = Callable[[Tensor, Tensor], Tensor]
 Metric = Callable[[Tensor, Tensor], Tensor]
-EVENTS = ("before_fit", "before_epoch", "before_batch", "after_batch", "after_epoch", "after_fit")
 
 
 def calc_grad(
@@ -62,21 +72,6 @@ def validate_epoch(
     return total / count
 
 
-class CancelFitException(Exception):
-    """Raise from a callback to end ``fit`` cleanly (early stop, Ctrl-C)."""
-
-
-class Callback:
-    """Base class: override any of ``EVENTS``; each gets the ``Learner``."""
-
-    def before_fit(self, learn: Learner) -> None: ...
-    def before_epoch(self, learn: Learner) -> None: ...
-    def before_batch(self, learn: Learner) -> None: ...
-    def after_batch(self, learn: Learner) -> None: ...
-    def after_epoch(self, learn: Learner) -> None: ...
-    def after_fit(self, learn: Learner) -> None: ...
-
-
 class Learner:
     """Data, model, optimiser, loss and metrics together: ``Learner(dls, model).fit(10, lr=1.0)``.
 
@@ -86,7 +81,8 @@ class Learner:
         opt_func: ``opt_func(params, lr)`` builds the optimiser (default ``SGD``).
         loss_func: ``loss_func(preds, yb)`` -> scalar (default ``mnist_loss``).
         metrics: one metric or several, each ``metric(preds, yb)`` -> mean over the batch.
-        cbs: callbacks, called in order at each event.
+        cbs: callbacks, called in order at each event (after ``learn.recorder``
+            and, in Jupyter, the progress table of :mod:`mnist_sgd.notebook`).
         lr_schedule: ``lr_schedule(lr, pos)`` -> lr for a batch at ``pos`` in [0, 1) of the fit.
     """
 
@@ -102,7 +98,9 @@ class Learner:
     ) -> None:
         self.dls, self.model, self.opt_func, self.loss_func = dls, model, opt_func, loss_func
         self.metrics = [metrics] if callable(metrics) else list(metrics)
-        self.cbs, self.lr_schedule = list(cbs), lr_schedule
+        self.recorder = Recorder()  # learn.recorder.values, .losses, .plot_loss()
+        self.cbs = [self.recorder, *notebook_callbacks(), *cbs]
+        self.lr_schedule = lr_schedule
         self.opt: BasicOptim | None = None
         self.history: list[dict[str, float]] = []
         self.epoch, self.iter, self.n_epoch, self.lr = 0, 0, 0, 0.0
@@ -280,3 +278,43 @@ class Learner:
         self.history = [dict(record) for record in facts["history"]]
         self._carried = tensors.get("epoch.losses", torch.zeros(0, 2)).clone()
         self._batch_losses, self._batch_sizes = [], []
+
+    # --- the notebook's verbs (fastai's names); each lives in its own module --------------
+
+    def lr_find(
+        self,
+        start_lr: float = START_LR,
+        end_lr: float = END_LR,
+        num_it: int = NUM_IT,
+        stop_div: bool = True,
+        beta: float = BETA,
+        show_plot: bool = True,
+    ) -> LRFindResult:
+        """The learning-rate finder (:mod:`mnist_sgd.lr_find`); the learner is left as it was.
+
+        In a notebook it shows a progress bar and the plot; ``.suggestion`` is the lr to use.
+        """
+        bar = [NotebookProgress(table=False)] if in_notebook() else []
+        result = lr_find(self, start_lr, end_lr, num_it, stop_div, beta, cbs=bar)
+        if show_plot and in_notebook():
+            result.show()
+        return result
+
+    def predict(self, item: ImageSource | Tensor) -> tuple[str, int, Tensor]:
+        """``(label, index, probabilities)`` for one image file or ``(28, 28)`` tensor."""
+        return predict(self, item)
+
+    def show_results(self, n: int = 9, ncols: int = 3) -> Any:
+        """The first ``n`` validation images, ``actual/predicted`` over each."""
+        from mnist_sgd.interpret import show_results  # pictures: matplotlib only when asked
+
+        return show_results(self, n, ncols)
+
+    def export(self, path: str | Path, **facts: Any) -> Path:
+        """Write a run folder that ``mnist-sgd predict``/``evaluate``/``report``/``serve`` read.
+
+        See :func:`mnist_sgd.runs.export.export` for ``facts`` (dataset, classes, loss).
+        """
+        from mnist_sgd.runs.export import export  # runs imports this module
+
+        return export(self, path, **facts)

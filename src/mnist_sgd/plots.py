@@ -188,7 +188,11 @@ def plot_samples(
 
 
 def plot_lr_find(
-    lrs: Sequence[float], losses: Sequence[float], path: PathLike, suggestion: float | None = None
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    path: PathLike,
+    suggestion: float | None = None,
+    title: str | None = None,
 ) -> Path:
     """The lr finder's loss against lr (log scale), the suggested lr marked.
 
@@ -204,6 +208,8 @@ def plot_lr_find(
     axis = fig.subplots()
     axis.plot(*zip(*points, strict=True), color="tab:blue")
     axis.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
+    if title is not None:
+        axis.set_title(title)
     lowest = min(loss for _, loss in points)
     top = max(loss for _, loss in points)
     if points[0][1] > 0:

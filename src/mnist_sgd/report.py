@@ -116,7 +116,7 @@ def render_html(run: Run, drawn: dict[str, Path]) -> str:
     final = info.get("final") or (run.history[-1] if run.history else {})
     options = "".join(
         f"<tr><th>{esc(str(k))}</th><td>{esc(json.dumps(v))}</td></tr>"
-        for k, v in info.get("train", {}).items()
+        for k, v in (info.get("train") or {}).items()  # None: exported from a notebook
     )
     figures = "".join(
         f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{_b64(path)}">'

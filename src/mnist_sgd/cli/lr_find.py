@@ -6,13 +6,22 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mnist_sgd.callback import Callback
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
 
+# mnist_sgd.lr_find's START_LR, END_LR, NUM_IT (that module imports torch; --help must not)
+START_LR, END_LR, NUM_IT = 1e-7, 100.0, 200
+
+if TYPE_CHECKING:
+    from mnist_sgd.learner import Learner
+
 EXAMPLES = """examples:
+  mnist-sgd lr-find                                   # the seed's model: about 1.0
   mnist-sgd lr-find --dataset mnist --loss cross_entropy --model cnn --opt adam
   mnist-sgd lr-find --recipe mnist-fast --plot lr.png
+  mnist-sgd lr-find --run runs/my-run                 # the plot goes to runs/my-run/plots/
   mnist-sgd train --recipe mnist-fast --lr 0.004     # then train with what it suggested
 """
 
@@ -29,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
         description="Train briefly with an exponentially growing lr, print the suggested lr, "
-        "and plot loss against lr. The model is thrown away afterwards.",
+        "and plot loss against lr (with --plot or --run). The model is thrown away afterwards.",
     )
     p.add_argument(
         "--recipe", default=None, help="a named set of options (see 'mnist-sgd recipes')"
@@ -40,15 +49,31 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--mom", type=float, default=None, help="SGD momentum (Adam's first beta)")
     p.add_argument("--wd", type=float, default=None, help="weight decay")
-    p.add_argument("--start-lr", type=positive_float, default=1e-7, help="first lr tried")
-    p.add_argument("--end-lr", type=positive_float, default=10.0, help="last lr tried")
-    p.add_argument("--num-it", type=positive_int, default=100, help="mini-batches to try")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--plot", type=Path, default=Path("lr_find.png"), help="where to save the plot")
+    add_finder_options(p)
     p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
     p.add_argument("--json", action="store_true", help="print lrs, losses and suggestions as JSON")
     add_data_options(p)
     p.set_defaults(run=run)
+
+
+def add_finder_options(p: argparse.ArgumentParser) -> None:
+    """The finder's own flags: the lr range, the batches, the device, where the plot goes."""
+    p.add_argument("--start-lr", type=positive_float, default=START_LR, help="first lr tried")
+    p.add_argument("--end-lr", type=positive_float, default=END_LR, help="last lr tried")
+    p.add_argument("--num-it", type=positive_int, default=NUM_IT, help="mini-batches to try")
+    p.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
+    )
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--plot", type=Path, default=None, help="save the plot (PNG) here")
+    where.add_argument(
+        "--run",
+        dest="run_dir",
+        type=Path,
+        default=None,
+        metavar="RUN",
+        help="save the plot as RUN/plots/lr_find.png (where 'mnist-sgd report' finds it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,27 +84,44 @@ def run(args: argparse.Namespace) -> int:
     from mnist_sgd.training import build_learner, resolve_device
 
     config = config_from_args(args)
+    target = None if args.no_plot else plot_path(args)  # a bad --run fails before any work
     data = load_dataset(config.dataset, data_options(args))
     learn = build_learner(config, data, resolve_device(args.device))
-    result = lr_find(learn, start_lr=args.start_lr, end_lr=args.end_lr, num_it=args.num_it)
-    plotted = None if args.no_plot else draw(result, args.plot)
+    bar = FinderBar(args.num_it)
+    result = lr_find(learn, args.start_lr, args.end_lr, args.num_it, cbs=[bar])
+    bar.close()
+    title = f"lr finder: {config.model} on {config.dataset}"
+    title += f" ({config.loss}, {config.opt}, bs {config.bs})"
+    plotted = None if target is None else str(result.plot(target, title))
     if args.json:
         fields = ("lrs", "losses", "valley", "steepest", "minimum")
         print(json.dumps({**{k: getattr(result, k) for k in fields}, "plot": plotted}))
         return 0
     print(f"suggested lr: {result.suggestion:.3g} (valley)")
     print(f"  steepest: {result.steepest:.3g}   minimum/10: {result.minimum:.3g}")
-    if plotted:
-        print(f"plot saved to {plotted}")
+    print(f"plot saved to {plotted}" if plotted else "no plot saved (use --plot PNG or --run RUN)")
     return 0
 
 
-def draw(result: Any, path: Path) -> str | None:
-    """Save the loss-against-lr plot with ``mnist_sgd.plots.plot_lr_find``, if plotting is there."""
-    try:
-        from mnist_sgd.plots import plot_lr_find
-    except ImportError:
-        print("note: no plot (mnist_sgd.plots.plot_lr_find is not available)", file=sys.stderr)
-        return None
-    plot_lr_find(result.lrs, result.losses, path, result.suggestion)
-    return str(path)
+def plot_path(args: argparse.Namespace) -> Path | None:
+    """``--plot``, or ``RUN/plots/lr_find.png`` for ``--run``; None: no file (not the cwd)."""
+    if args.run_dir is not None:
+        if not Path(args.run_dir).is_dir():
+            raise ValueError(f"{args.run_dir}: no such run folder; give an existing one to --run")
+        return Path(args.run_dir) / "plots" / "lr_find.png"
+    return args.plot
+
+
+class FinderBar(Callback):
+    """A tqdm bar over the finder's batches on stderr; nothing when stderr is not a terminal."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc="lr finder", unit="batch", file=sys.stderr, disable=None)
+
+    def after_batch(self, learn: Learner) -> None:
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()

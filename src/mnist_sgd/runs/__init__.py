@@ -14,6 +14,7 @@ from mnist_sgd.runs.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from mnist_sgd.runs.export import export, load_learner
 from mnist_sgd.runs.folder import (
     Checkpoint,
     RunTrainer,
@@ -68,8 +69,10 @@ __all__ = [
     "claim",
     "default_run_dir",
     "describe_run",
+    "export",
     "is_complete",
     "load_checkpoint",
+    "load_learner",
     "load_run",
     "load_weights",
     "read_history",

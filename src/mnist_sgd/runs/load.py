@@ -62,6 +62,10 @@ def _build(info: dict[str, Any], where: str | Path) -> nn.Module:
     from mnist_sgd.model import get_model
 
     spec = info["model"]
+    if isinstance(spec, dict) and spec.get("name") == "layers":  # runs.export
+        from mnist_sgd.runs.export import build_layers
+
+        return build_layers(spec["layers"])
     try:
         return get_model(spec["name"], n_out=int(spec["n_out"]), **spec.get("kwargs", {}))
     except (KeyError, TypeError, ValueError, RuntimeError, OverflowError) as error:

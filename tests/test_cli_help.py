@@ -25,15 +25,10 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
 
 PARSER = cli.build_parser()
 COMMANDS = {"mnist-sgd": PARSER, **subparsers(PARSER)}
-# lr-find's module has its own owner (its flags, its formatter); until it moves over,
-# only the checks it already meets run on it. Remove it from here when it does.
-OWNED_ELSEWHERE = {"lr-find"}
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_help_has_no_developer_wording_or_empty_defaults(name: str) -> None:
-    if name in OWNED_ELSEWHERE:
-        pytest.skip(f"{name}'s help is checked by its own module's tests")
     text = COMMANDS[name].format_help()
     for wrong in ("default: None", "default None", "(default: False)", "shared/data", "issue "):
         assert wrong not in text, f"{name} --help says {wrong!r}"
@@ -47,8 +42,7 @@ def test_every_command_uses_the_one_help_formatter() -> None:
     from mnist_sgd.cli.common import HelpFormatter
 
     for name, parser in COMMANDS.items():
-        if name not in OWNED_ELSEWHERE:
-            assert parser.formatter_class is HelpFormatter, name
+        assert parser.formatter_class is HelpFormatter, name
 
 
 def test_train_help_lists_every_registry_name_and_the_seed_defaults() -> None:

@@ -211,7 +211,7 @@ def test_two_trainings_at_a_time_then_429(client: TestClient) -> None:
         ([1, 2], "body", "JSON object"),
         ({"lrr": 1}, "lrr", "unknown option 'lrr'"),
         ({"lr": "fast"}, "lr", "lr must be a number"),
-        ({"lr": -1}, "lr", "lr must be > 0"),
+        ({"lr": -1}, "lr", "lr must be a finite number > 0"),
         ({"lr": True}, "lr", "lr must be a number"),
         ({"bs": 0}, "bs", "must be >= 1"),
         ({"bs": 2.5}, "bs", "whole number"),

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.callback import Callback
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
+from mnist_sgd.cli.train import CHOICE_FLAGS
+from mnist_sgd.recipes import recipe_names
 
 # mnist_sgd.lr_find's START_LR, END_LR, NUM_IT (that module imports torch; --help must not)
 START_LR, END_LR, NUM_IT = 1e-7, 100.0, 200
@@ -26,25 +28,24 @@ EXAMPLES = """examples:
 """
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the examples' line breaks."""
-
-
 def add_parser(subparsers: Any) -> None:
     """Register ``lr-find`` and its flags (the model/data flags are ``train``'s)."""
     p = subparsers.add_parser(
         "lr-find",
         help="suggest a learning rate (loss against a growing lr)",
         epilog=EXAMPLES,
-        formatter_class=HelpFormatter,
         description="Train briefly with an exponentially growing lr, print the suggested lr, "
         "and plot loss against lr (with --plot or --run). The model is thrown away afterwards.",
     )
     p.add_argument(
-        "--recipe", default=None, help="a named set of options (see 'mnist-sgd recipes')"
+        "--recipe",
+        default=None,
+        choices=recipe_names(),
+        help="a named set of options (see 'mnist-sgd recipes'); default: the seed's",
     )
     for flag in ("dataset", "model", "loss", "opt"):
-        p.add_argument(f"--{flag}", default=None, help=f"as for 'mnist-sgd train --{flag}'")
+        choices, text = CHOICE_FLAGS[flag]
+        p.add_argument(f"--{flag}", default=None, choices=choices, help=f"{text}, as for train")
     p.add_argument("--bs", type=positive_int, default=None, help="batch size")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--mom", type=float, default=None, help="SGD momentum (Adam's first beta)")

@@ -27,7 +27,6 @@ def add_parser(subparsers: Any) -> None:
         help="a local web page to train a model and watch SGD learn, batch by batch",
         description=DESCRIPTION,
         epilog="example: mnist-sgd studio --port 8000 --runs-dir runs",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument(
         "--host",

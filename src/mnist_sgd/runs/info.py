@@ -76,7 +76,10 @@ def _model_problem(model: Any, classes: list[str]) -> str | None:
     if not isinstance(model, dict):
         return "model must be an object"
     name, n_out = model.get("name"), model.get("n_out")
-    if name not in model_names():
+    if name == "layers":  # a notebook's own layers, written by runs.export
+        if not isinstance(model.get("layers"), dict):
+            return "layers must be an object"
+    elif name not in model_names():
         return f"model name {str(name)[:40]!r} is not one of {', '.join(model_names())}"
     fitting = {len(classes), 1} if len(classes) == 2 else {len(classes)}
     if type(n_out) is not int or n_out not in fitting:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 # Before torch loads: idle OpenMP threads sleep rather than spin, so tests stay
 # fast on a machine that other work keeps busy (see src/mnist_sgd/threads.py).
@@ -51,3 +53,16 @@ def web_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"no shared MNIST at {SHARED_DATA}")
     base = tmp_path_factory.getbasetemp()
     return trained_run(base / "web-run", SHARED_DATA, base / "web-cache")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian chromium under Playwright (the browser test modules skip without it)."""
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import ARGS, CHROMIUM
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()

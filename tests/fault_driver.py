@@ -1,6 +1,6 @@
 """A fork server that runs ``mnist-sgd train`` in child processes for the SIGKILL test.
 
-Not a test module (pytest collects only ``test_*.py``). ``tests/test_faults.py``
+Not a test module (pytest collects only ``test_*.py``). ``tests/test_files.py``
 starts it once: it imports torch and mnist-sgd (seconds), then forks one child
 per training run (milliseconds), so twenty kills cost twenty forks, not
 twenty interpreter starts. The library is not changed: the child swaps the

@@ -50,9 +50,23 @@ def exchange(port: int, request: bytes, wait_s: float = 30) -> bytes:
         try:
             sock.sendall(request)
             reply = sock.recv(65536)
+            while reply and not whole(reply):  # the body can come in a later segment
+                more = sock.recv(65536)
+                if not more:
+                    break
+                reply += more
         except (ConnectionResetError, BrokenPipeError):
             return b""
     return reply
+
+
+def whole(reply: bytes) -> bool:
+    """Whether ``reply`` holds its head and as many body bytes as its Content-Length says."""
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    match = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    return match is None or len(body) >= int(match.group(1))
 
 
 def test_a_body_shorter_than_its_content_length_gets_408(server: int) -> None:

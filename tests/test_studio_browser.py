@@ -11,9 +11,6 @@ Screenshots go to a temporary folder (and to ``$MNIST_SGD_WEB_SHOTS`` when set).
 from __future__ import annotations
 
 import io
-import os
-import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,15 +18,9 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"needs Debian's chromium at {CHROMIUM} "
-        "(apt-get install chromium; .ci/run installs it)",
-    ),
-]
+from browser_support import MARKS, save_shot, serve_in_thread
+
+pytestmark = MARKS
 pytest.importorskip(
     "starlette", reason="the web extra is not installed: pip install 'mnist-sgd[web]'"
 )
@@ -40,39 +31,9 @@ from PIL import Image  # noqa: E402
 
 from web_support import draw_like_the_page, png_bytes, strokes  # noqa: E402
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_S = 60
 BLUE = (0x2F, 0x6F, 0xDE)  # the first training's colour (studio.js COLORS[0])
 ORANGE = (0xD9, 0x48, 0x0F)  # the second's
-
-
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """``app`` under uvicorn in a thread on a free loopback port; yields its URL."""
-    import uvicorn
-
-    from mnist_sgd.cli.serve import bind, url
-
-    sock = bind("127.0.0.1", 0)
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
-    yield url(sock)
-    uv.should_exit = True
-    thread.join(timeout=30)
-    sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -93,16 +54,6 @@ def studio(
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("studio-shots")
 
@@ -114,16 +65,9 @@ def sample(sample_cache: Path) -> Any:
     return load_dataset("mnist_sample", DataOptions(cache_dir=sample_cache, offline=True))
 
 
-def save_shot(page: Any, shots: Path, name: str, selector: str | None = None) -> np.ndarray:
-    """A screenshot (of ``selector``, else the full page) saved under ``shots``; its RGB pixels."""
-    path = shots / name
-    target = page.locator(selector) if selector else page
-    kwargs = {} if selector else {"full_page": True}
-    target.screenshot(path=str(path), **kwargs)
-    if os.environ.get("MNIST_SGD_WEB_SHOTS"):
-        copy = Path(os.environ["MNIST_SGD_WEB_SHOTS"])
-        copy.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, copy / name)
+def shot(page: Any, shots: Path, name: str, selector: str | None = None) -> np.ndarray:
+    """``save_shot``'s screenshot as RGB pixels, ``(h, w, 3)`` ints."""
+    path = save_shot(page, shots, name, selector)
     return np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB")).astype(int)
 
 
@@ -178,18 +122,18 @@ def test_watch_a_training_pause_and_step(
     browser: Any, studio: str, shots: Path, sample: Any
 ) -> None:
     page, errors = open_studio(browser, studio)
-    save_shot(page, shots, "studio-0-start.png")
+    shot(page, shots, "studio-0-start.png")
     set_options(page, epochs=300, lr=1, bs=256)
     page.click("#train")
     wait_until(lambda: int(attribute(page, "data-batches")) > 30, "loss points")
     wait_until(lambda: attribute(page, "data-weights-iter") != "", "the weights")
     time.sleep(0.5)  # one redraw
-    chart = save_shot(page, shots, "studio-1-loss-chart.png", "#loss-chart")
+    chart = shot(page, shots, "studio-1-loss-chart.png", "#loss-chart")
     assert near(chart, BLUE).sum() > 200  # the smoothed curve is drawn, in the training's blue
-    change_1 = save_shot(page, shots, "studio-2-change-a.png", "#change canvas")
+    change_1 = shot(page, shots, "studio-2-change-a.png", "#change canvas")
     first = int(attribute(page, "data-weights-iter"))
     wait_until(lambda: int(attribute(page, "data-weights-iter") or 0) > first + 100, "training")
-    change_2 = save_shot(page, shots, "studio-3-change-b.png", "#change canvas")
+    change_2 = shot(page, shots, "studio-3-change-b.png", "#change canvas")
     assert np.abs(change_1 - change_2).sum(axis=-1).astype(bool).mean() > 0.2  # it changed
     assert near(change_2, (255, 255, 255), 10).mean() < 0.9  # and is not blank
 
@@ -199,15 +143,15 @@ def test_watch_a_training_pause_and_step(
     draw(page, digit)
     wait_until(lambda: page.locator("#verdict").inner_text().strip() in ("3", "7"), "a verdict")
     assert page.locator("#bars li").count() == 2
-    save_shot(page, shots, "studio-4-drawn.png")
+    shot(page, shots, "studio-4-drawn.png")
 
     page.click("#pause")
     wait_until(lambda: attribute(page, "data-state") == "paused", "the pause")
     held = int(attribute(page, "data-batches"))
     time.sleep(0.6)
-    still_1 = save_shot(page, shots, "studio-5-paused-a.png", "#loss-chart")
+    still_1 = shot(page, shots, "studio-5-paused-a.png", "#loss-chart")
     time.sleep(1.0)
-    still_2 = save_shot(page, shots, "studio-6-paused-b.png", "#loss-chart")
+    still_2 = shot(page, shots, "studio-6-paused-b.png", "#loss-chart")
     assert int(attribute(page, "data-batches")) == held
     assert np.array_equal(still_1, still_2)  # nothing moves while paused
 
@@ -219,9 +163,9 @@ def test_watch_a_training_pause_and_step(
     assert page.locator("#step-batch img").count() == 16
     assert page.locator("#step-grad canvas").count() == 1
     assert float(page.locator("#step-loss").inner_text()) > 0
-    steps = save_shot(page, shots, "studio-7-step.png", "#step-card")
+    steps = shot(page, shots, "studio-7-step.png", "#step-card")
     assert near(steps, (255, 0, 0), 90).sum() + near(steps, (0, 0, 255), 90).sum() > 50  # pictures
-    save_shot(page, shots, "studio-8-stepped-page.png")
+    shot(page, shots, "studio-8-stepped-page.png")
 
     page.click("#stop")
     wait_until(lambda: attribute(page, "data-state") == "stopped", "the stop")
@@ -239,7 +183,7 @@ def test_earlier_curves_stay_and_divergence_shows(browser: Any, studio: str, sho
     page.click("#train")
     wait_until(lambda: attribute(page, "data-state") == "done", "the second training")
     time.sleep(0.5)
-    chart = save_shot(page, shots, "studio-9-compare.png", "#acc-chart")
+    chart = shot(page, shots, "studio-9-compare.png", "#acc-chart")
     assert near(chart, BLUE).sum() > 30 and near(chart, ORANGE).sum() > 30  # both curves
     set_options(page, model="simple_net", loss="cross_entropy", lr="1e30", epochs=2, bs=64)
     page.click("#train")
@@ -248,7 +192,7 @@ def test_earlier_curves_stay_and_divergence_shows(browser: Any, studio: str, sho
     time.sleep(0.5)  # one redraw of the legend
     assert page.locator("#legend li").count() == 3
     assert page.locator("#legend li.diverged").count() == 1
-    save_shot(page, shots, "studio-10-diverged.png")
+    shot(page, shots, "studio-10-diverged.png")
     assert not errors, errors
     page.close()
 
@@ -286,7 +230,7 @@ def test_serve_bars_fill_in_proportion(
     expect(page.locator("#label")).to_have_attribute("data-source", "upload")
     expect(page.locator("body")).to_have_attribute("data-busy", "false")
     time.sleep(0.4)  # the width transition (0.15 s)
-    shot = save_shot(page, shots, "serve-bars.png", "#bars")
+    pixels = shot(page, shots, "serve-bars.png", "#bars")
     origin = page.locator("#bars").bounding_box()
     for item in page.locator("#bars li").all():
         p = float(item.locator(".value").inner_text().rstrip("%")) / 100
@@ -297,7 +241,7 @@ def test_serve_bars_fill_in_proportion(
         top = "top" in (item.get_attribute("class") or "")
         row = round(track["y"] - origin["y"] + track["height"] / 2)
         x0 = round(track["x"] - origin["x"])
-        line = shot[row, x0 : x0 + round(track["width"])]
+        line = pixels[row, x0 : x0 + round(track["width"])]
         colour = (0xD9, 0x48, 0x0F) if top else (0x2F, 0x6F, 0xDE)
         filled = near(line[None], colour, 30)[0].sum()
         assert filled == pytest.approx(p * track["width"], abs=3)  # the pixels, not only the box
@@ -313,8 +257,8 @@ def test_serve_shows_the_weights_and_their_change(
     page.wait_for_selector("#change canvas")
     assert page.locator("#weights canvas").count() == 1
     assert page.locator("#change canvas").count() == 1
-    weights = save_shot(page, shots, "serve-weights.png", "#weights canvas")
-    change = save_shot(page, shots, "serve-change.png", "#change canvas")
+    weights = shot(page, shots, "serve-weights.png", "#weights canvas")
+    change = shot(page, shots, "serve-change.png", "#change canvas")
     # the book's std-1 init: the weights look like noise, the change has a shape; both
     # pictures hold red and blue pixels (a diverging scale centred on 0)
     for pixels in (weights, change):
@@ -322,5 +266,5 @@ def test_serve_shows_the_weights_and_their_change(
         blues = (pixels[..., 2] > 200) & (pixels[..., 0] < 150)
         assert reds.mean() > 0.01 and blues.mean() > 0.01
     assert not np.array_equal(weights, change)
-    save_shot(page, shots, "serve-page.png")
+    shot(page, shots, "serve-page.png")
     page.close()

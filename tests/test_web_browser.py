@@ -9,26 +9,16 @@ Screenshots go to a temporary folder (and to ``$MNIST_SGD_WEB_SHOTS`` when set).
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"needs Debian's chromium at {CHROMIUM} "
-        "(apt-get install chromium; .ci/run installs it)",
-    ),
-]
+from browser_support import MARKS, save_shot, serve_in_thread
+
+pytestmark = MARKS
 pytest.importorskip(
     "starlette", reason="the web extra is not installed: pip install 'mnist-sgd[web]'"
 )
@@ -36,65 +26,21 @@ pytest.importorskip("playwright", reason="needs the Python package playwright (d
 
 from web_support import SHARED_DATA, draw_like_the_page, mnist, photo_like, strokes  # noqa: E402
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TIMEOUT_MS = 20_000
 
 
 @pytest.fixture(scope="module")
 def server(web_run: Path) -> Iterator[str]:
     """``mnist-sgd serve``'s app under uvicorn in a thread, on a free loopback port."""
-    import uvicorn
-
-    from mnist_sgd.cli.serve import LOOPBACK_NAMES, bind, url
+    from mnist_sgd.cli.serve import LOOPBACK_NAMES
     from mnist_sgd.web import create_app
 
-    sock = bind("127.0.0.1", 0)
-    app = create_app(web_run, allowed_hosts=LOOPBACK_NAMES)
-    uv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started, "uvicorn did not start"
-    yield url(sock)
-    uv.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    yield from serve_in_thread(create_app(web_run, allowed_hosts=LOOPBACK_NAMES))
 
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("web-shots")
-
-
-def save_shot(page: Any, shots: Path, name: str) -> None:
-    """A full-page screenshot into ``shots`` (and ``$MNIST_SGD_WEB_SHOTS`` when set)."""
-    path = shots / name
-    page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("MNIST_SGD_WEB_SHOTS"):
-        copy = Path(os.environ["MNIST_SGD_WEB_SHOTS"])
-        copy.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, copy / name)
 
 
 @pytest.fixture(scope="module")

@@ -106,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mnist_sgd.threads import set_sensible_threads
 
         set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """``args.run(args)``, its failures turned into one line and an exit code."""
     previous_format, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
         with _sigterm_as_interrupt():

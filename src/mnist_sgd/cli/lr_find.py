@@ -37,6 +37,16 @@ def add_parser(subparsers: Any) -> None:
         description="Train briefly with an exponentially growing lr, print the suggested lr, "
         "and plot loss against lr (with --plot or --run). The model is thrown away afterwards.",
     )
+    add_model_options(p)
+    add_finder_options(p)
+    p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
+    p.add_argument("--json", action="store_true", help="print lrs, losses and suggestions as JSON")
+    add_data_options(p)
+    p.set_defaults(run=run)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """What is trained: a recipe and ``train``'s model and data flags (each overrides it)."""
     p.add_argument(
         "--recipe",
         default=None,
@@ -50,11 +60,6 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--mom", type=float, default=None, help="SGD momentum (Adam's first beta)")
     p.add_argument("--wd", type=float, default=None, help="weight decay")
-    add_finder_options(p)
-    p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
-    p.add_argument("--json", action="store_true", help="print lrs, losses and suggestions as JSON")
-    add_data_options(p)
-    p.set_defaults(run=run)
 
 
 def add_finder_options(p: argparse.ArgumentParser) -> None:

@@ -226,12 +226,23 @@ def train_into(
         resume = f"mnist-sgd train --resume {run_dir}"
         print(f"interrupted: checkpoint saved; resume with: {resume}", file=sys.stderr)
         return 130
+    finish(run_dir, history, data, config, args)
+    return 0
+
+
+def finish(
+    run_dir: Path,
+    history: list[dict[str, float]],
+    data: MnistData,
+    config: TrainConfig,
+    args: argparse.Namespace,
+) -> None:
+    """After a whole fit: warn if it is no better than chance, draw the curves, say where."""
     warn_if_chance(history, data.valid_labels, config.lr)
     if not args.no_plots:
         write_curves(run_dir, history)
     if not args.json:
         print(f"saved run to {run_dir}")
-    return 0
 
 
 def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:

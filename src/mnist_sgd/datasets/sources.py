@@ -153,17 +153,11 @@ def _obtain(
         if options.offline and urllib.parse.urlsplit(url).scheme != "file":
             forbidden.append(url)
             continue
-
-        def check(body: bytes, url: str = url) -> None:
-            tensors = check_download(info, file, body, url)
-            if tensors is not None:
-                keep(tensors)
-
         try:
             download(
                 url,
                 dest,
-                check=check,
+                check=_checker(info, file, url, keep),
                 what=file.path,
                 progress=options.progress,
                 size_hint=file.size,
@@ -172,6 +166,19 @@ def _obtain(
         except NotFoundError:
             tried.append(url)
     raise _not_found(info, file, dest, tried, forbidden)
+
+
+def _checker(
+    info: DatasetInfo, file: RemoteFile, url: str, keep: Callable[[Tensors], None]
+) -> Callable[[bytes], None]:
+    """``download``'s check of the body from ``url``: refuse a bad one, keep decoded tensors."""
+
+    def check(body: bytes) -> None:
+        tensors = check_download(info, file, body, url)
+        if tensors is not None:
+            keep(tensors)
+
+    return check
 
 
 def _not_found(

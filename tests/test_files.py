@@ -1,4 +1,4 @@
-"""Faults: SIGKILL at random moments, a full disk while saving, and nothing is lost.
+"""``mnist_sgd.files`` under faults: SIGKILL at random moments, a full disk, nothing lost.
 
 Issue 9: "kills training with SIGKILL at 20 random moments (during batches,
 during checkpoint writes) and resumes each time: every run folder loads, every

@@ -1,4 +1,4 @@
-"""Model files and run folders: each wrong file is a clear ModelFileError; nothing is unpickled.
+"""``mnist_sgd.runs`` loading: each wrong file is a clear ModelFileError; nothing is unpickled.
 
 Issue 9 ("model files: safetensors only, never pickle; metadata and tensor
 shapes validated before building the model") and issue 4's bad run folders.

@@ -181,3 +181,38 @@ def test_parallel_decoding_reports_the_bad_file(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(decode, "_cpu_count", lambda: 2)
     with pytest.raises(DataError, match="file30: not an image"):
         decode.parallel_decode(40, lambda i: (f"file{i}", images[i]))
+
+
+STRESS = """
+import signal, sys
+import numpy as np
+from mnist_sgd.datasets import decode
+decode.MIN_IMAGES_PER_WORKER = 10
+decode._cpu_count = lambda: 2
+decode.decode_images = lambda n, source: np.zeros((n, 28, 28), np.uint8)  # the pools alone
+signal.signal(signal.SIGTERM, signal.default_int_handler)  # what the CLI does
+for _ in range(int(sys.argv[1])):
+    decode.parallel_decode(40, lambda i: ("", b""))
+print("done")
+"""
+
+
+def test_many_parallel_decodes_under_the_cli_s_signals_never_hang(tmp_path: Path) -> None:
+    """Before: about one pool in 500 hung for ever (seen in CI, reproduced with this loop).
+
+    ``Pool.__exit__`` terminates; a worker still starting when SIGTERM came (its
+    handler, inherited from the CLI, raised in the queue lock's ``__exit__`` or was
+    dropped) left the lock held and the parent's join waiting. A clean
+    ``close``/``join`` and workers with plain signals end every pool. A race: this
+    loop of 1000 pools hung in 3 of 3 runs of the old code and in none of 7 of the new.
+    """
+    import subprocess
+    import sys
+
+    script = tmp_path / "stress.py"
+    script.write_text(STRESS)
+    done = subprocess.run(
+        [sys.executable, str(script), "1000"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "done"

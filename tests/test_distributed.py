@@ -281,3 +281,34 @@ def test_ctrl_c_stops_every_worker_at_one_batch_and_resumes(
     assert resumed.returncode == 0, resumed.stderr
     reference = one_process(tmp_path / "one", sample, bs=64)
     assert max_diff(weights(out), reference) <= 1e-4
+
+
+def test_a_stop_asked_during_the_reduce_waits_for_the_next_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Before: Ctrl-C landing during a batch's all-reduce stopped that rank alone.
+
+    The flag was taken before the reduce and set again by the signal during it, so
+    this rank stopped at this batch while the others went on and lost it ("lost
+    contact", seen once in CI). Now the request waits for the next reduce, and
+    every rank stops at that batch.
+    """
+    from types import SimpleNamespace
+
+    from mnist_sgd import distributed
+    from mnist_sgd.runs.checkpoint import StopOnRequest
+
+    parallel = distributed.DataParallel(World(0, 2, 0))
+    stopper = StopOnRequest(tmp_path, save=False)
+    parallel.stopper, stopper.agreed = stopper, False
+    learn = SimpleNamespace(loss=torch.tensor(0.5))
+
+    def signal_during(row: torch.Tensor) -> None:  # the other rank asked nothing
+        stopper.request()
+
+    monkeypatch.setattr(distributed.dist, "all_reduce", signal_during)
+    parallel._reduce([1.0, 2.0], learn)  # type: ignore[arg-type]
+    assert not stopper.requested  # not alone, at this batch
+    monkeypatch.setattr(distributed.dist, "all_reduce", lambda row: None)
+    parallel._reduce([1.0, 2.0], learn)  # type: ignore[arg-type]
+    assert stopper.requested  # the next batch: every rank's reduce carries the request

@@ -216,6 +216,8 @@ class DataParallel(Callback):
             ValidShard(valid, self.world),
         )
         self.stopper = next((cb for cb in learn.cbs if isinstance(cb, StopOnRequest)), None)
+        if self.stopper is not None:
+            self.stopper.agreed = False  # from now on the ranks decide together (_reduce)
 
     def before_batch(self, learn: Learner) -> None:
         bs, n = learn.dls.train.batch_size, len(learn.dls.train.dataset)
@@ -238,16 +240,18 @@ class DataParallel(Callback):
         learn.dls.train, learn.dls.valid = self.loaders
 
     def _reduce(self, values: Sequence[Tensor | float], learn: Learner) -> Tensor:
-        """Sum ``values`` over ranks, and agree on a stop: if any rank was asked, all stop here."""
-        asked = self.stopper is not None and self.stopper.requested
-        if self.stopper is not None:
-            self.stopper.requested = False  # taken: set again below only if the ranks agree
+        """Sum ``values`` over ranks, and agree on a stop: if any rank was asked, all stop here.
+
+        A request that comes during the reduce is in the next one: every rank
+        stops at the same batch, never one alone (the others would lose it).
+        """
+        asked = self.stopper is not None and self.stopper.asked
         device = learn.loss.device
         row = torch.stack([torch.as_tensor(v, dtype=torch.float64, device=device) for v in values])
         row = torch.cat([row, torch.tensor([float(asked)], dtype=torch.float64, device=device)])
         dist.all_reduce(row)
-        if self.stopper is not None and row[-1] > 0:
-            self.stopper.requested = True
+        if self.stopper is not None:
+            self.stopper.agreed = bool(row[-1] > 0)
         return row[:-1].cpu()
 
 

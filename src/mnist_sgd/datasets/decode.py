@@ -12,6 +12,7 @@ import io
 import itertools
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -90,11 +91,25 @@ def parallel_decode(count: int, source: ImageSource) -> np.ndarray:
     with _FORK_LOCK:  # one source at a time, should two threads load at once
         _SOURCE = source
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(workers, _plain_signals) as pool:
                 parts = pool.map(_decode_range, itertools.pairwise(bounds))
+                pool.close()  # a clean end: terminate() can miss a worker still starting,
+                pool.join()  # which then waits on the queue's lock forever
         finally:
             _SOURCE = None
     return np.concatenate(parts) if parts else np.empty((0, SIDE, SIDE), np.uint8)
+
+
+def _plain_signals() -> None:
+    """Worker start: SIGTERM kills at once, Ctrl-C is the parent's to handle.
+
+    The CLI turns SIGTERM into ``KeyboardInterrupt``; a worker that inherited that
+    could be interrupted inside the pool's queue lock when ``Pool.terminate`` sends
+    it, leaving the lock held and the next worker (and the parent's join) waiting
+    forever.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _decode_range(bounds: tuple[int, int]) -> np.ndarray:

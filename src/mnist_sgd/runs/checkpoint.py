@@ -83,13 +83,22 @@ class StopOnRequest(Callback):
     It saves a mid-epoch checkpoint first, so ``fit(resume=True)`` continues
     with exactly the batches and weights an uninterrupted run would have had.
     ``save=False`` stops without saving (a worker that is not the run's writer).
+    Between processes (``distributed.DataParallel``) the ranks first agree on the
+    batch to stop at and set ``agreed``; a request then stops only through it.
     """
 
     def __init__(self, run_dir: Path, save: bool = True) -> None:
-        self.run_dir, self.save, self.requested, self.stopped = Path(run_dir), save, False, False
+        self.run_dir, self.save, self.asked, self.stopped = Path(run_dir), save, False, False
+        self.agreed: bool | None = None  # None: one process, a request stops at once
 
     def request(self) -> None:
-        self.requested = True
+        """Ask for a stop (safe from a signal handler: it only sets a flag)."""
+        self.asked = True
+
+    @property
+    def requested(self) -> bool:
+        """Whether to stop after this batch."""
+        return self.asked if self.agreed is None else self.agreed
 
     def after_batch(self, learn: Learner) -> None:
         self._stop_if_requested(learn)

@@ -89,3 +89,20 @@ def test_a_refused_train_draws_nothing() -> None:
     modules, code = imported(["-m", "mnist_sgd", "train", "--opt", "basic", "--mom", "0.5"])
     assert code == 2  # refused before any data is read
     assert "matplotlib" not in modules
+
+
+def test_predict_loads_a_run_without_torch_s_compiler(sample_cache: Path, tmp_path: Path) -> None:
+    """Before: the run's size check drew the linear model's weights on the meta device,
+    whose first ``randn`` and ``*`` import torch's meta kernels, ``torch._dynamo`` and
+    ``sympy``: 1.5 s of every ``predict``, ``evaluate``, ``report`` and ``serve``."""
+    from PIL import Image
+
+    from mnist_sgd import cli
+
+    run = tmp_path / "run"
+    args = ["train", "--dry-run", "--quiet", "--no-plots", "--cache-dir", str(sample_cache)]
+    assert cli.main([*args, "--out", str(run)]) == 0
+    Image.new("L", (28, 28)).save(tmp_path / "blank.png")
+    modules, code = imported(["-m", "mnist_sgd", "predict", str(run), str(tmp_path / "blank.png")])
+    assert code in (0, 1)  # a blank image may be refused as holding no digit; loaded either way
+    assert "sympy" not in modules

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         print_prediction(path, p, run_.classes, args)
     if len(run_.classes) == 2 and not args.json:
         a, b = run_.classes
+        sys.stdout.flush()  # after the predictions, also in a log that holds both streams
         print(
             f"note: this model knows only two classes, {a} and {b}: "
             f"it calls every image one of them, whatever it shows",

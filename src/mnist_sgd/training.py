@@ -106,7 +106,7 @@ def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], floa
     if opt_cls is SGD:
         kwargs = {"mom": config.mom, "wd": config.wd}
     elif opt_cls is Adam:
-        kwargs = {"betas": (config.mom or 0.9, 0.999), "wd": config.wd}
+        kwargs = {"betas": (config.mom or 0.9, config.sqr_mom), "wd": config.wd}
 
     def opt_func(params: Iterable[torch.Tensor], lr: float) -> BasicOptim:
         return opt_cls(params, lr, **kwargs)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from mnist_sgd import DataLoader, TensorDataset, cnn_fast, label_smoothing, to_input
 from mnist_sgd.datasets import DataOptions, load_dataset
 from mnist_sgd.optim import Adam
+from mnist_sgd.precision import bf16_pays
 from mnist_sgd.recipes import get_recipe
 from mnist_sgd.training import build_learner
 
@@ -101,13 +102,32 @@ class Losses:
 
 def test_the_recipes_fast_paths_give_the_plain_paths_losses() -> None:
     """uint8 kept whole + channels-last + our loss == float32 made once + contiguous + torch's."""
-    config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant")
+    config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant", bf16=False)
     data = tiny_mnist()
     losses = Losses(steps=6)
     learn = build_learner(config, data, torch.device("cpu"), cbs=[losses])  # type: ignore[list-item]
     assert learn.model[0].weight.is_contiguous(memory_format=torch.channels_last)
     learn.fit(1, lr=config.lr)
     torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_is_used_only_on_one_cpu_thread_and_stays_close_to_float32() -> None:
+    """bf16 claims speed, not the same numbers: its losses stay within 2% of float32's."""
+    assert bf16_pays(torch.device("cpu"), 1)
+    assert not bf16_pays(torch.device("cpu"), 2) and not bf16_pays(torch.device("cuda"), 1)
+    config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant")
+    assert config.bf16
+    data, threads = tiny_mnist(), torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert build_learner(config, data).autocast is None
+        torch.set_num_threads(1)
+        learn = build_learner(config, data, cbs=[losses := Losses(steps=6)])  # type: ignore[list-item]
+    finally:
+        torch.set_num_threads(threads)
+    assert learn.autocast is torch.bfloat16
+    learn.fit(1, lr=config.lr)
+    torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=2e-2, atol=0)
 
 
 def test_time_to_and_the_ratio_rows_follow_the_rules() -> None:

@@ -33,7 +33,9 @@ class TrainConfig:
     ``wd`` is weight decay for both; the book's ``basic`` optimiser has neither, so setting
     them with it is an error. ``schedule`` names how lr moves during the fit (``constant``,
     ``one_cycle``, ``warmup_cosine``: see ``mnist_sgd.schedule``); ``augment`` adds small
-    random shifts, turns and zooms to the training images (``mnist_sgd.augment``).
+    random shifts, turns and zooms to the training images (``mnist_sgd.augment``); ``bf16``
+    runs the training forward pass under bf16 autocast where that is faster (one CPU
+    thread: ``mnist_sgd.precision``), float32 elsewhere.
     """
 
     dataset: str = "mnist_sample"
@@ -49,6 +51,7 @@ class TrainConfig:
     wd: float = 0.0
     schedule: str = "constant"
     augment: bool = False
+    bf16: bool = False
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

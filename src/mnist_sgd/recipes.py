@@ -56,6 +56,7 @@ RECIPES: dict[str, TrainConfig] = {
         bs=128,
         epochs=2,
         schedule="one_cycle",
+        bf16=True,  # bf16 autocast where measured faster: one CPU thread (mnist_sgd.precision)
     ),
     "mnist-best": TrainConfig(
         dataset="mnist",
@@ -82,13 +83,13 @@ RECIPES: dict[str, TrainConfig] = {
     "fashion-best": TrainConfig(
         dataset="fashion_mnist",
         model="cnn_best",
-        loss="cross_entropy",
+        loss="label_smoothing",
         opt="adam",
         lr=0.003,
         bs=128,
-        epochs=12,
+        epochs=18,
         schedule="one_cycle",
-        augment=False,
+        augment=True,  # with left-right flips: clothes survive a mirror (augment.mirror_safe)
     ),
 }
 

@@ -8,8 +8,9 @@ reuse the scripts next to this file, loaded by path:
 - ``e2e``, ``rss``: ``e2e.py``: ``mnist-sgd train`` vs the fastai notebook way; peak RSS;
 - ``data``: ``bench_data.py`` (issue 2): MNIST_SAMPLE cold and warm loads vs the book's way;
 - ``ten_classes``: ``bench_ten_classes.py`` (issues 5, 18): full-MNIST time to 0.99 of
-  ``mnist-speedrun`` (5 seeds) vs the PyTorch-example recipe, both measured to 0.99 (the peer stopped at 8 epochs)
-  (``--quick``: one seed and a sampled peer epoch, a labelled lower bound);
+  ``mnist-speedrun`` (5 seeds) vs the PyTorch-example recipe, both measured to 0.99
+  (the peer stops at 8 epochs; ``--quick``: one seed and a sampled peer epoch, a
+  labelled lower bound);
 - ``scaling``: ``bench_scaling.py``: epoch time against dataset and batch size.
 
 An entry whose script is missing, or that fails, gives a row saying so; the

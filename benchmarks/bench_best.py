@@ -15,7 +15,6 @@ figure, reported apart from the plain one.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,11 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     for run_dir in args.runs:
         result = report(run_dir)
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for key, value in result.items():
-                print(f"{key}: {value}")
+        benchlib.print_facts(result, as_json=args.json)
     return 0
 
 

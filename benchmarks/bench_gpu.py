@@ -15,7 +15,6 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -69,11 +68,7 @@ def main() -> int:
         "warm_worst_s": max(warm) if warm else None,
         "runs": runs,
     }
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        for key, value in summary.items():
-            print(f"{key}: {value}")
+    benchlib.print_facts(summary, as_json=args.json)
     return 0
 
 

@@ -65,9 +65,10 @@ RECIPES: dict[str, TrainConfig] = {
         opt="adam",
         lr=0.003,
         bs=128,
-        epochs=24,
+        epochs=14,
         schedule="one_cycle",
         augment=True,
+        model_kwargs={"widths": [48, 96, 192]},  # a list: what run.json gives back
     ),
     "sample-cnn": TrainConfig(
         dataset="mnist_sample",
@@ -102,7 +103,7 @@ SUMMARIES: dict[str, str] = {
     "mnist-mlp": "784-256-128-10 MLP: 0.982 in 4 epochs",
     "mnist-fast": "small CNN with batch norm: 0.991 in 2 epochs",
     "mnist-speedrun": "cnn_fast, bf16 on one thread: >= 0.99 in 2 epochs, the fastest to 0.99",
-    "mnist-best": "deeper CNN, augmentation, label smoothing: 0.9963 in 24 epochs (19 min)",
+    "mnist-best": "wider cnn_best, augmentation, label smoothing: 0.9968 (TTA 0.9971), 14 epochs",
     "sample-cnn": "small CNN on 3 vs 7 with binary cross-entropy: 0.9985",
     "fashion-best": "the deeper CNN on Fashion-MNIST, one-cycle Adam: 0.9248 in 12 epochs",
 }

@@ -284,6 +284,15 @@ def format_rows(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def print_facts(facts: dict[str, Any], as_json: bool = False) -> None:
+    """Print a dict of figures as ``key: value`` lines, or as one JSON object (``--json``)."""
+    if as_json:
+        print(json.dumps(facts))
+    else:
+        for key, value in facts.items():
+            print(f"{key}: {value}")
+
+
 def print_rows(rows: Sequence[Row], as_json: bool = False) -> None:
     """Print rows as a table, or as a JSON list (``--json``)."""
     print(json.dumps([r.to_dict() for r in rows], indent=1) if as_json else format_rows(rows))

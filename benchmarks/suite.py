@@ -7,8 +7,10 @@ reuse the scripts next to this file, loaded by path:
   ``Learner`` when present): Learner vs bare loop, torch's and fastai's loaders, fastai's Learner;
 - ``e2e``, ``rss``: ``e2e.py``: ``mnist-sgd train`` vs the fastai notebook way; peak RSS;
 - ``data``: ``bench_data.py`` (issue 2): MNIST_SAMPLE cold and warm loads vs the book's way;
-- ``ten_classes``: ``bench_ten_classes.py`` (issue 5): full-MNIST time to 0.99 vs the
-  PyTorch-example recipe;
+- ``ten_classes``: ``bench_ten_classes.py`` (issues 5, 18): full-MNIST time to 0.99 of
+  ``mnist-speedrun`` (5 seeds) vs the PyTorch-example recipe, both measured to 0.99
+  (the peer stops at 8 epochs; ``--quick``: one seed and a sampled peer epoch, a
+  labelled lower bound);
 - ``scaling``: ``bench_scaling.py``: epoch time against dataset and batch size.
 
 An entry whose script is missing, or that fails, gives a row saying so; the
@@ -67,7 +69,7 @@ def data(plan: Plan) -> list[Row]:
 
 
 def ten_classes(plan: Plan) -> list[Row]:
-    """Time to 0.99 on full MNIST: our fast recipe vs the PyTorch-example CNN (issue 5's script)."""
+    """Time to 0.99 on full MNIST: ``mnist-speedrun`` vs the PyTorch-example CNN (issue 18)."""
     try:
         bench = script("bench_ten_classes.py")
     except FileNotFoundError as error:
@@ -75,7 +77,7 @@ def ten_classes(plan: Plan) -> list[Row]:
             skipped(
                 "full MNIST: time to 0.99, PyTorch example / ours",
                 f"{error} (issue 5)",
-                (">=", 10.0),
+                (">=", 20.0),
             )
         ]
     if not hasattr(bench, "suite_rows"):
@@ -83,7 +85,7 @@ def ten_classes(plan: Plan) -> list[Row]:
             skipped(
                 "full MNIST: time to 0.99, PyTorch example / ours",
                 "bench_ten_classes.py has no suite_rows(plan) yet",
-                (">=", 10.0),
+                (">=", 20.0),
             )
         ]
     return bench.suite_rows(plan)

@@ -29,10 +29,13 @@ class TrainConfig:
     """Every training option, by name, with the seed's defaults (the book's linear model).
 
     ``mom`` is SGD's momentum, and Adam's first beta when above 0 (Adam's default is 0.9);
+    ``sqr_mom`` is Adam's second beta (fastai's name; torch's default 0.999, fastai's 0.99);
     ``wd`` is weight decay for both; the book's ``basic`` optimiser has neither, so setting
     them with it is an error. ``schedule`` names how lr moves during the fit (``constant``,
     ``one_cycle``, ``warmup_cosine``: see ``mnist_sgd.schedule``); ``augment`` adds small
-    random shifts, turns and zooms to the training images (``mnist_sgd.augment``).
+    random shifts, turns and zooms to the training images (``mnist_sgd.augment``); ``bf16``
+    runs the training forward pass under bf16 autocast where that is faster (one CPU
+    thread: ``mnist_sgd.precision``), float32 elsewhere.
     """
 
     dataset: str = "mnist_sample"
@@ -44,9 +47,11 @@ class TrainConfig:
     epochs: int = 20
     seed: int = 42
     mom: float = 0.0
+    sqr_mom: float = 0.999
     wd: float = 0.0
     schedule: str = "constant"
     augment: bool = False
+    bf16: bool = False
     model_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,6 +69,8 @@ class TrainConfig:
         check_name("model", self.model, MODEL_NAMES)
         if not 0 <= self.mom < 1:
             raise ValueError(f"mom must be in [0, 1), got {self.mom}")
+        if not 0 < self.sqr_mom < 1:
+            raise ValueError(f"sqr_mom (Adam's second beta) must be in (0, 1), got {self.sqr_mom}")
         if not 0 <= self.wd < math.inf:
             raise ValueError(f"wd (weight decay) must be a finite number >= 0, got {self.wd}")
         if self.opt == "basic" and (self.mom or self.wd):

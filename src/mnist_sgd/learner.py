@@ -26,6 +26,7 @@ from mnist_sgd.lr_find import BETA, END_LR, NUM_IT, START_LR, LRFindResult, lr_f
 from mnist_sgd.metrics import batch_accuracy, predictions
 from mnist_sgd.notebook import NotebookProgress, in_notebook, notebook_callbacks
 from mnist_sgd.optim import SGD, BasicOptim
+from mnist_sgd.precision import autocast_forward
 from mnist_sgd.recorder import Recorder
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ class Learner:
         cbs: callbacks, called in order at each event (after ``learn.recorder``
             and, in Jupyter, the progress table of :mod:`mnist_sgd.notebook`).
         lr_schedule: ``lr_schedule(lr, pos)`` -> lr for a batch at ``pos`` in [0, 1) of the fit.
+        autocast: a dtype (``torch.bfloat16``) for the training forward pass under
+            ``torch.autocast`` (:mod:`mnist_sgd.precision`); None (default): float32.
     """
 
     def __init__(
@@ -95,12 +98,14 @@ class Learner:
         metrics: Metric | Sequence[Metric] = batch_accuracy,
         cbs: Sequence[Callback] = (),
         lr_schedule: Callable[[float, float], float] | None = None,
+        autocast: torch.dtype | None = None,
     ) -> None:
         self.dls, self.model, self.opt_func, self.loss_func = dls, model, opt_func, loss_func
         self.metrics = [metrics] if callable(metrics) else list(metrics)
         self.recorder = Recorder()  # learn.recorder.values, .losses, .plot_loss()
         self.cbs = [self.recorder, *notebook_callbacks(), *cbs]
         self.lr_schedule = lr_schedule
+        self.autocast = autocast
         self.opt: BasicOptim | None = None
         self.history: list[dict[str, float]] = []
         self.epoch, self.iter, self.n_epoch, self.lr = 0, 0, 0, 0.0
@@ -168,13 +173,19 @@ class Learner:
                 )
             self.xb, self.yb = xb, yb
             self._event("before_batch")
-            self.loss = calc_grad(xb, yb, self.model, self.loss_func).detach()
+            self.loss = calc_grad(xb, yb, self._train_forward, self.loss_func).detach()
             opt.step()
             opt.zero_grad()
             self._batch_losses.append(self.loss)
             self._batch_sizes.append(len(yb))
             self.iter += 1
             self._event("after_batch")
+
+    def _train_forward(self, xb: Tensor) -> Tensor:
+        """A training batch's predictions: the model's, under autocast if one was asked for."""
+        if self.autocast is None:
+            return self.model(xb)
+        return autocast_forward(self.model, xb, self.autocast)
 
     def _epoch_batches(self, dl: DataLoader) -> Iterator[Any]:
         """This epoch's batches; resuming mid-epoch, the same order from the next batch on."""

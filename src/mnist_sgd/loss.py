@@ -127,10 +127,23 @@ def cross_entropy(predictions: Tensor, targets: Tensor) -> Tensor:
     return nll_loss(log_softmax(predictions), targets)
 
 
+def label_smoothing(predictions: Tensor, targets: Tensor, eps: float = 0.1) -> Tensor:
+    """Cross-entropy against softened targets: ``1 - eps`` on the right class, ``eps`` spread.
+
+    fastai's ``LabelSmoothingCrossEntropy`` (book chapter 7): the model is never pushed
+    to be infinitely sure, which helps it generalise. Same value as
+    ``torch.nn.functional.cross_entropy(..., label_smoothing=eps)``.
+    ``(n, k)`` raw scores and ``(n,)`` int64 class indices -> a scalar.
+    """
+    log_probs = log_softmax(predictions)
+    return (1 - eps) * nll_loss(log_probs, targets) - eps * log_probs.mean()
+
+
 LOSSES = {
     "mnist_loss": mnist_loss,
     "bce": binary_cross_entropy,
     "cross_entropy": cross_entropy,
+    "label_smoothing": label_smoothing,
 }
 BINARY_LOSSES = frozenset({"mnist_loss", "bce"})
 

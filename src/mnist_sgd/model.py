@@ -108,6 +108,7 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
     "simple_net": (simple_net, True),
     "mlp": (nets.mlp, True),
     "cnn": (nets.cnn, False),
+    "cnn_fast": (nets.cnn_fast, False),
     "cnn_best": (nets.cnn_best, False),
 }
 

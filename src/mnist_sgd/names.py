@@ -8,8 +8,8 @@ hold the real objects (``model.get_model``'s models, ``loss.LOSSES``,
 
 from __future__ import annotations
 
-MODEL_NAMES = ("linear", "simple_net", "mlp", "cnn", "cnn_best")
-LOSS_NAMES = ("mnist_loss", "bce", "cross_entropy")
+MODEL_NAMES = ("linear", "simple_net", "mlp", "cnn", "cnn_fast", "cnn_best")
+LOSS_NAMES = ("mnist_loss", "bce", "cross_entropy", "label_smoothing")
 BINARY_LOSS_NAMES = frozenset({"mnist_loss", "bce"})
 OPTIMISER_NAMES = ("sgd", "basic", "adam")
 SCHEDULE_NAMES = ("constant", "one_cycle", "warmup_cosine")

@@ -1,0 +1,162 @@
+"""The speedrun (issue 18): `mnist-speedrun`, `cnn_fast`, `label_smoothing`, the bench rules.
+
+No test looks at a time. The fast paths the recipe takes (uint8 images kept whole and
+turned into floats per batch, a channels-last model) must give the numbers the plain
+paths give (float32 images made once, a contiguous model, torch's own loss). A short
+run on real MNIST holds the recipe to an accuracy floor.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_sgd import DataLoader, TensorDataset, cnn_fast, label_smoothing, to_input
+from mnist_sgd.datasets import DataOptions, load_dataset
+from mnist_sgd.optim import Adam
+from mnist_sgd.precision import bf16_pays
+from mnist_sgd.recipes import get_recipe
+from mnist_sgd.training import build_learner
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+import bench_ten_classes as bench  # noqa: E402
+
+
+def test_label_smoothing_is_torchs_cross_entropy_with_label_smoothing() -> None:
+    g = torch.Generator().manual_seed(0)
+    preds, targets = torch.randn(33, 10, generator=g), torch.randint(0, 10, (33,), generator=g)
+    for eps in (0.0, 0.1, 0.3):
+        expected = F.cross_entropy(preds, targets, label_smoothing=eps)
+        torch.testing.assert_close(label_smoothing(preds, targets, eps), expected)
+
+
+def test_cnn_fast_shapes() -> None:
+    model = cnn_fast(n_out=10)
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(ValueError, match="3 channel counts"):
+        cnn_fast(widths=(8, 16))
+
+
+def tiny_mnist(n: int = 256):  # type: ignore[no-untyped-def]
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    return load_like(images, labels)
+
+
+def load_like(images: torch.Tensor, labels: torch.Tensor):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        name="mnist",
+        classes=tuple("0123456789"),
+        train_images=images,
+        train_labels=labels,
+        valid_images=images[:64],
+        valid_labels=labels[:64],
+    )
+
+
+def plain_losses(config, data, steps: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """The same training, the plain way: float32 images made once, a contiguous model."""
+    torch.manual_seed(config.seed)
+    model = cnn_fast(n_out=10)
+    opt = Adam(list(model.parameters()), config.lr, betas=(0.9, config.sqr_mom))
+    x = to_input(data.train_images, flat=False)  # (n, 1, 28, 28) float32, made once
+    dl = DataLoader(TensorDataset(x, data.train_labels), config.bs, shuffle=True, seed=config.seed)
+    losses = []
+    for xb, yb in list(dl)[:steps]:
+        loss = F.cross_entropy(model(xb), yb, label_smoothing=0.1)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+class Losses:
+    """Collect each batch's loss; stop after ``steps``."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps, self.values = steps, []  # type: ignore[var-annotated]
+
+    def before_fit(self, learn) -> None: ...  # type: ignore[no-untyped-def]
+    def before_epoch(self, learn) -> None: ...  # type: ignore[no-untyped-def]
+    def before_batch(self, learn) -> None: ...  # type: ignore[no-untyped-def]
+    def after_epoch(self, learn) -> None: ...  # type: ignore[no-untyped-def]
+    def after_fit(self, learn) -> None: ...  # type: ignore[no-untyped-def]
+
+    def after_batch(self, learn) -> None:  # type: ignore[no-untyped-def]
+        from mnist_sgd.callback import CancelFitException
+
+        self.values.append(learn.loss.item())
+        if len(self.values) == self.steps:
+            raise CancelFitException
+
+
+def test_the_recipes_fast_paths_give_the_plain_paths_losses() -> None:
+    """uint8 kept whole + channels-last + our loss == float32 made once + contiguous + torch's."""
+    config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant", bf16=False)
+    data = tiny_mnist()
+    losses = Losses(steps=6)
+    learn = build_learner(config, data, torch.device("cpu"), cbs=[losses])  # type: ignore[list-item]
+    assert learn.model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    learn.fit(1, lr=config.lr)
+    torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_is_used_only_on_one_cpu_thread_and_stays_close_to_float32() -> None:
+    """bf16 claims speed, not the same numbers: its losses stay within 2% of float32's."""
+    assert bf16_pays(torch.device("cpu"), 1)
+    assert not bf16_pays(torch.device("cpu"), 2) and not bf16_pays(torch.device("cuda"), 1)
+    config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant")
+    assert config.bf16
+    data, threads = tiny_mnist(), torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert build_learner(config, data).autocast is None
+        torch.set_num_threads(1)
+        learn = build_learner(config, data, cbs=[losses := Losses(steps=6)])  # type: ignore[list-item]
+    finally:
+        torch.set_num_threads(threads)
+    assert learn.autocast is torch.bfloat16
+    learn.fit(1, lr=config.lr)
+    torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=2e-2, atol=0)
+
+
+def test_time_to_and_the_ratio_rows_follow_the_rules() -> None:
+    ours = {"seconds": [2.0, 2.0], "accs": [0.985, 0.991], "setup": 0.1}
+    assert bench.time_to(ours) == 4.0 and bench.time_to({**ours, "accs": [0.9, 0.98]}) is None
+    peer = {"seconds": [50.0, 50.0, 50.0], "accs": [0.98, 0.988, 0.9905], "s_per_epoch": 50.0}
+    row = bench.ratio_row(peer, None, 4.0)
+    assert row.name == bench.RATIO and row.value == 150.0 / 4.0
+    capped = bench.ratio_row({**peer, "accs": [0.98, 0.985, 0.989]}, None, 4.0)
+    assert "lower bound" in capped.name and "below 0.99 after 3 epoch(s)" in capped.detail
+    sampled = bench.ratio_row({**peer, "seconds": [5.0], "accs": [0.9]}, 150, 4.0)
+    assert "lower bound" in sampled.name and "quick estimate" in sampled.detail
+    rows, mean = bench.ours_rows([ours, {**ours, "seconds": [3.0, 3.0]}])
+    assert mean == 5.0 and rows[1].value == 6.0 and "seed 1: 6.0 s" in rows[0].detail
+
+
+def test_the_stop_rule_ends_the_fit_at_the_target() -> None:
+    config = replace(get_recipe("mnist-speedrun"), bs=64, epochs=3)
+    data = tiny_mnist()
+    stop = bench.StopAtAccuracy(0.0, "accuracy")  # any accuracy reaches 0
+    learn = build_learner(config, data, cbs=[stop])  # type: ignore[list-item]
+    assert len(learn.fit(config.epochs, lr=config.lr)) == 1
+
+
+@pytest.mark.slow
+def test_speedrun_recipe_on_a_ci_sized_share_of_mnist(shared_data: Path, tmp_path: Path) -> None:
+    """The recipe as it is (2 epochs) on the first 30,000 training images: >= 0.985 on test."""
+    data = load_dataset("mnist", DataOptions(path=shared_data, cache_dir=tmp_path, offline=True))
+    config = get_recipe("mnist-speedrun")
+    learn = build_learner(config, data.head(30_000, 10_000), torch.device("cpu"))
+    history = learn.fit(config.epochs, lr=config.lr)
+    assert history[-1]["accuracy"] >= 0.985

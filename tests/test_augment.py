@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from mnist_sgd.augment import AugmentedImageDataset, mirror_safe, random_affine, random_flip
+from mnist_sgd.augment import (
+    AugmentedImageDataset,
+    mirror_safe,
+    policy_for,
+    random_affine,
+    random_flip,
+)
 from mnist_sgd.data import DataLoader, ImageDataset
 from mnist_sgd.training import TrainConfig, make_dls
 
@@ -59,6 +65,31 @@ def test_draws_come_from_the_global_torch_rng() -> None:
     assert torch.equal(random_affine(x), b) and not torch.equal(a, b)
 
 
+def test_whole_pixel_shifts_move_pixels_exactly_and_reach_every_offset() -> None:
+    torch.manual_seed(0)
+    x = torch.rand(300, 1, 28, 28)
+    out = random_affine(x, max_rotate=0, max_shift=2, max_zoom=0, whole_pixels=True)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    seen = set()
+    for orig_pad, moved in zip(padded, out, strict=True):
+        matches = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.allclose(orig_pad[:, 2 - dy : 30 - dy, 2 - dx : 30 - dx], moved, atol=1e-5)
+        ]
+        assert len(matches) == 1  # an exact copy moved by whole pixels, no blur
+        seen.add(matches[0])
+    assert len(seen) == 25  # every offset from -2 to 2 on both axes
+
+
+def test_fashion_gets_shifts_and_mirrors_and_digits_get_turns() -> None:
+    fashion, digits = policy_for("fashion_mnist"), policy_for("mnist")
+    assert fashion.flip and fashion.whole_pixels and fashion.max_rotate == fashion.max_zoom == 0
+    assert not digits.flip and digits.max_rotate > 0 and digits.max_zoom > 0
+    assert policy_for("mnist_sample") == digits
+
+
 def test_flip_mirrors_about_half() -> None:
     torch.manual_seed(0)
     x = torch.rand(400, 1, 4, 4)
@@ -96,10 +127,11 @@ def test_only_the_training_set_is_augmented() -> None:
     )
     config = TrainConfig(dataset="mnist", model="cnn", loss="cross_entropy", augment=True)
     dls = make_dls(config, data)
-    assert isinstance(dls.train.dataset, AugmentedImageDataset) and not dls.train.dataset.flip
+    assert isinstance(dls.train.dataset, AugmentedImageDataset)
+    assert dls.train.dataset.policy == policy_for("mnist") and not dls.train.dataset.policy.flip
     assert type(dls.valid.dataset) is ImageDataset
     fashion = SimpleNamespace(**{**vars(data), "name": "fashion_mnist"})
-    assert make_dls(config, fashion).train.dataset.flip
+    assert make_dls(config, fashion).train.dataset.policy == policy_for("fashion_mnist")
     plain = make_dls(TrainConfig(dataset="mnist", model="cnn", loss="cross_entropy"), data)
     assert type(plain.train.dataset) is ImageDataset
 

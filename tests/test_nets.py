@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mnist_sgd.model import MODELS, get_model, model_names, wants_flat_input
-from mnist_sgd.nets import cnn, cnn_best, conv_bn, mlp
+from mnist_sgd.nets import cnn, cnn_best, cnn_vgg, conv_bn, mlp
 
 
 def n_params(model: nn.Module) -> int:
@@ -16,7 +16,12 @@ def n_params(model: nn.Module) -> int:
 
 @pytest.mark.parametrize(
     ("name", "flat", "params"),
-    [("mlp", True, 235_146), ("cnn", False, 33_914), ("cnn_best", False, 160_170)],
+    [
+        ("mlp", True, 235_146),
+        ("cnn", False, 33_914),
+        ("cnn_best", False, 160_170),
+        ("cnn_vgg", False, 288_170),
+    ],
 )
 def test_registered_nets_shapes_counts_and_flat_flags(name: str, flat: bool, params: int) -> None:
     assert name in model_names() and wants_flat_input(name) is flat and MODELS[name][1] is flat
@@ -27,7 +32,7 @@ def test_registered_nets_shapes_counts_and_flat_flags(name: str, flat: bool, par
     assert model(xb).shape == (3, 10)
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_best"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_best", "cnn_vgg"])
 def test_one_output_for_the_binary_losses(name: str) -> None:
     model = get_model(name, n_out=1).eval()
     xb = torch.rand(2, 784) if wants_flat_input(name) else torch.rand(2, 1, 28, 28)
@@ -48,6 +53,20 @@ def test_cnn_best_ends_in_dropout_and_a_linear_layer() -> None:
     assert isinstance(model[-2], nn.Dropout) and model[-2].p == 0.5
     assert model[-1].in_features == 32 * 4 * 4
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 5
+
+
+def test_cnn_vgg_keeps_full_size_until_the_first_pool() -> None:
+    x = torch.rand(2, 1, 28, 28)
+    model = cnn_vgg(widths=(4, 8, 16))
+    sizes = []
+    for layer in model:
+        x = layer(x)
+        sizes.append(tuple(x.shape[1:]))
+    assert sizes[:3] == [(4, 28, 28), (4, 28, 28), (4, 14, 14)]
+    assert sizes[-4:] == [(16, 1, 1), (16,), (16,), (10,)]
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == 6
+    with pytest.raises(ValueError, match="widths must give 3"):
+        cnn_vgg(widths=(8, 16))
 
 
 def test_mlp_layers_follow_hidden() -> None:
@@ -77,10 +96,12 @@ def test_bad_options_name_the_value() -> None:
         get_model("resnet")
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_best"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_best", "cnn_vgg"])
 def test_each_net_fits_a_tiny_batch(name: str) -> None:
     torch.manual_seed(0)
     small = {"widths": (4, 8, 8)} if name.startswith("cnn") else {"hidden": (32, 16)}
+    if name == "cnn_vgg":  # its global max pool leaves only the last width's features
+        small = {"widths": (8, 16, 16)}
     model = get_model(name, n_out=4, **small)
     x = torch.rand(8, 784) if wants_flat_input(name) else torch.rand(8, 1, 28, 28)
     y = torch.arange(8) % 4

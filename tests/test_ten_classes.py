@@ -153,10 +153,15 @@ class StopAt(Callback):
             raise CancelFitException
 
 
-@pytest.mark.parametrize("model", ["cnn_best", "mlp"])
-def test_resume_mid_epoch_is_exact_with_adam_one_cycle_and_augmentation(model: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "dataset"),
+    [("cnn_best", "mnist"), ("mlp", "mnist"), ("cnn_vgg", "fashion_mnist")],  # fashion: flips
+)
+def test_resume_mid_epoch_is_exact_with_adam_one_cycle_and_augmentation(
+    model: str, dataset: str
+) -> None:
     config = TrainConfig(
-        dataset="mnist",
+        dataset=dataset,
         model=model,
         loss="cross_entropy",
         opt="adam",
@@ -165,9 +170,9 @@ def test_resume_mid_epoch_is_exact_with_adam_one_cycle_and_augmentation(model: s
         epochs=3,
         schedule="one_cycle",
         augment=True,
-        model_kwargs={"widths": (4, 8, 8)} if model == "cnn_best" else {},
+        model_kwargs={"widths": (4, 8, 8)} if model.startswith("cnn") else {},
     )
-    data = tiny_data()
+    data = SimpleNamespace(**{**vars(tiny_data()), "name": dataset})
     whole = build_learner(config, data)
     whole.fit(config.epochs, lr=config.lr)
     stopper = StopAt(epoch=1, batch=3)

@@ -67,6 +67,7 @@ _EXPORTS = {
     "cnn": "mnist_sgd.nets",
     "cnn_best": "mnist_sgd.nets",
     "cnn_fast": "mnist_sgd.nets",
+    "cnn_vgg": "mnist_sgd.nets",
     "mlp": "mnist_sgd.nets",
     "SGD": "mnist_sgd.optim",
     "Adam": "mnist_sgd.optim",
@@ -113,7 +114,7 @@ if TYPE_CHECKING:
         linear1,
         simple_net,
     )
-    from mnist_sgd.nets import cnn, cnn_best, mlp
+    from mnist_sgd.nets import cnn, cnn_best, cnn_fast, cnn_vgg, mlp
     from mnist_sgd.optim import SGD, Adam, BasicOptim
     from mnist_sgd.schedule import one_cycle
 
@@ -139,6 +140,7 @@ __all__ = [
     "cnn",
     "cnn_best",
     "cnn_fast",
+    "cnn_vgg",
     "collate",
     "confusion_matrix",
     "cross_entropy",

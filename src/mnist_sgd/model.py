@@ -110,6 +110,7 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
     "cnn": (nets.cnn, False),
     "cnn_fast": (nets.cnn_fast, False),
     "cnn_best": (nets.cnn_best, False),
+    "cnn_vgg": (nets.cnn_vgg, False),
 }
 
 

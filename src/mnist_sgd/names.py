@@ -8,7 +8,7 @@ hold the real objects (``model.get_model``'s models, ``loss.LOSSES``,
 
 from __future__ import annotations
 
-MODEL_NAMES = ("linear", "simple_net", "mlp", "cnn", "cnn_fast", "cnn_best")
+MODEL_NAMES = ("linear", "simple_net", "mlp", "cnn", "cnn_fast", "cnn_best", "cnn_vgg")
 LOSS_NAMES = ("mnist_loss", "bce", "cross_entropy", "label_smoothing")
 BINARY_LOSS_NAMES = frozenset({"mnist_loss", "bce"})
 OPTIMISER_NAMES = ("sgd", "basic", "adam")

@@ -7,7 +7,9 @@ model learn much more than a line. The same idea, repeated, gives:
 - ``cnn``: a small convolutional net with batch norm, on ``(n, 1, 28, 28)``
   pictures, sized to train fast on a laptop CPU;
 - ``cnn_fast``: ``cnn`` made cheaper where the pictures are large, for the speedrun;
-- ``cnn_best``: a deeper convolutional net for the best accuracy.
+- ``cnn_best``: a deeper convolutional net for the best accuracy on MNIST;
+- ``cnn_vgg``: VGG-style pairs of 3x3 convs at full size, then pooling, for
+  Fashion-MNIST, where fine detail (a collar, a strap) tells the classes apart.
 
 They are registered by name, with the chapter's models, in
 ``mnist_sgd.model.MODELS`` (``get_model("cnn", n_out=10)``).
@@ -133,4 +135,41 @@ def cnn_best(
         nn.Flatten(),
         nn.Dropout(dropout),
         nn.Linear(c * 4 * 4, n_out),
+    )
+
+
+def cnn_vgg(
+    n_out: int = 10, widths: Sequence[int] = (32, 64, 128), dropout: float = 0.25
+) -> nn.Sequential:
+    """VGG-style: three pairs of 3x3 ``conv_bn`` blocks, max pooling between them.
+
+    Shapes (default widths)::
+
+        (n, 1, 28, 28) -> conv_bn, conv_bn, max pool -> (n, 32, 14, 14)
+                       -> conv_bn, conv_bn, max pool -> (n, 64, 7, 7)
+                       -> conv_bn, conv_bn           -> (n, 128, 7, 7)
+                       -> global max pool, flatten   -> (n, 128)
+                       -> dropout, Linear            -> (n, n_out)
+
+    The first convolutions see every pixel at full size (``cnn_best`` starts with a
+    stride-2 5x5), which costs about twice ``cnn_best``'s time per image and bought
+    Fashion-MNIST accuracy (benchmarks/RESULTS.md, "fashion-best"); 288,170 parameters
+    for 10 classes.
+    """
+    if len(widths) != 3:
+        raise ValueError(f"widths must give 3 channel counts, got {tuple(widths)}")
+    a, b, c = widths
+    return nn.Sequential(
+        conv_bn(1, a),
+        conv_bn(a, a),
+        nn.MaxPool2d(2),
+        conv_bn(a, b),
+        conv_bn(b, b),
+        nn.MaxPool2d(2),
+        conv_bn(b, c),
+        conv_bn(c, c),
+        nn.AdaptiveMaxPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(dropout),
+        nn.Linear(c, n_out),
     )

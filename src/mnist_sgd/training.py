@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mnist_sgd.augment import AugmentedImageDataset, mirror_safe
+from mnist_sgd.augment import AugmentedImageDataset, policy_for
 from mnist_sgd.config import TrainConfig
 from mnist_sgd.data import DataLoader, DataLoaders, ImageDataset, binary_target
 from mnist_sgd.learner import Callback, Learner
@@ -63,7 +63,7 @@ def make_dls(
 
     if config.augment:
         train: ImageDataset = AugmentedImageDataset(
-            data.train_images, target(data.train_labels), flatten=flat, flip=mirror_safe(data.name)
+            data.train_images, target(data.train_labels), flatten=flat, policy=policy_for(data.name)
         )
     else:
         train = ImageDataset(data.train_images, target(data.train_labels), flatten=flat)

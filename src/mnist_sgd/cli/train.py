@@ -88,7 +88,8 @@ def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
     p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
-        help="small random shifts/rotations of training images "
+        help="move training images at random: digits by small shifts, turns and zooms, "
+        "clothes by whole-pixel shifts and mirrors "
         f"(default: {'on' if seed.augment else 'off'})",
     )
 

@@ -90,7 +90,7 @@ def build_learner(
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     metric = batch_accuracy if config.binary else accuracy
     where = device or torch.device("cpu")
-    bf16 = config.bf16 and bf16_pays(where, torch.get_num_threads())
+    bf16 = config.bf16 and bf16_pays(where)
     return Learner(
         make_dls(config, data, device),
         model,

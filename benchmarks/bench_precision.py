@@ -1,9 +1,9 @@
 """bf16 autocast against float32 (issue 18): one CNN training step, the same batch, interleaved.
 
 What ``mnist_sgd.precision.bf16_pays`` stands on. For each net, rounds of float32 and
-bf16 steps are timed in turn (the Learner's way: channels-last weights, our Adam's
-place taken by torch's, the forward pass under ``torch.autocast`` and the loss in
-float32), so load that comes and goes hits both sides alike. Prints milliseconds per
+bf16 steps are timed in turn (as the Learner steps: channels-last weights, the forward
+pass through ``precision.autocast_forward`` for bf16, the loss in float32; torch's Adam),
+so load that comes and goes hits both sides alike. Prints milliseconds per
 step for each round and the ratio float32 / bf16 of the medians.
 
     python benchmarks/bench_precision.py [--threads N] [--nets cnn_fast,cnn_best,cnn_vgg]
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 def step_ms(name: str, bf16: bool, steps: int, bs: int = 128) -> float:
     """Mean milliseconds of one training step of net ``name`` after 3 untimed warm-up steps."""
     from mnist_sgd.model import get_model
+    from mnist_sgd.precision import autocast_forward
 
     torch.manual_seed(0)
     model = get_model(name, n_out=10).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -35,9 +36,8 @@ def step_ms(name: str, bf16: bool, steps: int, bs: int = 128) -> float:
     total = 0.0
     for i in range(steps + 3):
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = model(x)
-        loss = F.cross_entropy(out.float(), y, label_smoothing=0.1)
+        out = autocast_forward(model, x, torch.bfloat16) if bf16 else model(x)
+        loss = F.cross_entropy(out, y, label_smoothing=0.1)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -75,7 +75,7 @@ def main() -> int:
 
     facts: dict[str, object] = {
         "threads": torch.get_num_threads(),
-        "native bf16": bf16_pays(torch.device("cpu")),
+        "oneDNN bf16 kernels": bf16_pays(torch.device("cpu")),
         "load at the start": Path("/proc/loadavg").read_text().split()[0],
     }
     for name in args.nets.split(","):

@@ -45,7 +45,7 @@ def tta_probabilities(run: Any, images: torch.Tensor, flip: bool) -> torch.Tenso
 
 def report(run_dir: Path) -> dict[str, Any]:
     """Per-epoch figures and the plain and TTA test accuracies of the run in ``run_dir``."""
-    from mnist_sgd.augment import mirror_safe
+    from mnist_sgd.callbacks.augment import mirror_safe
     from mnist_sgd.runs import load_run
 
     run = load_run(run_dir)

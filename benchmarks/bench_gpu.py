@@ -33,8 +33,8 @@ def run_once(data: Any, seed: int) -> dict[str, Any]:
     """``mnist-speedrun`` on CUDA until 0.99: seconds to get there (None if not), accuracies."""
     from bench_ten_classes import SPEED_RECIPE, TARGET, StopAtAccuracy, time_to
 
-    from mnist_sgd.recipes import get_recipe
-    from mnist_sgd.training import build_learner
+    from mnist_sgd.config.build import build_learner
+    from mnist_sgd.config.recipes import get_recipe
 
     config = replace(get_recipe(SPEED_RECIPE), seed=seed)
     stop = StopAtAccuracy(TARGET, "accuracy")

@@ -38,7 +38,7 @@ import torch
 from benchlib import PEER_PYTHON, PEER_SETUP, Plan, Row, skipped
 from loops import LR, accuracy, best_per_epoch, fit_bare, fit_loader
 
-from mnist_sgd.threads import set_sensible_threads
+from mnist_sgd.config.threads import set_sensible_threads
 
 BENCH_DIR = Path(__file__).resolve().parent
 GOALS = {"linear": (1.2, 5.0), "simple_net": (1.2, 2.5)}  # (<= x bare, >= x faster than fastai)
@@ -51,7 +51,7 @@ def subset(data, n: int | None):  # type: ignore[no-untyped-def]
 
 def seed_data(data) -> tuple[torch.Tensor, ...]:  # type: ignore[no-untyped-def]
     """The seed's float tensors ``train_x, train_y, valid_x, valid_y`` (1 = "3")."""
-    from mnist_sgd.data import seed_tensors
+    from mnist_sgd.core.data import seed_tensors
 
     return (
         *seed_tensors(data.train_images, data.train_labels),
@@ -63,7 +63,7 @@ def fit_learner(data, name: str, epochs: int) -> tuple[float, float]:  # type: i
     """Our ``Learner.fit`` as ``mnist-sgd train`` builds it: ``(s/epoch, final accuracy)``."""
     import time
 
-    from mnist_sgd.training import TrainConfig, build_learner
+    from mnist_sgd.config.build import TrainConfig, build_learner
 
     config = TrainConfig(model=name, lr=LR[name], bs=256, epochs=epochs, seed=42)
     learn = build_learner(config, data)
@@ -73,7 +73,7 @@ def fit_learner(data, name: str, epochs: int) -> tuple[float, float]:  # type: i
 
 
 def our_loader(dataset: list, shuffle: bool):  # type: ignore[no-untyped-def]
-    from mnist_sgd.data import DataLoader
+    from mnist_sgd.core.data import DataLoader
 
     return DataLoader(dataset, batch_size=256, shuffle=shuffle)
 

@@ -1,6 +1,6 @@
 """bf16 autocast against float32 (issue 18): one CNN training step, the same batch, interleaved.
 
-What ``mnist_sgd.precision.bf16_pays`` stands on. For each net, rounds of float32 and
+What ``mnist_sgd.callbacks.precision.bf16_pays`` stands on. For each net, rounds of float32 and
 bf16 steps are timed in turn (as the Learner steps: channels-last weights, the forward
 pass through ``precision.autocast_forward`` for bf16, the loss in float32; torch's Adam),
 so load that comes and goes hits both sides alike. Prints milliseconds per
@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 def step_ms(name: str, bf16: bool, steps: int, bs: int = 128) -> float:
     """Mean milliseconds of one training step of net ``name`` after 3 untimed warm-up steps."""
-    from mnist_sgd.model import get_model
-    from mnist_sgd.precision import autocast_forward
+    from mnist_sgd.callbacks.precision import autocast_forward
+    from mnist_sgd.core.model import get_model
 
     torch.manual_seed(0)
     model = get_model(name, n_out=10).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -71,7 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mnist_sgd.precision import bf16_pays
+    from mnist_sgd.callbacks.precision import bf16_pays
 
     facts: dict[str, object] = {
         "threads": torch.get_num_threads(),

@@ -32,9 +32,9 @@ import benchlib
 import torch
 from benchlib import BENCH_DIR, Plan, Row
 
-from mnist_sgd.learner import Callback, Learner
-from mnist_sgd.threads import set_sensible_threads
-from mnist_sgd.training import TrainConfig, build_learner
+from mnist_sgd.config.build import TrainConfig, build_learner
+from mnist_sgd.config.threads import set_sensible_threads
+from mnist_sgd.core.learner import Callback, Learner
 
 HEADING = "## Speed (issue 6): epoch time as work grows"
 MODELS = ("linear", "simple_net")

@@ -152,7 +152,7 @@ class StopAtAccuracy:
     def after_fit(self, learn: Any) -> None: ...
 
     def after_epoch(self, learn: Any) -> None:
-        from mnist_sgd.callback import CancelFitException
+        from mnist_sgd.core.callback import CancelFitException
 
         if learn.history[-1][self.metric] >= self.target:
             raise CancelFitException
@@ -167,8 +167,8 @@ def measure_recipe(
     ``target``, the fit stops after the first epoch that reaches it. ``setup``: seconds
     to build the learner (model, loaders), a one-time cost.
     """
-    from mnist_sgd.recipes import get_recipe
-    from mnist_sgd.training import build_learner
+    from mnist_sgd.config.build import build_learner
+    from mnist_sgd.config.recipes import get_recipe
 
     config = replace(get_recipe(name), **changes)
     metric = "batch_accuracy" if config.binary else "accuracy"
@@ -274,7 +274,7 @@ def recipe_rows(names: list[str]) -> list[Row]:
     """Each recipe trained in full: final test accuracy against its goal, training seconds."""
     rows = []
     for name in names:
-        from mnist_sgd.recipes import get_recipe
+        from mnist_sgd.config.recipes import get_recipe
 
         data = benchlib.load(get_recipe(name).dataset)
         result = measure_recipe(name, data)

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import mnist_sgd.threads  # noqa: F401  (as the CLI does: sleeping OpenMP threads; before torch)
+import mnist_sgd.config.threads  # noqa: F401  (as the CLI does: sleeping OpenMP threads; before torch)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent

@@ -33,13 +33,13 @@ from safetensors.torch import save as st_save
 
 with atheris.instrument_imports(include=["mnist_sgd"]):  # coverage of our code only
     from mnist_sgd import runs
+    from mnist_sgd.core.model import get_model
     from mnist_sgd.datasets.decode import decode_image
     from mnist_sgd.datasets.folders import read_png_archive
     from mnist_sgd.datasets.idx import read_idx
     from mnist_sgd.datasets.registry import DatasetInfo, Split
     from mnist_sgd.errors import MnistSgdError
-    from mnist_sgd.model import get_model
-    from mnist_sgd.preprocess import prepare_image
+    from mnist_sgd.predict.preprocess import prepare_image
     from mnist_sgd.web.api import read_image, seen_image
 
 DOCUMENTED = (MnistSgdError, ValueError)

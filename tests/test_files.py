@@ -419,7 +419,7 @@ def test_non_finite_loss_keeps_the_last_good_checkpoint(
     """An lr that blows up in epoch 2: TrainingError naming epoch and batch; epoch 1 stays."""
     _, small = subset
     run_dir = tmp_path / "run"
-    import mnist_sgd.learner as learner_module
+    import mnist_sgd.core.learner as learner_module
 
     real = learner_module.calc_grad
 

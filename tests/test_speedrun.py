@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from mnist_sgd import DataLoader, TensorDataset, cnn_fast, label_smoothing, to_input
+from mnist_sgd.callbacks.precision import bf16_pays
+from mnist_sgd.config.build import build_learner
+from mnist_sgd.config.recipes import get_recipe
+from mnist_sgd.core.optim import Adam
 from mnist_sgd.datasets import DataOptions, load_dataset
-from mnist_sgd.optim import Adam
-from mnist_sgd.precision import bf16_pays
-from mnist_sgd.recipes import get_recipe
-from mnist_sgd.training import build_learner
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -93,7 +93,7 @@ class Losses:
     def after_fit(self, learn) -> None: ...  # type: ignore[no-untyped-def]
 
     def after_batch(self, learn) -> None:  # type: ignore[no-untyped-def]
-        from mnist_sgd.callback import CancelFitException
+        from mnist_sgd.core.callback import CancelFitException
 
         self.values.append(learn.loss.item())
         if len(self.values) == self.steps:

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import torch
 
+from mnist_sgd.config.build import TrainConfig, build_learner
+from mnist_sgd.config.recipes import get_recipe
+from mnist_sgd.core.learner import Callback, CancelFitException, Learner
+from mnist_sgd.core.metrics import evaluate_model
+from mnist_sgd.core.model import wants_flat_input
 from mnist_sgd.datasets import DataOptions, MnistData, load_dataset
-from mnist_sgd.learner import Callback, CancelFitException, Learner
-from mnist_sgd.metrics import evaluate_model
-from mnist_sgd.model import wants_flat_input
-from mnist_sgd.recipes import get_recipe
-from mnist_sgd.training import TrainConfig, build_learner
 
 
 @pytest.fixture(scope="module")

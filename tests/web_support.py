@@ -35,8 +35,8 @@ def mnist(shared_data: Path, cache_dir: Path):  # type: ignore[no-untyped-def]
 def trained_run(out: Path, shared_data: Path, cache_dir: Path) -> Path:
     """Train the linear model on MNIST into ``out`` (once per process) and return ``out``."""
     from mnist_sgd.cli.train import write_curves
+    from mnist_sgd.config.build import TrainConfig
     from mnist_sgd.runs import RunTrainer
-    from mnist_sgd.training import TrainConfig
 
     data = mnist(shared_data, cache_dir)
     config = TrainConfig(

@@ -10,7 +10,7 @@ to import, so nothing pays for them before it needs them.
 
 - ``import mnist_sgd`` (and ``mnist_sgd.datasets``) is cheap: the names below are
   lazy attributes (PEP 562, ``mnist_sgd.lazy``); ``mnist_sgd.Learner`` imports
-  ``mnist_sgd.learner``, and with it torch, on first use.
+  ``mnist_sgd.core.learner``, and with it torch, on first use.
 - A library module imports what it needs at its top, torch included. The
   torch-free ones, which ``--help`` and the light commands use, are ``names``
   (the registries' names), ``config`` (``TrainConfig``), ``recipes``, ``errors``,
@@ -30,54 +30,55 @@ from mnist_sgd.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DataLoader": "mnist_sgd.data",
-    "DataLoaders": "mnist_sgd.data",
-    "ImageDataset": "mnist_sgd.data",
-    "TensorDataset": "mnist_sgd.data",
-    "binary_target": "mnist_sgd.data",
-    "collate": "mnist_sgd.data",
-    "seed_tensors": "mnist_sgd.data",
-    "to_input": "mnist_sgd.data",
-    "Callback": "mnist_sgd.learner",
-    "CancelFitException": "mnist_sgd.learner",
-    "Learner": "mnist_sgd.learner",
-    "calc_grad": "mnist_sgd.learner",
-    "train_epoch": "mnist_sgd.learner",
-    "validate_epoch": "mnist_sgd.learner",
-    "binary_cross_entropy": "mnist_sgd.loss",
-    "cross_entropy": "mnist_sgd.loss",
-    "label_smoothing": "mnist_sgd.loss",
-    "log_softmax": "mnist_sgd.loss",
-    "mnist_loss": "mnist_sgd.loss",
-    "mnist_loss_on_probs": "mnist_sgd.loss",
-    "nll_loss": "mnist_sgd.loss",
-    "sigmoid": "mnist_sgd.loss",
-    "softmax": "mnist_sgd.loss",
-    "lr_find": "mnist_sgd.lr_find",
-    "accuracy": "mnist_sgd.metrics",
-    "batch_accuracy": "mnist_sgd.metrics",
-    "confusion_matrix": "mnist_sgd.metrics",
-    "per_class_accuracy": "mnist_sgd.metrics",
-    "Linear1": "mnist_sgd.model",
-    "PixelSimilarity": "mnist_sgd.model",
-    "get_model": "mnist_sgd.model",
-    "init_params": "mnist_sgd.model",
-    "linear1": "mnist_sgd.model",
-    "simple_net": "mnist_sgd.model",
-    "cnn": "mnist_sgd.nets",
-    "cnn_best": "mnist_sgd.nets",
-    "cnn_fast": "mnist_sgd.nets",
-    "cnn_vgg": "mnist_sgd.nets",
-    "mlp": "mnist_sgd.nets",
-    "SGD": "mnist_sgd.optim",
-    "Adam": "mnist_sgd.optim",
-    "BasicOptim": "mnist_sgd.optim",
-    "one_cycle": "mnist_sgd.schedule",
+    "DataLoader": "mnist_sgd.core.data",
+    "DataLoaders": "mnist_sgd.core.data",
+    "ImageDataset": "mnist_sgd.core.data",
+    "TensorDataset": "mnist_sgd.core.data",
+    "binary_target": "mnist_sgd.core.data",
+    "collate": "mnist_sgd.core.data",
+    "seed_tensors": "mnist_sgd.core.data",
+    "to_input": "mnist_sgd.core.data",
+    "Callback": "mnist_sgd.core.learner",
+    "CancelFitException": "mnist_sgd.core.learner",
+    "Learner": "mnist_sgd.core.learner",
+    "calc_grad": "mnist_sgd.core.learner",
+    "train_epoch": "mnist_sgd.core.learner",
+    "validate_epoch": "mnist_sgd.core.learner",
+    "binary_cross_entropy": "mnist_sgd.core.loss",
+    "cross_entropy": "mnist_sgd.core.loss",
+    "label_smoothing": "mnist_sgd.core.loss",
+    "log_softmax": "mnist_sgd.core.loss",
+    "mnist_loss": "mnist_sgd.core.loss",
+    "mnist_loss_on_probs": "mnist_sgd.core.loss",
+    "nll_loss": "mnist_sgd.core.loss",
+    "sigmoid": "mnist_sgd.core.loss",
+    "softmax": "mnist_sgd.core.loss",
+    "lr_find": "mnist_sgd.callbacks.lr_find",
+    "accuracy": "mnist_sgd.core.metrics",
+    "batch_accuracy": "mnist_sgd.core.metrics",
+    "confusion_matrix": "mnist_sgd.core.metrics",
+    "per_class_accuracy": "mnist_sgd.core.metrics",
+    "Linear1": "mnist_sgd.core.model",
+    "PixelSimilarity": "mnist_sgd.core.model",
+    "get_model": "mnist_sgd.core.model",
+    "init_params": "mnist_sgd.core.model",
+    "linear1": "mnist_sgd.core.model",
+    "simple_net": "mnist_sgd.core.model",
+    "cnn": "mnist_sgd.core.nets",
+    "cnn_best": "mnist_sgd.core.nets",
+    "cnn_fast": "mnist_sgd.core.nets",
+    "cnn_vgg": "mnist_sgd.core.nets",
+    "mlp": "mnist_sgd.core.nets",
+    "SGD": "mnist_sgd.core.optim",
+    "Adam": "mnist_sgd.core.optim",
+    "BasicOptim": "mnist_sgd.core.optim",
+    "one_cycle": "mnist_sgd.core.schedule",
 }
 lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
-    from mnist_sgd.data import (
+    from mnist_sgd.callbacks.lr_find import lr_find
+    from mnist_sgd.core.data import (
         DataLoader,
         DataLoaders,
         ImageDataset,
@@ -86,7 +87,7 @@ if TYPE_CHECKING:
         collate,
         seed_tensors,
     )
-    from mnist_sgd.learner import (
+    from mnist_sgd.core.learner import (
         Callback,
         CancelFitException,
         Learner,
@@ -94,7 +95,7 @@ if TYPE_CHECKING:
         train_epoch,
         validate_epoch,
     )
-    from mnist_sgd.loss import (
+    from mnist_sgd.core.loss import (
         binary_cross_entropy,
         cross_entropy,
         log_softmax,
@@ -104,9 +105,13 @@ if TYPE_CHECKING:
         sigmoid,
         softmax,
     )
-    from mnist_sgd.lr_find import lr_find
-    from mnist_sgd.metrics import accuracy, batch_accuracy, confusion_matrix, per_class_accuracy
-    from mnist_sgd.model import (
+    from mnist_sgd.core.metrics import (
+        accuracy,
+        batch_accuracy,
+        confusion_matrix,
+        per_class_accuracy,
+    )
+    from mnist_sgd.core.model import (
         Linear1,
         PixelSimilarity,
         get_model,
@@ -114,9 +119,9 @@ if TYPE_CHECKING:
         linear1,
         simple_net,
     )
-    from mnist_sgd.nets import cnn, cnn_best, cnn_fast, cnn_vgg, mlp
-    from mnist_sgd.optim import SGD, Adam, BasicOptim
-    from mnist_sgd.schedule import one_cycle
+    from mnist_sgd.core.nets import cnn, cnn_best, cnn_fast, cnn_vgg, mlp
+    from mnist_sgd.core.optim import SGD, Adam, BasicOptim
+    from mnist_sgd.core.schedule import one_cycle
 
 __all__ = [
     "SGD",

@@ -12,7 +12,7 @@ from typing import Any
 def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
     """Make ``exports`` (name -> module) lazy attributes of the package being imported.
 
-    ``mnist_sgd.lr_find`` is both a module and the function it defines: the import
+    ``mnist_sgd.callbacks.lr_find`` is both a module and the function it defines: the import
     system binds a submodule onto its package once loaded, so a submodule named like
     one of its exports gives way to that export.
     """

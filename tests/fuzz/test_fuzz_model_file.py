@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from safetensors.torch import save as st_save
 
 from mnist_sgd import runs
+from mnist_sgd.core.model import get_model
 from mnist_sgd.errors import ModelFileError
-from mnist_sgd.model import get_model
 
 
 def model_file(name: str, n_out: int = 1) -> bytes:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
-from mnist_sgd.preprocess import prepare_image
+from mnist_sgd.predict.preprocess import prepare_image
 
 # PIL warns about the corrupt tags and EXIF blocks of mutated TIFFs; it copes with them
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")

@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.needs_torch and "OMP_NUM_THREADS" not in os.environ:  # a count the user chose wins
-        from mnist_sgd.threads import set_sensible_threads
+        from mnist_sgd.config.threads import set_sensible_threads
 
         set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
     return _run(args)

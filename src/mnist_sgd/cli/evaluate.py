@@ -38,9 +38,9 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the run and its data, score, print."""
+    from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
-    from mnist_sgd.training import resolve_device
 
     run_ = load_run(args.run_dir, resolve_device(args.device))
     name = args.dataset or run_.info["dataset"]

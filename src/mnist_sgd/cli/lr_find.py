@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_sgd.callback import Callback
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
 from mnist_sgd.cli.train import CHOICE_FLAGS
-from mnist_sgd.recipes import recipe_names
+from mnist_sgd.config.recipes import recipe_names
+from mnist_sgd.core.callback import Callback
 
-# mnist_sgd.lr_find's START_LR, END_LR, NUM_IT (that module imports torch; --help must not)
+# mnist_sgd.callbacks.lr_find's START_LR, END_LR, NUM_IT (that module imports torch; --help must not)
 START_LR, END_LR, NUM_IT = 1e-7, 100.0, 200
 
 if TYPE_CHECKING:
-    from mnist_sgd.learner import Learner
+    from mnist_sgd.core.learner import Learner
 
 EXAMPLES = """examples:
   mnist-sgd lr-find                                   # the seed's model: about 1.0
@@ -84,10 +84,10 @@ def add_finder_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the learner the flags describe, run the finder, print (and plot) the result."""
+    from mnist_sgd.callbacks.lr_find import lr_find
     from mnist_sgd.cli.train import config_from_args
+    from mnist_sgd.config.build import build_learner, resolve_device
     from mnist_sgd.datasets import load_dataset
-    from mnist_sgd.lr_find import lr_find
-    from mnist_sgd.training import build_learner, resolve_device
 
     config = config_from_args(args)
     target = None if args.no_plot else plot_path(args)  # a bad --run fails before any work

@@ -67,7 +67,7 @@ def prepare_all(args: argparse.Namespace) -> tuple[list[Path], list[Any]]:
     """The images that could be read, with their paths; each one that could not: one line."""
     from mnist_sgd.cli import report_error
     from mnist_sgd.errors import MnistSgdError
-    from mnist_sgd.preprocess import prepare_image
+    from mnist_sgd.predict.preprocess import prepare_image
 
     paths, images = [], []
     for path in args.images:

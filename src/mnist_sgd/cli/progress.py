@@ -10,7 +10,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from mnist_sgd.learner import Callback, Learner
+from mnist_sgd.core.learner import Callback, Learner
 
 
 class ProgressPrinter(Callback):

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from mnist_sgd.cli.common import add_json_flag, print_table
-from mnist_sgd.recipes import SUMMARIES, get_recipe, options, recipe_names, setting_text
+from mnist_sgd.config.recipes import SUMMARIES, get_recipe, options, recipe_names, setting_text
 
 EXAMPLES = """examples:
   mnist-sgd recipes                    # a table: name, what it is for, the options it sets

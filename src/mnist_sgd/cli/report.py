@@ -28,7 +28,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the run and its dataset, write the report, say where."""
     from mnist_sgd.datasets import load_dataset
-    from mnist_sgd.report import write_report
+    from mnist_sgd.pictures.report import write_report
     from mnist_sgd.runs import load_run
 
     run_ = load_run(args.run_dir)

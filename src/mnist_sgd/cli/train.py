@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
-from mnist_sgd.config import TrainConfig
-from mnist_sgd.datasets.registry import DATASETS
-from mnist_sgd.names import (
+from mnist_sgd.config.recipes import recipe_names
+from mnist_sgd.config.registry import (
     DEVICE_NAMES,
     LOSS_NAMES,
     MODEL_NAMES,
     OPTIMISER_NAMES,
     SCHEDULE_NAMES,
 )
-from mnist_sgd.recipes import recipe_names
+from mnist_sgd.config.train_config import TrainConfig
+from mnist_sgd.datasets.registry import DATASETS
 
 if TYPE_CHECKING:
     import torch
@@ -129,7 +129,7 @@ def folder(text: str) -> Path:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """A ``TrainConfig``: the recipe's options (if any), overridden by the flags given."""
-    from mnist_sgd.recipes import get_recipe
+    from mnist_sgd.config.recipes import get_recipe
 
     base = TrainConfig() if args.recipe is None else get_recipe(args.recipe)
     given = {
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     ``train`` into the same folder is refused before it loads data or writes.
     """
     from mnist_sgd import runs
-    from mnist_sgd.training import resolve_device
+    from mnist_sgd.config.build import resolve_device
 
     device = resolve_device(args.device)
     resuming = args.resume is not None
@@ -321,7 +321,7 @@ def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
 def draw_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
     """``plots/history.png`` now (a warning on stderr if it cannot be drawn)."""
     try:
-        from mnist_sgd.plots import plot_history
+        from mnist_sgd.pictures.plots import plot_history
 
         plot_history(history, run_dir / "plots" / "history.png")
     except Exception as error:  # a plot must never cost the user the trained model

@@ -1,4 +1,4 @@
-"""``train --nproc N`` and torchrun workers: the CLI side of ``mnist_sgd.distributed``.
+"""``train --nproc N`` and torchrun workers: the CLI side of ``mnist_sgd.runs.parallel``.
 
 The launcher runs this same command line in N local workers through torch's
 elastic launcher (``elastic_launch``, what ``torchrun`` runs), and a worker
@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from mnist_sgd.learner import Callback
+from mnist_sgd.core.learner import Callback
 
 TIMEOUT_ENV = "MNIST_SGD_DIST_TIMEOUT"  # seconds a worker waits for the others (default 120)
 
@@ -39,7 +39,7 @@ def trainer(
     run_dir: Path, config: Any, data: Any, device: Any, cbs: Sequence[Callback], checkpoint: Any
 ) -> Any:
     """This process's ``RunTrainer``: one rank's inside a torchrun worker, else a plain one."""
-    from mnist_sgd.distributed import World, data_parallel_trainer
+    from mnist_sgd.runs.parallel import World, data_parallel_trainer
 
     world = World.from_env(os.environ)
     return data_parallel_trainer(
@@ -56,7 +56,7 @@ def trainer(
 
 def resume_note(run_dir: Path, config: Any) -> str | None:
     """What resuming ``run_dir`` with this many workers means, when it was trained by another."""
-    from mnist_sgd.distributed import World, resume_note
+    from mnist_sgd.runs.parallel import World, resume_note
 
     world = World.from_env(os.environ)
     return resume_note(run_dir, config, 1 if world is None else world.size)
@@ -64,7 +64,7 @@ def resume_note(run_dir: Path, config: Any) -> str | None:
 
 def free_port(port: int | None = None) -> int:
     """``port`` if it is free on 127.0.0.1 (None: any free one); else a DistributedError."""
-    from mnist_sgd.distributed import DistributedError
+    from mnist_sgd.runs.parallel import DistributedError
 
     with socket.socket() as probe:
         try:
@@ -142,7 +142,7 @@ def launch_config(nproc: int, port: int | None, logs: str) -> Any:
 
 def failed(error: Any, nproc: int, run_dir: Path) -> int:
     """130 if the workers stopped on request, else a DistributedError naming the failed rank."""
-    from mnist_sgd.distributed import DistributedError
+    from mnist_sgd.runs.parallel import DistributedError
 
     failures = error.failures  # {global rank: ProcessFailure}
     if all(f.exitcode == 130 for f in failures.values()):

@@ -8,8 +8,8 @@ from typing import Any
 
 from torch import Tensor
 
+from mnist_sgd.core.learner import Callback, CancelFitException, Learner
 from mnist_sgd.errors import ModelFileError
-from mnist_sgd.learner import Callback, CancelFitException, Learner
 from mnist_sgd.runs.info import CHECKPOINT_FILE, FORMAT, write_history
 from mnist_sgd.runs.load import save_model
 from mnist_sgd.runs.safejson import loads

@@ -20,13 +20,13 @@ from torch import nn
 
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import atomic_dir
-from mnist_sgd.inference import takes_flat_input
+from mnist_sgd.predict.predictor import takes_flat_input
 from mnist_sgd.runs.folder import check_new
 from mnist_sgd.runs.info import describe_run, write_history, write_run_info
 from mnist_sgd.runs.load import load_run, save_initial, save_model
 
 if TYPE_CHECKING:
-    from mnist_sgd.learner import Learner
+    from mnist_sgd.core.learner import Learner
 
 # layer type -> the constructor arguments read back from an instance (bias: a bool)
 LAYERS: dict[str, tuple[type[nn.Module], tuple[str, ...]]] = {
@@ -88,7 +88,7 @@ def _jsonable(value: Any) -> Any:
 
 def model_spec(model: nn.Module) -> dict[str, Any]:
     """``run.json``'s ``model`` entry for ``model`` (a ModelFileError if it cannot be exported)."""
-    from mnist_sgd.model import Linear1
+    from mnist_sgd.core.model import Linear1
 
     flat = takes_flat_input(model)
     n_out = _n_out(model, flat)
@@ -147,8 +147,8 @@ def export_info(
     learn: Learner, dataset: str, classes: list[str] | None, loss: str | None
 ) -> dict[str, Any]:
     """``run.json``'s facts for ``learn`` (see :func:`export` for the arguments)."""
+    from mnist_sgd.core.loss import LOSSES
     from mnist_sgd.datasets import get_info
-    from mnist_sgd.loss import LOSSES
 
     spec = model_spec(learn.model)
     names = list(classes or getattr(learn.dls, "vocab", None) or get_info(dataset).classes)
@@ -161,9 +161,9 @@ def export_info(
 
 def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Learner:
     """A ``Learner`` holding a run folder's model (no data: ``predict`` and ``export`` work)."""
-    from mnist_sgd.data import DataLoader, DataLoaders
-    from mnist_sgd.learner import Learner
-    from mnist_sgd.loss import get_loss
+    from mnist_sgd.core.data import DataLoader, DataLoaders
+    from mnist_sgd.core.learner import Learner
+    from mnist_sgd.core.loss import get_loss
 
     run = load_run(path, device)
     empty = DataLoader([], batch_size=1)

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from mnist_sgd.core.learner import Callback, Learner
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import remove_stale_temps
-from mnist_sgd.learner import Callback, Learner
 from mnist_sgd.runs.checkpoint import SaveEachEpoch, StopOnRequest, load_checkpoint
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
@@ -34,8 +34,8 @@ from mnist_sgd.runs.lock import claim
 from mnist_sgd.runs.tensors import short
 
 if TYPE_CHECKING:
+    from mnist_sgd.config.build import TrainConfig
     from mnist_sgd.datasets import MnistData
-    from mnist_sgd.training import TrainConfig
 
 Checkpoint = tuple[dict[str, Any], dict[str, Any]]
 
@@ -64,7 +64,7 @@ def resume_point(run_dir: Path, epochs: int | None = None) -> tuple[TrainConfig,
             rate continues to it; fewer epochs than already trained, or another
             length for a scheduled run (the schedule depends on it), is refused.
     """
-    from mnist_sgd.training import TrainConfig
+    from mnist_sgd.config.build import TrainConfig
 
     info = read_run_info(run_dir)
     try:
@@ -170,7 +170,7 @@ def _repair_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint) -
 
 def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict[str, Any]:
     """``run.json`` of a run trained from ``config`` on ``data``."""
-    from mnist_sgd.model import wants_flat_input
+    from mnist_sgd.core.model import wants_flat_input
 
     return describe_run(
         dataset=config.dataset,
@@ -196,7 +196,7 @@ class RunTrainer:
         checkpoint: from :func:`resume_point`, to continue where a run stopped.
         cbs: extra callbacks (progress printing, live streaming).
         writer: False trains the same steps but writes nothing (a data-parallel
-            worker other than rank 0: ``mnist_sgd.distributed``).
+            worker other than rank 0: ``mnist_sgd.runs.parallel``).
     """
 
     def __init__(
@@ -210,7 +210,7 @@ class RunTrainer:
         checkpoint: Checkpoint | None = None,
         writer: bool = True,
     ) -> None:
-        from mnist_sgd.training import build_learner
+        from mnist_sgd.config.build import build_learner
 
         self.run_dir, self.config, self.checkpoint = Path(run_dir), config, checkpoint
         self.writer = writer

@@ -71,7 +71,7 @@ def _classes_problem(classes: Any) -> str | None:
 
 def _model_problem(model: Any, classes: list[str]) -> str | None:
     """What is wrong with ``run.json``'s ``model`` entry, or None."""
-    from mnist_sgd.model import model_names
+    from mnist_sgd.core.model import model_names
 
     if not isinstance(model, dict):
         return "model must be an object"

@@ -59,7 +59,7 @@ def build_model(
 
 
 def _build(info: dict[str, Any], where: str | Path) -> nn.Module:
-    from mnist_sgd.model import get_model
+    from mnist_sgd.core.model import get_model
 
     spec = info["model"]
     if isinstance(spec, dict) and spec.get("name") == "layers":  # runs.export
@@ -157,9 +157,9 @@ class Run:
         """Loss, accuracy, per-class accuracy and confusion matrix on labelled images.
 
         ``images`` ``(n, 28, 28)`` uint8, ``labels`` ``(n,)`` int64; see
-        :func:`mnist_sgd.metrics.evaluate_model` for what comes back.
+        :func:`mnist_sgd.core.metrics.evaluate_model` for what comes back.
         """
-        from mnist_sgd.metrics import evaluate_model
+        from mnist_sgd.core.metrics import evaluate_model
 
         binary = self.info["model"]["n_out"] == 1
         return evaluate_model(
@@ -182,8 +182,8 @@ class Run:
     @torch.no_grad()
     def predict_proba(self, images: Tensor) -> Tensor:
         """``(n, 28, 28)`` uint8 images -> ``(n, k)`` class probabilities (k = len(classes))."""
-        from mnist_sgd.data import to_input
-        from mnist_sgd.metrics import probabilities
+        from mnist_sgd.core.data import to_input
+        from mnist_sgd.core.metrics import probabilities
 
         x = to_input(images, flat=self.flat)
         device = next(iter(self.model.parameters()), torch.empty(0)).device

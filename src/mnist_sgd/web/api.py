@@ -48,7 +48,7 @@ def read_image(data: bytes, *, max_pixels: int) -> Image.Image:
     Raises:
         ImageError: empty, not an image, truncated, or more than ``max_pixels``.
     """
-    from mnist_sgd.image_files import open_image
+    from mnist_sgd.predict.image_files import open_image
 
     if not data:
         raise ImageError("the request holds no image: send PNG or JPEG bytes")
@@ -66,7 +66,7 @@ def seen_image(image: Image.Image) -> torch.Tensor:
     Raises:
         ImageError: the image holds no digit (blank canvas, uniform picture).
     """
-    from mnist_sgd.preprocess import prepare_image
+    from mnist_sgd.predict.preprocess import prepare_image
 
     try:
         seen = prepare_image(image)

@@ -21,10 +21,10 @@ from typing import Any
 
 import torch
 
+from mnist_sgd.config.build import TrainConfig
+from mnist_sgd.core.learner import Callback, Learner
 from mnist_sgd.errors import MnistSgdError, TrainingError
-from mnist_sgd.learner import Callback, Learner
 from mnist_sgd.runs import Run, RunTrainer, build_model, default_run_dir, write_run_info
-from mnist_sgd.training import TrainConfig
 from mnist_sgd.web import api
 from mnist_sgd.web.studio_events import EventLog
 from mnist_sgd.web.studio_step import StepCapture

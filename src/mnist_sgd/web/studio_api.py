@@ -82,8 +82,8 @@ def create_studio_app(
         max_active: trainings at once (more: 429).
         allowed_hosts: accepted ``Host`` headers (None: any), as for ``serve``.
     """
+    from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import DataOptions
-    from mnist_sgd.training import resolve_device
 
     if max_active < 1 or max_body < 1:
         raise ValueError(f"max_active and max_body must be >= 1, got {max_active}, {max_body}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any
 
-from mnist_sgd.training import TrainConfig
+from mnist_sgd.config.build import TrainConfig
 
 MAX_EPOCHS = 1000
 MAX_BS = 65536
@@ -79,7 +79,7 @@ def _checked(key: str, value: Any) -> Any:
 def _recipe(name: str | None) -> TrainConfig:
     if name is None:
         return TrainConfig()
-    from mnist_sgd.recipes import get_recipe
+    from mnist_sgd.config.recipes import get_recipe
 
     try:
         return get_recipe(name)
@@ -130,12 +130,12 @@ def _check_fit(config: TrainConfig) -> None:
 
 def choices() -> dict[str, Any]:
     """What the page's controls offer, and each recipe's full options."""
+    from mnist_sgd.config.build import OPTIMIZERS
+    from mnist_sgd.config.recipes import RECIPES, SUMMARIES
+    from mnist_sgd.core.loss import LOSSES
+    from mnist_sgd.core.model import model_names
+    from mnist_sgd.core.schedule import SCHEDULES
     from mnist_sgd.datasets import DATASETS
-    from mnist_sgd.loss import LOSSES
-    from mnist_sgd.model import model_names
-    from mnist_sgd.recipes import RECIPES, SUMMARIES
-    from mnist_sgd.schedule import SCHEDULES
-    from mnist_sgd.training import OPTIMIZERS
 
     return {
         "datasets": list(DATASETS),

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mnist_sgd.learner import Learner
-from mnist_sgd.metrics import predicted_labels, probabilities
+from mnist_sgd.core.learner import Learner
+from mnist_sgd.core.metrics import predicted_labels, probabilities
 from mnist_sgd.web.api import png_base64
 
 SHOWN = 16

@@ -1,0 +1,154 @@
+"""Named recipes: frozen sets of training options, one per task, chosen by measurement.
+
+``mnist-sgd train --recipe mnist-fast`` starts from ``RECIPES["mnist-fast"]``
+and any flag given on the command line overrides one option. Each recipe is a
+``TrainConfig`` (a frozen dataclass), so what a name means is written here and
+nowhere else. The figures in the descriptions are from ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+from mnist_sgd.config.train_config import TrainConfig
+
+RECIPES: dict[str, TrainConfig] = {
+    # The seed: fastbook's linear model on 3s and 7s (lr 1.0, batch 256, 20 epochs).
+    "seed": TrainConfig(),
+    "seed-simple-net": TrainConfig(model="simple_net", lr=0.1, epochs=40),
+    "mnist-linear": TrainConfig(
+        dataset="mnist",
+        model="linear",
+        loss="cross_entropy",
+        lr=0.5,
+        mom=0.9,
+        epochs=10,
+        schedule="one_cycle",
+        model_kwargs={"std": 0.01},
+    ),
+    "mnist-mlp": TrainConfig(
+        dataset="mnist",
+        model="mlp",
+        loss="cross_entropy",
+        lr=0.2,
+        mom=0.9,
+        bs=128,
+        epochs=4,
+        schedule="one_cycle",
+    ),
+    "mnist-fast": TrainConfig(
+        dataset="mnist",
+        model="cnn",
+        loss="cross_entropy",
+        opt="adam",
+        lr=0.01,
+        bs=128,
+        epochs=2,
+        schedule="one_cycle",
+    ),
+    "mnist-speedrun": TrainConfig(
+        dataset="mnist",
+        model="cnn_fast",
+        loss="label_smoothing",
+        opt="adam",
+        lr=0.01,
+        sqr_mom=0.99,
+        bs=128,
+        epochs=2,
+        schedule="one_cycle",
+        bf16=True,  # bf16 autocast where measured faster: one CPU thread (mnist_sgd.callbacks.precision)
+    ),
+    "mnist-best": TrainConfig(
+        dataset="mnist",
+        model="cnn_best",
+        loss="label_smoothing",
+        opt="adam",
+        lr=0.003,
+        bs=128,
+        epochs=14,
+        schedule="one_cycle",
+        augment=True,
+        model_kwargs={"widths": [48, 96, 192]},  # a list: what run.json gives back
+    ),
+    "sample-cnn": TrainConfig(
+        dataset="mnist_sample",
+        model="cnn",
+        loss="bce",
+        opt="adam",
+        lr=0.01,
+        bs=128,
+        epochs=6,
+        schedule="one_cycle",
+        augment=True,
+    ),
+    # cnn_vgg with Fashion-MNIST's augmentation (whole-pixel shifts and mirrors), label
+    # smoothing and bf16: 14.1 minutes on two threads (OMP_NUM_THREADS=2) of a 2-core CPU
+    # (benchmarks/RESULTS.md, "fashion-best as now")
+    "fashion-best": TrainConfig(
+        dataset="fashion_mnist",
+        model="cnn_vgg",
+        loss="label_smoothing",
+        opt="adam",
+        lr=0.003,
+        bs=128,
+        epochs=20,
+        schedule="one_cycle",
+        augment=True,
+        bf16=True,
+    ),
+}
+
+SUMMARIES: dict[str, str] = {
+    "seed": "the book's linear model on MNIST_SAMPLE (3 vs 7), about 0.97",
+    "seed-simple-net": "the book's simple_net on MNIST_SAMPLE, about 0.98",
+    "mnist-linear": "all ten digits, one linear layer (softmax regression): 0.926",
+    "mnist-mlp": "784-256-128-10 MLP: 0.982 in 4 epochs",
+    "mnist-fast": "small CNN with batch norm: 0.991 in 2 epochs",
+    "mnist-speedrun": "cnn_fast, bf16 autocast: >= 0.99 in 2 epochs, the fastest to 0.99",
+    "mnist-best": "wider cnn_best, augmentation, label smoothing: 0.9968 (TTA 0.9971), 14 epochs",
+    "sample-cnn": "small CNN on 3 vs 7 with binary cross-entropy: 0.9985",
+    "fashion-best": "VGG-style CNN, shifts and mirrors, bf16: 0.9417 (TTA 0.9451), 20 epochs",
+}
+
+
+def recipe_names() -> list[str]:
+    """The names ``get_recipe`` accepts."""
+    return list(RECIPES)
+
+
+def get_recipe(name: str) -> TrainConfig:
+    """The recipe called ``name``; a ValueError lists the valid names."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of: {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    return replace(recipe, model_kwargs=dict(recipe.model_kwargs))  # a copy: recipes stay frozen
+
+
+def options(name: str) -> dict[str, object]:
+    """The recipe's options that differ from the seed's defaults, by field name."""
+    recipe, default = get_recipe(name), TrainConfig()
+    return {
+        f.name: getattr(recipe, f.name)
+        for f in fields(TrainConfig)
+        if getattr(recipe, f.name) != getattr(default, f.name)
+    }
+
+
+def describe(name: str) -> str:
+    """One line: the name, what it is for, and the options it sets.
+
+    ``describe("mnist-fast")`` ->
+    ``"mnist-fast: small CNN ... | dataset=mnist model=cnn loss=cross_entropy ..."``
+    """
+    return f"{name}: {SUMMARIES.get(name, '')} | {setting_text(options(name))}"
+
+
+def setting_text(settings: dict[str, object]) -> str:
+    """``key=value`` pairs on one line (``(the defaults)`` when there are none)."""
+    return " ".join(f"{k}={_text(v)}" for k, v in settings.items()) or "(the defaults)"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{v}" for k, v in value.items()) + "}"
+    return str(value).lower() if isinstance(value, bool) else str(value)

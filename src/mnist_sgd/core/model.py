@@ -1,0 +1,136 @@
+"""Models: fastbook chapter 4, "The MNIST loss function" and "Adding a nonlinearity".
+
+From the seed's ``xb@weights + bias`` (with parameters from ``init_params``)
+to ``simple_net`` (Linear 784->30, ReLU, Linear 30->1), the chapter's pixel
+similarity baseline, and bigger nets by name (``get_model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from mnist_sgd.core import nets
+
+
+def init_params(size: int | tuple[int, ...], std: float = 1.0) -> Tensor:
+    """Step 1 of the seven: random parameters that track their gradient.
+
+    ``init_params((28*28, 1))`` gives ``(784, 1)`` float32 weights drawn from
+    ``N(0, std**2)`` with ``requires_grad`` set.
+    """
+    if torch.empty(0).is_meta:  # runs.load's size check lays models out on the meta device:
+        # no values to draw (randn and arithmetic there import torch's meta kernels, 0.4-1.5 s)
+        return torch.empty(size).requires_grad_()
+    return (torch.randn(size) * std).requires_grad_()
+
+
+def linear1(xb: Tensor, weights: Tensor, bias: Tensor) -> Tensor:
+    """The seed's model: ``xb@weights + bias``.
+
+    Args:
+        xb: ``(n, 784)`` float32 in [0, 1].
+        weights: ``(784, 1)``; bias: ``(1,)``.
+    Returns:
+        ``(n, 1)`` scores: above 0 means "3".
+    """
+    return xb @ weights + bias
+
+
+class Linear1(nn.Module):
+    """``linear1`` as a module holding its own ``weights`` and ``bias`` (from ``init_params``).
+
+    ``(n, n_in)`` -> ``(n, n_out)``. ``n_out=1`` is the seed's 3-vs-7 model;
+    ``n_out=10`` the linear model for all ten digits.
+    """
+
+    def __init__(self, n_in: int = 28 * 28, n_out: int = 1, std: float = 1.0) -> None:
+        super().__init__()
+        self.weights = nn.Parameter(init_params((n_in, n_out), std))
+        self.bias = nn.Parameter(init_params(n_out, std))
+
+    def forward(self, xb: Tensor) -> Tensor:
+        return linear1(xb, self.weights, self.bias)
+
+
+def simple_net(n_in: int = 28 * 28, n_hidden: int = 30, n_out: int = 1) -> nn.Sequential:
+    """The chapter's two-layer net: Linear(784, 30), ReLU, Linear(30, 1).
+
+    ``(n, 784)`` -> ``(n, n_out)``.
+    """
+    return nn.Sequential(nn.Linear(n_in, n_hidden), nn.ReLU(), nn.Linear(n_hidden, n_out))
+
+
+def mnist_distance(a: Tensor, b: Tensor) -> Tensor:
+    """Mean absolute difference over the last two dims: ``(.., 28, 28)`` -> ``(..)``."""
+    return (a - b).abs().mean((-1, -2))
+
+
+class PixelSimilarity(nn.Module):
+    """The chapter's baseline: is an image closer to the mean 3 or to the mean 7?
+
+    No training: :meth:`fit` averages each class's images. ``forward`` takes
+    ``(n, 784)`` floats in [0, 1] and returns ``(n, 1)`` scores
+    ``distance_to_mean7 - distance_to_mean3``, above 0 for a "3", so
+    ``batch_accuracy`` scores it like the linear model (book: 0.9511).
+    """
+
+    mean3: Tensor
+    mean7: Tensor
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean3", torch.zeros(28, 28))
+        self.register_buffer("mean7", torch.zeros(28, 28))
+
+    def fit(self, x: Tensor, y: Tensor) -> PixelSimilarity:
+        """Average the images: ``x`` ``(n, 784)`` floats, ``y`` ``(n, 1)`` with 1 for "3"."""
+        images = x.view(-1, 28, 28)
+        is3 = y.view(-1) == 1
+        self.mean3.copy_(images[is3].mean(0))
+        self.mean7.copy_(images[~is3].mean(0))
+        return self
+
+    def forward(self, xb: Tensor) -> Tensor:
+        images = xb.view(-1, 28, 28)
+        return (mnist_distance(images, self.mean7) - mnist_distance(images, self.mean3)).unsqueeze(
+            1
+        )
+
+
+# The one model registry: name -> (builder(n_out=..., **kwargs), takes flat (n, 784) rows).
+# The chapter's models are above; the bigger nets live in mnist_sgd.core.nets.
+MODELS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
+    "linear": (Linear1, True),
+    "simple_net": (simple_net, True),
+    "mlp": (nets.mlp, True),
+    "cnn": (nets.cnn, False),
+    "cnn_fast": (nets.cnn_fast, False),
+    "cnn_best": (nets.cnn_best, False),
+    "cnn_vgg": (nets.cnn_vgg, False),
+}
+
+
+def model_names() -> list[str]:
+    """The names ``get_model`` accepts."""
+    return list(MODELS)
+
+
+def wants_flat_input(name: str) -> bool:
+    """True if model ``name`` takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)`` pictures."""
+    return _lookup(name)[1]
+
+
+def get_model(name: str, n_out: int = 1, **kwargs: Any) -> nn.Module:
+    """Build model ``name`` with ``n_out`` outputs (1 for a binary loss, k for k classes)."""
+    builder, _ = _lookup(name)
+    return builder(n_out=n_out, **kwargs)
+
+
+def _lookup(name: str) -> tuple[Callable[..., nn.Module], bool]:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
+    return MODELS[name]

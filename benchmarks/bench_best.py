@@ -39,7 +39,7 @@ def tta_probabilities(run: Any, images: torch.Tensor, flip: bool) -> torch.Tenso
     views = [shifted(images, dy, dx) for dy, dx in SHIFTS]
     if flip:
         views.append(images.flip(-1))
-    probs = [torch.cat([run.predict_proba(v) for v in view.split(2000)]) for view in views]
+    probs = [torch.cat([run.probabilities(v) for v in view.split(2000)]) for view in views]
     return torch.stack(probs).mean(0)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import torch
 
+from mnist_sgd.callbacks import resume
 from mnist_sgd.config.build import TrainConfig, build_learner
 from mnist_sgd.config.recipes import get_recipe
 from mnist_sgd.core.learner import Callback, CancelFitException, Learner
@@ -123,7 +124,7 @@ def test_train_command_with_a_recipe(shared_data: Path, cache: Path, tmp_path: P
     assert info["final"]["batch_accuracy"] >= 0.98
     run = runs.load_run(out)
     data = load("mnist_sample", shared_data, cache)
-    probs = run.predict_proba(data.valid_images[:64])
+    probs = run.probabilities(data.valid_images[:64])
     assert probs.shape == (64, 2)
 
 
@@ -149,7 +150,7 @@ class StopAt(Callback):
 
     def after_batch(self, learn: Learner) -> None:
         if (learn.epoch, learn.iter) == self.at:
-            self.saved = learn.state()
+            self.saved = resume.state(learn)
             raise CancelFitException
 
 
@@ -176,14 +177,14 @@ def test_resume_mid_epoch_is_exact_with_adam_one_cycle_and_augmentation(
     whole = build_learner(config, data)
     whole.fit(config.epochs, lr=config.lr)
     stopper = StopAt(epoch=1, batch=3)
-    first = build_learner(config, data, cbs=[stopper])
+    first = build_learner(config, data, cbs=[resume.Resume(), stopper])
     first.fit(config.epochs, lr=config.lr)
     assert stopper.saved is not None
     tensors, facts = stopper.saved
     assert any(k.startswith("opt.avg.") for k in tensors)
     torch.manual_seed(1234)  # whatever happened in between
     second = build_learner(config, data)
-    second.load_state(tensors, facts, lr=config.lr)
+    resume.load_state(second, tensors, facts, lr=config.lr)
     second.fit(config.epochs, lr=config.lr, resume=True)
     for key, value in whole.model.state_dict().items():
         torch.testing.assert_close(second.model.state_dict()[key], value, rtol=0, atol=0)

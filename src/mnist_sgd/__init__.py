@@ -38,9 +38,9 @@ _EXPORTS = {
     "collate": "mnist_sgd.core.data",
     "seed_tensors": "mnist_sgd.core.data",
     "to_input": "mnist_sgd.core.data",
-    "Callback": "mnist_sgd.core.learner",
-    "CancelFitException": "mnist_sgd.core.learner",
-    "Learner": "mnist_sgd.core.learner",
+    "Callback": "mnist_sgd.core.callback",
+    "CancelFitException": "mnist_sgd.core.callback",
+    "Learner": "mnist_sgd.verbs",
     "calc_grad": "mnist_sgd.core.learner",
     "train_epoch": "mnist_sgd.core.learner",
     "validate_epoch": "mnist_sgd.core.learner",
@@ -78,6 +78,7 @@ lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from mnist_sgd.callbacks.lr_find import lr_find
+    from mnist_sgd.core.callback import Callback, CancelFitException
     from mnist_sgd.core.data import (
         DataLoader,
         DataLoaders,
@@ -88,9 +89,6 @@ if TYPE_CHECKING:
         seed_tensors,
     )
     from mnist_sgd.core.learner import (
-        Callback,
-        CancelFitException,
-        Learner,
         calc_grad,
         train_epoch,
         validate_epoch,
@@ -122,6 +120,7 @@ if TYPE_CHECKING:
     from mnist_sgd.core.nets import cnn, cnn_best, cnn_fast, cnn_vgg, mlp
     from mnist_sgd.core.optim import SGD, Adam, BasicOptim
     from mnist_sgd.core.schedule import one_cycle
+    from mnist_sgd.verbs import Learner
 
 __all__ = [
     "SGD",

@@ -29,14 +29,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn, tensor
 
-from mnist_sgd.cli.common import CACHE_ENV, MIRROR_ENV  # the CLI's names for the same
 from mnist_sgd.core.data import DataLoader, DataLoaders
-from mnist_sgd.core.learner import Learner
 from mnist_sgd.core.optim import SGD
 from mnist_sgd.datasets import DataOptions, MnistData, fetch, load_dataset
+from mnist_sgd.datasets.base import CACHE_ENV, MIRROR_ENV
 from mnist_sgd.pictures.interpret import Interpretation
 from mnist_sgd.pictures.show import plot_function, show_image
 from mnist_sgd.runs.export import load_learner
+from mnist_sgd.verbs import Learner
 
 
 def first(items: Iterable[Any]) -> Any:

@@ -29,7 +29,8 @@ from mnist_sgd import (
     train_epoch,
     validate_epoch,
 )
-from mnist_sgd.core.learner import EVENTS
+from mnist_sgd.callbacks import resume
+from mnist_sgd.core.callback import EVENTS
 from mnist_sgd.errors import TrainingError
 
 
@@ -52,6 +53,7 @@ def make_dls(seed: int | None = 1, bs: int = 16) -> DataLoaders:
 
 def make_learner(seed: int | None = 1, model_seed: int = 0, **kwargs) -> Learner:  # type: ignore[no-untyped-def]
     torch.manual_seed(model_seed)
+    kwargs["cbs"] = [resume.Resume(), *kwargs.get("cbs", ())]  # resumable, as a run folder's
     return Learner(make_dls(seed), Linear1(8, std=0.1), **kwargs)
 
 
@@ -91,7 +93,7 @@ class CancelAt(Callback):
             self._fire(learn)
 
     def _fire(self, learn: Learner) -> None:
-        self.saved = learn.state()
+        self.saved = resume.state(learn)
         if self.stop:
             raise CancelFitException
 
@@ -260,7 +262,7 @@ def uninterrupted(n_epoch: int = 3, **kwargs) -> tuple[list[Tensor], list[dict[s
 def resumed(saved: tuple[dict[str, Tensor], dict], n_epoch: int = 3, **kwargs) -> Learner:  # type: ignore[no-untyped-def]
     """A fresh Learner (other initial weights) that loads ``saved`` and finishes the fit."""
     learn = make_learner(model_seed=99, **kwargs)
-    learn.load_state(*saved, lr=1.0)
+    resume.load_state(learn, *saved, lr=1.0)
     learn.fit(n_epoch, lr=1.0, resume=True)
     return learn
 
@@ -306,7 +308,7 @@ def test_resume_with_a_loader_on_the_global_rng() -> None:
     make_learner(seed=None, model_seed=7, cbs=[cancel]).fit(3, lr=1.0)
     assert cancel.saved is not None
     learn = make_learner(seed=None, model_seed=99)
-    learn.load_state(*cancel.saved, lr=1.0)
+    resume.load_state(learn, *cancel.saved, lr=1.0)
     learn.fit(3, lr=1.0, resume=True)
     assert_same_run(learn, reference)
 
@@ -315,7 +317,7 @@ def test_resume_in_the_same_learner_after_cancel() -> None:
     reference = uninterrupted()
     learn = make_learner(cbs=[CancelAt("after_batch", epoch=1, batch=2)])
     learn.fit(3, lr=1.0)
-    learn.cbs = []
+    learn.cbs = [cb for cb in learn.cbs if isinstance(cb, resume.Resume)]
     learn.fit(3, lr=1.0, resume=True)
     assert_same_run(learn, reference)
 

@@ -17,7 +17,7 @@ from mnist_sgd.core.optim import SGD
 from mnist_sgd.datasets import DataOptions, load_dataset
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.runs import load_learner, load_run, read_run_info
-from mnist_sgd.runs.export import build_layers, describe_layers
+from mnist_sgd.runs.layers import build_layers, describe_layers
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ def first_good(run: Any, data: Any, label: str, render: Any, prepare: Any) -> An
     for image, target in zip(data.valid_images[:500], data.valid_labels[:500], strict=True):
         if data.classes[int(target)] != label:
             continue
-        probs = run.predict_proba(torch.stack([prepare(render(image))]))[0]
+        probs = run.probabilities(torch.stack([prepare(render(image))]))[0]
         if data.classes[int(probs.argmax())] == label and float(probs.max()) > 0.8:
             return image
     raise AssertionError(f"no test digit {label} is recognised once rendered")

@@ -6,7 +6,7 @@ same factor; the loss first barely moves, then falls, then explodes. A good
 lr sits where the loss falls fastest, well before the minimum. Leslie Smith's
 method, as fastai runs it: a callback on ``Learner.fit`` (:class:`LRFinder`),
 smoothed losses, stop when the loss diverges (``CancelFitException``), and the
-model's weights put back afterwards (from ``Learner.state()``).
+model's weights and the random state put back afterwards.
 
 The defaults differ from fastai's (``1e-7..10``, 100 batches, ``beta=0.98``):
 the seed's model (a linear model under the sigmoid ``mnist_loss``) has a
@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import copy
 import math
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from mnist_sgd.callbacks.precision import MixedPrecision
 from mnist_sgd.core.callback import Callback, CancelFitException
 from mnist_sgd.core.data import DataLoader
 
@@ -62,24 +61,12 @@ class LRFindResult:
         """The lr to use: ``valley``."""
         return self.valley
 
-    def plot(self, path: str | Path, title: str | None = None) -> Path:
-        """Save loss against lr (log scale) with the suggestion marked, as a PNG at ``path``."""
-        from mnist_sgd.pictures.plots import plot_lr_find
-
-        return plot_lr_find(self.lrs, self.losses, path, self.suggestion, title=title)
-
-    def show(self, title: str | None = None) -> None:
-        """Show the plot in a notebook (the same picture as :meth:`plot`)."""
-        from mnist_sgd.callbacks.progress import show_png
-
-        with tempfile.TemporaryDirectory() as folder:
-            show_png(self.plot(Path(folder) / "lr_find.png", title))
 
 
 class LRFinder(Callback):
     """Drives ``Learner.fit`` as the finder: a growing lr each batch, stop when done or diverged.
 
-    ``before_fit`` keeps :meth:`Learner.state` (weights, buffers, RNGs);
+    ``before_fit`` keeps the weights, buffers and RNG states;
     ``after_fit`` puts it back, so the learner trains afterwards as if never
     probed. Ends the fit with :class:`CancelFitException`.
     """
@@ -92,10 +79,13 @@ class LRFinder(Callback):
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.saved: dict[str, Tensor] = {}
+        self.rngs: tuple[Tensor, Tensor | None] = (torch.get_rng_state(), None)
         self.training, self.average, self.best = True, 0.0, math.inf
 
     def before_fit(self, learn: Learner) -> None:
-        self.saved, _ = learn.state()  # before any draw: the batches' order comes after
+        self.saved = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+        dl = learn.dls.train  # the RNGs before any draw: the batches' order comes after
+        self.rngs = (torch.get_rng_state(), dl.rng_state() if isinstance(dl, DataLoader) else None)
         self.training = learn.model.training
         self.lrs, self.losses, self.average, self.best = [], [], 0.0, math.inf
 
@@ -119,14 +109,13 @@ class LRFinder(Callback):
             raise CancelFitException
 
     def after_fit(self, learn: Learner) -> None:
-        model = {k[len("model.") :]: v for k, v in self.saved.items() if k.startswith("model.")}
-        learn.model.load_state_dict(model)
+        learn.model.load_state_dict(self.saved)
         learn.model.train(self.training)
         for p in learn.model.parameters():
             p.grad = None
-        torch.set_rng_state(self.saved["rng.torch"])
-        if "rng.loader" in self.saved and isinstance(learn.dls.train, DataLoader):
-            learn.dls.train.set_rng_state(self.saved["rng.loader"])
+        torch.set_rng_state(self.rngs[0])
+        if self.rngs[1] is not None and isinstance(learn.dls.train, DataLoader):
+            learn.dls.train.set_rng_state(self.rngs[1])
 
 
 def lr_find(
@@ -153,7 +142,8 @@ def lr_find(
     n_batches = _check(learn, start_lr, end_lr, num_it)
     finder = LRFinder(start_lr, end_lr, num_it, stop_div, beta)
     probe = copy.copy(learn)  # fit() sets its own opt, history, epoch; learn keeps its own
-    probe.cbs, probe.lr_schedule = [*cbs, finder], None
+    kept = [cb for cb in learn.cbs if isinstance(cb, MixedPrecision)]  # the fit's precision
+    probe.cbs, probe.lr_schedule = [*kept, *cbs, finder], None
     probe.fit(-(-num_it // n_batches), lr=start_lr)
     lrs, losses = finder.lrs, finder.losses
     if len(losses) < 3:

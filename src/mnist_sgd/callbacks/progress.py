@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import sys
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.core.callback import Callback
@@ -30,13 +29,6 @@ def in_notebook() -> bool:
 def notebook_callbacks() -> list[Callback]:
     """The callbacks a ``Learner`` gets by default: progress in a notebook, else none."""
     return [NotebookProgress()] if in_notebook() else []
-
-
-def show_png(path: Path) -> None:
-    """Show a PNG file in the notebook (the pictures ``plots`` saves)."""
-    from IPython.display import Image, display
-
-    display(Image(data=Path(path).read_bytes(), format="png"))
 
 
 class Display:

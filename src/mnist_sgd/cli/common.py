@@ -9,11 +9,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mnist_sgd.datasets.base import CACHE_ENV, MIRROR_ENV
+
 if TYPE_CHECKING:
     from mnist_sgd.datasets import DataOptions
-
-CACHE_ENV = "MNIST_SGD_CACHE"
-MIRROR_ENV = "MNIST_SGD_MIRROR"
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

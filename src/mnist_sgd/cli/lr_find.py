@@ -98,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     title = f"lr finder: {config.model} on {config.dataset}"
     title += f" ({config.loss}, {config.opt}, bs {config.bs})"
-    plotted = None if target is None else str(result.plot(target, title))
+    plotted = None
+    if target is not None:
+        from mnist_sgd.pictures.plots import plot_lr_find
+
+        plotted = str(plot_lr_find(result.lrs, result.losses, target, result.suggestion, title))
     if args.json:
         fields = ("lrs", "losses", "valley", "steepest", "minimum")
         print(json.dumps({**{k: getattr(result, k) for k in fields}, "plot": plotted}))

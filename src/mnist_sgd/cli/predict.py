@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not images:
         return 1
     batch = torch.stack(images)
-    probs = run_.predict_proba(batch)
+    probs = run_.probabilities(batch)
     if args.show is not None:
         save_seen(args.show, paths, batch, probs, run_.classes)
     for path, p in zip(paths, probs, strict=True):

@@ -10,7 +10,8 @@ import json
 import sys
 from typing import Any, TextIO
 
-from mnist_sgd.core.learner import Callback, Learner
+from mnist_sgd.core.callback import Callback
+from mnist_sgd.core.learner import Learner
 
 
 class ProgressPrinter(Callback):

@@ -18,7 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from mnist_sgd.core.learner import Callback
+from mnist_sgd.core.callback import Callback
 
 TIMEOUT_ENV = "MNIST_SGD_DIST_TIMEOUT"  # seconds a worker waits for the others (default 120)
 

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
-from mnist_sgd.callbacks.precision import bf16_pays
+from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays
 from mnist_sgd.config.train_config import TrainConfig
+from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
-from mnist_sgd.core.learner import Callback, Learner
+from mnist_sgd.core.learner import Learner
 from mnist_sgd.core.loss import get_loss
 from mnist_sgd.core.metrics import accuracy, batch_accuracy
 from mnist_sgd.core.model import get_model, wants_flat_input
@@ -97,9 +98,8 @@ def build_learner(
         opt_func=make_opt_func(config),
         loss_func=get_loss(config.loss),
         metrics=metric,
-        cbs=cbs,
+        cbs=[*cbs, MixedPrecision()] if bf16 else cbs,
         lr_schedule=None if config.schedule == "constant" else get_schedule(config.schedule),
-        autocast=torch.bfloat16 if bf16 else None,
     )
 
 

@@ -6,10 +6,10 @@ and raises :class:`CancelFitException` to end the fit cleanly.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from mnist_sgd.core.learner import Learner
+# The Learner, which imports this module: callbacks above the core name it as such.
+Learner = Any
 
 EVENTS = ("before_fit", "before_epoch", "before_batch", "after_batch", "after_epoch", "after_fit")
 

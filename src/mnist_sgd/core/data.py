@@ -261,11 +261,5 @@ class DataLoaders:
         self.train, self.valid = train, valid
         self.vocab = list(vocab) if vocab is not None else None
 
-    def show_batch(self, n: int = 9, ncols: int = 3) -> Any:
-        """Show the first ``n`` training items with their targets (a matplotlib figure)."""
-        from mnist_sgd.pictures.interpret import show_batch  # pictures: matplotlib only when asked
-
-        return show_batch(self.train, n, ncols, self.vocab)
-
     def __getitem__(self, i: int) -> DataLoader:
         return (self.train, self.valid)[i]

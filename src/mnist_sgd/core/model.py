@@ -119,6 +119,14 @@ def model_names() -> list[str]:
     return list(MODELS)
 
 
+def takes_flat_input(model: nn.Module) -> bool:
+    """True if ``model``'s first layer takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)``."""
+    for module in model.modules():
+        if any(True for _ in module.parameters(recurse=False)):
+            return not isinstance(module, nn.Conv2d)
+    return True
+
+
 def wants_flat_input(name: str) -> bool:
     """True if model ``name`` takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)`` pictures."""
     return _lookup(name)[1]

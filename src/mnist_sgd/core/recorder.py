@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from mnist_sgd.core.callback import Callback
+from mnist_sgd.core.callback import Callback, Learner
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from mnist_sgd.core.learner import Learner
 
 
 class Recorder(Callback):

@@ -20,6 +20,12 @@ Progress = Callable[[str, int, int | None], None]
 """``progress(what, done_bytes, total_bytes or None)``, called as bytes arrive."""
 
 
+# Where the front ends (the CLI, ``mnist_sgd.book``) read a cache folder and a mirror from;
+# the library itself takes them as ``DataOptions``.
+CACHE_ENV = "MNIST_SGD_CACHE"
+MIRROR_ENV = "MNIST_SGD_MIRROR"
+
+
 @dataclass(frozen=True)
 class DataOptions:
     """Where a dataset may come from, in this order: ``path``, the cache, ``mirror``, the URL.

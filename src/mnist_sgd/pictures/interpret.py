@@ -17,7 +17,7 @@ from torch import Tensor
 
 from mnist_sgd.core.metrics import confusion_matrix, probabilities
 from mnist_sgd.pictures.show import show_images
-from mnist_sgd.predict.predictor import class_names
+from mnist_sgd.predict.predictor import default_classes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -50,7 +50,7 @@ class Interpretation:
         probs = probabilities(scores)
         binary = scores.shape[1] == 1  # index 0 is target 1 (metrics.probabilities)
         actual = (1 - targets.view(-1)) if binary else targets.view(-1)
-        classes = class_names(learn, scores.shape[1])
+        classes = list(getattr(learn.dls, "vocab", None) or default_classes(scores.shape[1]))
         return cls(inputs, probs, probs.argmax(1), actual.long(), losses.float(), classes)
 
     def confusion_matrix(self) -> Tensor:

@@ -8,6 +8,7 @@ and "Sigmoid" (``plot_function``). Each draws on matplotlib's current figure
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -86,3 +87,10 @@ def _as_picture(im: Tensor) -> Any:
     if t.ndim == 3 and t.shape[0] == 1:
         t = t[0]
     return t.numpy()
+
+
+def show_png(path: Path) -> None:
+    """Show a PNG file in the notebook (the pictures ``plots`` saves)."""
+    from IPython.display import Image, display
+
+    display(Image(data=Path(path).read_bytes(), format="png"))

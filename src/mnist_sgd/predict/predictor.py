@@ -1,34 +1,25 @@
-"""``learn.predict(image_or_path)``: one image to a label, as ``mnist-sgd predict`` sees it.
+"""One trained model, asked about images: the ``Predictor`` behind every way of asking.
 
-A file, bytes or an opened image goes through the CLI's preprocessing
-(:func:`mnist_sgd.predict.preprocess.prepare_image`: grayscale, light ink on dark,
-cropped and centred as MNIST was made); a ``(28, 28)`` tensor is used as it is
-(uint8 in 0..255, or float in [0, 1]). Pixels become model input as in
-training (:meth:`mnist_sgd.core.data.ImageDataset.transform`).
+``load_run`` (a run folder), ``load_learner`` and ``learn.predict`` (a notebook's model),
+``mnist-sgd predict``/``evaluate``, the draw page and the studio all ask through it:
+:meth:`Predictor.probabilities` for ``(n, 28, 28)`` uint8 images, :meth:`Predictor.predict`
+for one image as a person gives it (a file, bytes, an opened image, or a ``(28, 28)``
+tensor), and :meth:`Predictor.evaluate` on labelled images. Pixels become model input as in
+training (:func:`mnist_sgd.core.data.to_input`); the model's first layer says whether it
+takes rows or pictures (:func:`mnist_sgd.core.model.takes_flat_input`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from mnist_sgd.core.data import ImageDataset
-from mnist_sgd.core.metrics import probabilities
-
-if TYPE_CHECKING:
-    from mnist_sgd.core.learner import Learner
-    from mnist_sgd.images import ImageSource
-
-
-def takes_flat_input(model: nn.Module) -> bool:
-    """True if ``model``'s first layer takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)``."""
-    for module in model.modules():
-        if any(True for _ in module.parameters(recurse=False)):
-            return not isinstance(module, nn.Conv2d)
-    return True
+from mnist_sgd.core.data import to_input
+from mnist_sgd.core.metrics import evaluate_model, probabilities
+from mnist_sgd.core.model import takes_flat_input
+from mnist_sgd.predict.image_files import ImageSource
 
 
 def as_image(item: ImageSource | Tensor) -> Tensor:
@@ -43,25 +34,65 @@ def as_image(item: ImageSource | Tensor) -> Tensor:
     return prepare_image(item)
 
 
-def class_names(learn: Learner, n_out: int) -> list[str]:
-    """``learn.dls.vocab`` if set; else the targets (binary: index 0 is target 1, as
+def default_classes(n_out: int) -> list[str]:
+    """Class names when none are known: the targets (binary: index 0 is target 1, as
     :func:`mnist_sgd.core.metrics.probabilities` orders them)."""
-    vocab: Sequence[str] | None = getattr(learn.dls, "vocab", None)
-    if vocab:
-        return list(vocab)
     return ["1", "0"] if n_out == 1 else [str(i) for i in range(n_out)]
 
 
-@torch.no_grad()
-def predict(learn: Learner, item: ImageSource | Tensor) -> tuple[str, int, Tensor]:
-    """``(label, class index, (k,) probabilities)`` for one image, as fastai's ``predict``."""
-    image = as_image(item).unsqueeze(0)
-    x, _ = ImageDataset(image, torch.zeros(1), flatten=takes_flat_input(learn.model)).transform(
-        (image, torch.zeros(1))
-    )
-    device = next(iter(learn.model.parameters()), torch.empty(0)).device
-    learn.model.eval()
-    scores = learn.model(x.to(device)).float().cpu()
-    probs = probabilities(scores)[0]
-    index = int(probs.argmax())
-    return class_names(learn, scores.shape[1])[index], index, probs
+class Predictor:
+    """A trained model and its class names, asked about images (the caller sets eval mode).
+
+    Args:
+        model: maps model input to ``(n, k)`` scores (``(n, 1)`` for a binary model).
+        classes: the class names in output order; None: :func:`default_classes`.
+        flat: whether the model takes ``(n, 784)`` rows; None: read off its first layer.
+        loss: the loss's registry name, for :meth:`evaluate`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        classes: list[str] | None = None,
+        *,
+        flat: bool | None = None,
+        loss: str = "cross_entropy",
+    ) -> None:
+        self.model = model
+        self.flat = takes_flat_input(model) if flat is None else flat
+        self.classes, self.loss = classes, loss
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.model.parameters()), torch.empty(0)).device
+
+    @torch.no_grad()
+    def scores(self, images: Tensor) -> Tensor:
+        """``(n, 28, 28)`` uint8 images -> ``(n, k)`` float32 scores on the CPU."""
+        return self.model(to_input(images, flat=self.flat).to(self.device)).float().cpu()
+
+    def probabilities(self, images: Tensor) -> Tensor:
+        """``(n, 28, 28)`` uint8 images -> ``(n, k)`` class probabilities (k = len(classes))."""
+        return probabilities(self.scores(images))
+
+    def class_names(self, n_out: int) -> list[str]:
+        """The class names in the order of :meth:`probabilities`' columns."""
+        return list(self.classes) if self.classes else default_classes(n_out)
+
+    def predict(self, item: ImageSource | Tensor) -> tuple[str, int, Tensor]:
+        """``(label, class index, (k,) probabilities)`` for one image, as fastai's ``predict``."""
+        scores = self.scores(as_image(item).unsqueeze(0))
+        probs = probabilities(scores)[0]
+        index = int(probs.argmax())
+        return self.class_names(scores.shape[1])[index], index, probs
+
+    def evaluate(self, images: Tensor, labels: Tensor) -> dict[str, Any]:
+        """Loss, accuracy, per-class accuracy and confusion matrix on labelled images.
+
+        ``images`` ``(n, 28, 28)`` uint8, ``labels`` ``(n,)`` int64; see
+        :func:`mnist_sgd.core.metrics.evaluate_model` for what comes back.
+        """
+        binary = self.scores(images[:1]).shape[1] == 1
+        return evaluate_model(
+            self.model, images, labels, binary=binary, flat=self.flat, loss=self.loss
+        )

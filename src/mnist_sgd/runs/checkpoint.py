@@ -8,7 +8,9 @@ from typing import Any
 
 from torch import Tensor
 
-from mnist_sgd.core.learner import Callback, CancelFitException, Learner
+from mnist_sgd.callbacks.resume import state
+from mnist_sgd.core.callback import Callback, CancelFitException
+from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.runs.info import CHECKPOINT_FILE, FORMAT, write_history
 from mnist_sgd.runs.load import save_model
@@ -18,14 +20,14 @@ from mnist_sgd.runs.tensors import read_tensors, save_tensors
 
 def save_checkpoint(run_dir: Path, learn: Learner) -> None:
     """Write everything needed to resume to ``checkpoint.safetensors`` (one atomic file)."""
-    tensors, facts = learn.state()
+    tensors, facts = state(learn)
     save_tensors(
         Path(run_dir) / CHECKPOINT_FILE, tensors, {"format": FORMAT, "facts": json.dumps(facts)}
     )
 
 
 def load_checkpoint(run_dir: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Read ``checkpoint.safetensors``: (tensors, facts) for ``Learner.load_state``."""
+    """Read ``checkpoint.safetensors``: (tensors, facts) for ``callbacks.resume.load_state``."""
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.exists():
         raise ModelFileError(

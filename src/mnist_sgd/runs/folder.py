@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from mnist_sgd.core.learner import Callback, Learner
+from mnist_sgd.callbacks.resume import Resume, load_state
+from mnist_sgd.core.callback import Callback
+from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import remove_stale_temps
 from mnist_sgd.runs.checkpoint import SaveEachEpoch, StopOnRequest, load_checkpoint
@@ -216,7 +218,8 @@ class RunTrainer:
         self.writer = writer
         self.stopper = StopOnRequest(self.run_dir, save=writer)
         savers = [SaveEachEpoch(self.run_dir)] if writer else []
-        self.learn = build_learner(config, data, device, cbs=[*cbs, *savers, self.stopper])
+        resumable = [Resume(), *cbs, *savers, self.stopper]
+        self.learn = build_learner(config, data, device, cbs=resumable)
         self.info = train_run_info(config, data, self.learn)
         self.history: list[dict[str, float]] = []
 
@@ -265,7 +268,7 @@ class RunTrainer:
         path = self.run_dir / CHECKPOINT_FILE
         load_weights(self.learn.model, _model_state(checkpoint), path)
         try:
-            self.learn.load_state(*checkpoint, lr=self.config.lr)
+            load_state(self.learn, *checkpoint, lr=self.config.lr)
         except (KeyError, IndexError, RuntimeError, TypeError, ValueError) as error:
             raise ModelFileError(
                 f"{path}: does not fit this run ({short(error)}); it cannot be resumed"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from mnist_sgd.errors import ModelFileError
+from mnist_sgd.predict.predictor import Predictor
 from mnist_sgd.runs.info import (
     FORMAT,
     INIT_FILE,
@@ -18,6 +18,7 @@ from mnist_sgd.runs.info import (
     read_history,
     read_run_info,
 )
+from mnist_sgd.runs.layers import build_layers
 from mnist_sgd.runs.tensors import Shapes, read_header, read_tensors, save_tensors, short
 
 
@@ -63,8 +64,6 @@ def _build(info: dict[str, Any], where: str | Path) -> nn.Module:
 
     spec = info["model"]
     if isinstance(spec, dict) and spec.get("name") == "layers":  # runs.export
-        from mnist_sgd.runs.export import build_layers
-
         return build_layers(spec["layers"])
     try:
         return get_model(spec["name"], n_out=int(spec["n_out"]), **spec.get("kwargs", {}))
@@ -135,36 +134,15 @@ def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: Path) -> 
     model.load_state_dict(tensors)
 
 
-@dataclass
-class Run:
-    """A trained run loaded from its folder: model (eval mode), ``run.json``, history."""
+class Run(Predictor):
+    """A trained run loaded from its folder: a :class:`Predictor` with ``run.json`` and history."""
 
-    path: Path
-    info: dict[str, Any]
-    model: nn.Module
-    history: list[dict[str, float]]
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.info["classes"])
-
-    @property
-    def flat(self) -> bool:
-        """Whether the model takes ``(n, 784)`` rows (else ``(n, 1, 28, 28)``)."""
-        return bool(self.info["model"].get("flat", True))
-
-    def evaluate(self, images: Tensor, labels: Tensor) -> dict[str, Any]:
-        """Loss, accuracy, per-class accuracy and confusion matrix on labelled images.
-
-        ``images`` ``(n, 28, 28)`` uint8, ``labels`` ``(n,)`` int64; see
-        :func:`mnist_sgd.core.metrics.evaluate_model` for what comes back.
-        """
-        from mnist_sgd.core.metrics import evaluate_model
-
-        binary = self.info["model"]["n_out"] == 1
-        return evaluate_model(
-            self.model, images, labels, binary=binary, flat=self.flat, loss=self.info["loss"]
-        )
+    def __init__(
+        self, path: Path, info: dict[str, Any], model: nn.Module, history: list[dict[str, float]]
+    ) -> None:
+        flat = bool(info["model"].get("flat", True))
+        super().__init__(model, list(info["classes"]), flat=flat, loss=info["loss"])
+        self.path, self.info, self.history = path, info, history
 
     def initial_state(self) -> dict[str, Tensor] | None:
         """The weights before training (``init.safetensors``), checked; None if absent.
@@ -178,17 +156,6 @@ class Run:
         tensors, _ = read_tensors(path)
         load_weights(fresh, tensors, path)
         return dict(fresh.state_dict())
-
-    @torch.no_grad()
-    def predict_proba(self, images: Tensor) -> Tensor:
-        """``(n, 28, 28)`` uint8 images -> ``(n, k)`` class probabilities (k = len(classes))."""
-        from mnist_sgd.core.data import to_input
-        from mnist_sgd.core.metrics import probabilities
-
-        x = to_input(images, flat=self.flat)
-        device = next(iter(self.model.parameters()), torch.empty(0)).device
-        return probabilities(self.model(x.to(device))).cpu()
-
 
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load a run folder: validate ``run.json``, build the model, load checked weights."""

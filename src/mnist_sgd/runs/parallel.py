@@ -40,8 +40,9 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import Batch, DataLoader
-from mnist_sgd.core.learner import Callback, Learner
+from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.runs.checkpoint import StopOnRequest
 from mnist_sgd.runs.folder import Checkpoint, RunTrainer

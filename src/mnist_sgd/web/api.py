@@ -102,7 +102,7 @@ def predict_bytes(run: Run, data: bytes, *, max_pixels: int) -> dict[str, Any]:
         ImageError: the bytes are not an image, are too large, or hold no digit.
     """
     seen = seen_image(read_image(data, max_pixels=max_pixels))
-    probs = run.predict_proba(seen.unsqueeze(0))[0]  # (k,)
+    probs = run.probabilities(seen.unsqueeze(0))[0]  # (k,)
     index = int(probs.argmax())
     return {
         "label": run.classes[index],

@@ -22,7 +22,8 @@ from typing import Any
 import torch
 
 from mnist_sgd.config.build import TrainConfig
-from mnist_sgd.core.learner import Callback, Learner
+from mnist_sgd.core.callback import Callback
+from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import MnistSgdError, TrainingError
 from mnist_sgd.runs import Run, RunTrainer, build_model, default_run_dir, write_run_info
 from mnist_sgd.web import api
@@ -262,7 +263,7 @@ class Training:
         """The live model's answer for a ``(28, 28)`` uint8 picture (as ``serve``'s predict)."""
         live = self._live()
         with self.lock:
-            probs = live.predict_proba(seen.unsqueeze(0))[0]
+            probs = live.probabilities(seen.unsqueeze(0))[0]
         index = int(probs.argmax())
         return api.finite(
             {
@@ -296,7 +297,7 @@ class Training:
         assert self.panel is not None
         images, labels = self.panel
         with self.lock:
-            probs = live.predict_proba(images)
+            probs = live.probabilities(images)
         guess = probs.argmax(dim=1)
         return api.finite(
             {

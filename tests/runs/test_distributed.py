@@ -65,7 +65,8 @@ def train(args: list[str], env: dict[str, str], runner: list[str] | None = None)
 def one_process(run_dir: Path, sample: Any, **options: Any) -> dict[str, torch.Tensor]:
     """The reference: the same config trained by this one process."""
     config = TrainConfig(**{"epochs": 2, **options})
-    runs.RunTrainer(run_dir, config, sample, device=torch.device("cpu")).fit()
+    with runs.writing(run_dir):  # as the CLI trains: under the folder's lock, curves apart
+        runs.RunTrainer(run_dir, config, sample, device=torch.device("cpu"), curves=False).fit()
     return weights(run_dir)
 
 

@@ -61,7 +61,8 @@ def test_an_exported_notebook_model_is_a_run_the_cli_predicts_and_evaluates(
     accuracy = learn.recorder.values[-1][2]
     run_dir = learn.export(tmp_path / which)
     names = sorted(p.name for p in run_dir.iterdir())
-    assert names == ["init.safetensors", "metrics.jsonl", "model.safetensors", "run.json"]
+    assert names == ["init.safetensors", "metrics.jsonl", "model.safetensors", "plots", "run.json"]
+    assert (run_dir / "plots" / "history.png").stat().st_size > 0  # its curves, as a trained run's
     info = read_run_info(run_dir)
     assert info["status"] == "done" and info["classes"] == ["3", "7"]
     assert info["dataset"] == "mnist_sample" and info["model"]["name"] == "layers"

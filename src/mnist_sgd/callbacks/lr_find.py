@@ -62,7 +62,6 @@ class LRFindResult:
         return self.valley
 
 
-
 class LRFinder(Callback):
     """Drives ``Learner.fit`` as the finder: a growing lr each batch, stop when done or diverged.
 

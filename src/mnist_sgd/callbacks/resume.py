@@ -82,7 +82,9 @@ def state(learn: Learner) -> tuple[dict[str, Tensor], dict[str, Any]]:
     return tensors, facts
 
 
-def load_state(learn: Learner, tensors: dict[str, Tensor], facts: dict[str, Any], lr: float) -> None:
+def load_state(
+    learn: Learner, tensors: dict[str, Tensor], facts: dict[str, Any], lr: float
+) -> None:
     """Restore :func:`state`; then ``learn.fit(..., resume=True)`` goes on where it stopped."""
     learn.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     learn.opt = learn.opt_func(learn.model.parameters(), lr)

@@ -28,8 +28,8 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load the run and its dataset, write the report, say where."""
     from mnist_sgd.datasets import load_dataset
-    from mnist_sgd.pictures.report import write_report
     from mnist_sgd.runs import load_run
+    from mnist_sgd.runs.report import write_report
 
     run_ = load_run(args.run_dir)
     data = load_dataset(run_.info["dataset"], data_options(args))

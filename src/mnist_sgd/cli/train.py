@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -147,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
     ``train`` into the same folder is refused before it loads data or writes.
     """
     from mnist_sgd import runs
+    from mnist_sgd.cli.workers import world_from_env
     from mnist_sgd.config.build import resolve_device
 
     device = resolve_device(args.device)
@@ -155,11 +155,12 @@ def run(args: argparse.Namespace) -> int:
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
     if args.nproc is not None:
         return launch_workers(args, run_dir, resuming)
-    with writer_lock(run_dir, create=not resuming):
+    world = world_from_env()
+    with runs.writing(run_dir, create=not resuming, writer=world is None or world.writer):
         if resuming:
             config, checkpoint = runs.resume_point(run_dir, epochs=args.epochs)
             if runs.is_complete(run_dir, config, checkpoint):
-                if is_writer():
+                if world is None or world.writer:
                     print(runs.verify_complete(run_dir, checkpoint))
                 return 0
         else:
@@ -181,18 +182,6 @@ def launch_workers(args: argparse.Namespace, run_dir: Path, resuming: bool) -> i
     else:
         runs.check_new(run_dir)
     return launch(args.nproc, port=args.port, run_dir=run_dir, new=not resuming, argv=sys.argv[1:])
-
-
-def is_writer() -> bool:
-    """False in a torchrun worker of rank > 0 (only rank 0 writes the run folder)."""
-    return int(os.environ.get("RANK", "0") or 0) == 0
-
-
-def writer_lock(run_dir: Path, *, create: bool) -> contextlib.AbstractContextManager[None]:
-    """The run folder's writer lock for rank 0 (or a plain run); nothing for other ranks."""
-    from mnist_sgd import runs
-
-    return runs.claim(run_dir, create=create) if is_writer() else contextlib.nullcontext()
 
 
 def load_data(name: str, args: argparse.Namespace) -> MnistData:
@@ -227,19 +216,16 @@ def train_into(
         resume = f"mnist-sgd train --resume {run_dir}"
         print(f"interrupted: checkpoint saved; resume with: {resume}", file=sys.stderr)
         return 130
-    finish(run_dir, history, data, config, args)
+    finish(run_dir, history, trainer, args)
     return 0
 
 
 def finish(
-    run_dir: Path,
-    history: list[dict[str, float]],
-    data: MnistData,
-    config: TrainConfig,
-    args: argparse.Namespace,
+    run_dir: Path, history: list[dict[str, float]], trainer: RunTrainer, args: argparse.Namespace
 ) -> None:
-    """After a whole fit: warn if it is no better than chance, draw the curves, say where."""
-    warn_if_chance(history, data.valid_labels, config.lr)
+    """After a whole fit: the run's warnings (no better than chance), the curves, where it is."""
+    for warning in trainer.warnings:
+        print(warning, file=sys.stderr)
     if not args.no_plots:
         write_curves(run_dir, history)
     if not args.json:
@@ -274,35 +260,21 @@ def say_resuming(
         say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
 
 
-def warn_if_chance(history: list[dict[str, float]], labels: Any, lr: float) -> None:
-    """Say so when the model ends no better than always answering the commonest class."""
-    import torch
-
-    last = history[-1] if history else {}
-    accuracy = next((v for k, v in last.items() if "accuracy" in k), None)
-    if accuracy is None or len(labels) == 0:
-        return
-    commonest = float(torch.bincount(labels).max()) / len(labels)
-    if accuracy <= commonest + 0.01:
-        print(
-            f"warning: validation accuracy {accuracy:.4f} is no better than always answering "
-            f"the commonest class ({commonest:.4f}): training failed; lr {lr:g} may be too high, "
-            "try 'mnist-sgd lr-find'",
-            file=sys.stderr,
-        )
-
-
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """Loss and accuracy curves as ``plots/history.png``, drawn without holding up the prompt.
+    """``plots/history.png`` (:func:`mnist_sgd.runs.curves.draw_curves`), drawn without holding
+    up the prompt.
 
-    Importing matplotlib and drawing took about 1 s after a 1 s training of the
-    seed's model (benchmarks/RESULTS.md, "Start-up"): where the OS can fork, a
-    detached grandchild draws the file (atomically, a second or so later) while
-    the command returns; elsewhere it is drawn here. ``mnist-sgd report`` draws it
-    too. A plot must never cost the user the trained model.
+    Importing matplotlib and drawing took about 1 s after a 1 s training of the seed's model
+    (benchmarks/RESULTS.md, "Start-up"): where the OS can fork, a detached grandchild draws
+    the file (atomically, a second or so later) while the command returns; elsewhere it is
+    drawn here. A failure is said on stderr when that is a terminal (a pipe reading our
+    output must not wait for the drawing); ``mnist-sgd report`` draws the curves again.
     """
+    from mnist_sgd.runs.curves import draw_curves
+
     if not hasattr(os, "fork"):
-        draw_curves(run_dir, history)
+        if (warning := draw_curves(run_dir, history)) is not None:
+            print(warning, file=sys.stderr)
         return
     child = os.fork()
     if child:
@@ -311,21 +283,12 @@ def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
     try:
         if os.fork() == 0:
             devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):  # a pipe reading our output must not wait for the drawing
+            for fd in (0, 1) if os.isatty(2) else (0, 1, 2):
                 os.dup2(devnull, fd)
-            draw_curves(run_dir, history)
+            if (warning := draw_curves(run_dir, history)) is not None:
+                print(f"mnist-sgd: {warning}", file=sys.stderr, flush=True)
     finally:
         os._exit(0)
-
-
-def draw_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """``plots/history.png`` now (a warning on stderr if it cannot be drawn)."""
-    try:
-        from mnist_sgd.pictures.plots import plot_history
-
-        plot_history(history, run_dir / "plots" / "history.png")
-    except Exception as error:  # a plot must never cost the user the trained model
-        print(f"warning: could not draw the curves: {error}", file=sys.stderr)
 
 
 def say(args: argparse.Namespace, text: str) -> None:

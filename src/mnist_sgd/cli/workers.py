@@ -35,13 +35,25 @@ def timeout() -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def world_from_env() -> Any:
+    """This process's place among torchrun's workers (``World``), or None outside torchrun."""
+    from mnist_sgd.runs.parallel import World
+
+    return World.from_env(os.environ)
+
+
 def trainer(
     run_dir: Path, config: Any, data: Any, device: Any, cbs: Sequence[Callback], checkpoint: Any
 ) -> Any:
     """This process's ``RunTrainer``: one rank's inside a torchrun worker, else a plain one."""
-    from mnist_sgd.runs.parallel import World, data_parallel_trainer
+    from mnist_sgd.runs import RunTrainer
+    from mnist_sgd.runs.parallel import data_parallel_trainer
 
-    world = World.from_env(os.environ)
+    world = world_from_env()
+    if world is None:  # one process: no process group, no DistributedDataParallel
+        return RunTrainer(
+            run_dir, config, data, device=device, cbs=cbs, checkpoint=checkpoint, curves=False
+        )
     return data_parallel_trainer(
         run_dir,
         config,
@@ -51,6 +63,7 @@ def trainer(
         cbs=cbs,
         checkpoint=checkpoint,
         timeout=timeout(),
+        curves=False,  # the CLI draws them, detached (cli/train.py)
     )
 
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
-
 class Recorder(Callback):
     """Keeps the history of the current fit; every ``Learner`` has one as ``learn.recorder``."""
 

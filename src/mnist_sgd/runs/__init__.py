@@ -24,6 +24,7 @@ from mnist_sgd.runs.folder import (
     resume_point,
     train_run_info,
     verify_complete,
+    writing,
 )
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
@@ -87,4 +88,5 @@ __all__ = [
     "verify_complete",
     "write_history",
     "write_run_info",
+    "writing",
 ]

@@ -2,7 +2,7 @@
 
 The folder is what ``mnist-sgd train`` writes (``run.json`` from
 :func:`describe_run` with status ``done``, ``model.safetensors``,
-``metrics.jsonl``, ``init.safetensors``): safetensors only, no pickle, so
+``metrics.jsonl``, ``init.safetensors``, ``plots/history.png``): safetensors only, no pickle, so
 loading runs no code. The library's ``Linear1`` is recorded by its registry
 name (``linear``); a standard layer or an ``nn.Sequential`` of them (the book's
 ``nn.Linear(28*28,1)`` alone, ``simple_net``, the library's MLP and CNNs) as a
@@ -12,12 +12,14 @@ reads any run folder back as a ``Learner`` that predicts the same.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from mnist_sgd.files import atomic_dir
+from mnist_sgd.runs.curves import draw_curves
 from mnist_sgd.runs.folder import check_new
 from mnist_sgd.runs.info import describe_run, write_history, write_run_info
 from mnist_sgd.runs.layers import model_spec
@@ -25,6 +27,7 @@ from mnist_sgd.runs.load import load_run, save_initial, save_model
 
 if TYPE_CHECKING:
     from mnist_sgd.core.learner import Learner
+
 
 def export(
     learn: Learner,
@@ -51,6 +54,8 @@ def export(
         save_initial(folder, learn.initial_state)
         write_history(folder, learn.history)
         write_run_info(folder, {**info, "status": "done", "final": final})
+    if learn.history and (warning := draw_curves(path, learn.history)) is not None:
+        warnings.warn(warning, stacklevel=2)  # the run folder is whole without its curves
     return path
 
 

@@ -11,7 +11,8 @@ an uninterrupted one.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import remove_stale_temps
 from mnist_sgd.runs.checkpoint import SaveEachEpoch, StopOnRequest, load_checkpoint
+from mnist_sgd.runs.curves import chance_warning, draw_curves
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
     MODEL_FILE,
@@ -40,6 +42,23 @@ if TYPE_CHECKING:
     from mnist_sgd.datasets import MnistData
 
 Checkpoint = tuple[dict[str, Any], dict[str, Any]]
+
+
+@contextmanager
+def writing(run_dir: Path, *, create: bool = True, writer: bool = True) -> Iterator[None]:
+    """Hold ``run_dir``'s writer lock while a run is trained into it (:func:`runs.lock.claim`).
+
+    Every writer of a run folder (``mnist-sgd train``, the studio) trains inside one, taken
+    before anything else so a second writer is refused before it loads data or writes;
+    a killed writer's temporary files are cleared first. ``writer=False`` (a data-parallel
+    rank other than 0, which writes nothing) takes no lock.
+    """
+    if not writer:
+        yield
+        return
+    with claim(run_dir, create=create):
+        remove_stale_temps(run_dir, recursive=True)  # a killed writer's, at any depth
+        yield
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
@@ -199,6 +218,12 @@ class RunTrainer:
         cbs: extra callbacks (progress printing, live streaming).
         writer: False trains the same steps but writes nothing (a data-parallel
             worker other than rank 0: ``mnist_sgd.runs.parallel``).
+        curves: draw ``plots/history.png`` when the run is done (``mnist-sgd train`` draws
+            them itself, detached: False).
+
+    Run it inside :func:`writing` (the folder's lock). After :meth:`fit`, ``warnings`` holds
+    what the caller should show: a curve that could not be drawn, a model no better than
+    chance (:mod:`mnist_sgd.runs.curves`).
     """
 
     def __init__(
@@ -211,11 +236,13 @@ class RunTrainer:
         cbs: Sequence[Callback] = (),
         checkpoint: Checkpoint | None = None,
         writer: bool = True,
+        curves: bool = True,
     ) -> None:
         from mnist_sgd.config.build import build_learner
 
         self.run_dir, self.config, self.checkpoint = Path(run_dir), config, checkpoint
-        self.writer = writer
+        self.writer, self.curves, self.valid_labels = writer, curves, data.valid_labels
+        self.warnings: list[str] = []
         self.stopper = StopOnRequest(self.run_dir, save=writer)
         savers = [SaveEachEpoch(self.run_dir)] if writer else []
         resumable = [Resume(), *cbs, *savers, self.stopper]
@@ -233,19 +260,7 @@ class RunTrainer:
         self.stopper.request()
 
     def fit(self) -> list[dict[str, float]]:
-        """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended.
-
-        The writer holds the folder's lock throughout (:func:`mnist_sgd.runs.claim`):
-        a second writer is refused before it writes anything. Other ranks of a
-        distributed run write nothing and take no lock.
-        """
-        if not self.writer:
-            return self._fit()
-        with claim(self.run_dir):
-            remove_stale_temps(self.run_dir, recursive=True)  # a killed writer's, at any depth
-            return self._fit()
-
-    def _fit(self) -> list[dict[str, float]]:
+        """Train (or continue) to ``config.epochs``; ``run.json`` says how it ended."""
         self._write_status("running")
         if self.checkpoint is None:
             if self.writer:
@@ -257,8 +272,12 @@ class RunTrainer:
         )
         if self.stopped:
             self._write_status("interrupted")
-        else:
-            self._write_status("done", final=self.history[-1] if self.history else {})
+            return self.history
+        self._write_status("done", final=self.history[-1] if self.history else {})
+        found = [chance_warning(self.history, self.valid_labels, self.config.lr)]
+        if self.writer and self.curves:
+            found.append(draw_curves(self.run_dir, self.history))
+        self.warnings = [warning for warning in found if warning is not None]
         return self.history
 
     def _restore(self, checkpoint: Checkpoint) -> None:

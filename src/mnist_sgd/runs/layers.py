@@ -99,5 +99,3 @@ def _n_out(model: nn.Module, flat: bool) -> int:
     finally:
         model.train(training)
     return int(out.shape[-1])
-
-

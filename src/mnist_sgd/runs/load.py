@@ -157,6 +157,7 @@ class Run(Predictor):
         load_weights(fresh, tensors, path)
         return dict(fresh.state_dict())
 
+
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load a run folder: validate ``run.json``, build the model, load checked weights."""
     run_dir = Path(run_dir)

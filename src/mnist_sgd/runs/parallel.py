@@ -66,6 +66,11 @@ class World:
     size: int
     local_rank: int
 
+    @property
+    def writer(self) -> bool:
+        """Whether this process writes the run folder: rank 0 alone (the others only train)."""
+        return self.rank == 0
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> World | None:
         """The worker torchrun (or ``--nproc``) started, from its env; None outside one."""
@@ -283,27 +288,26 @@ def data_parallel_trainer(
     config: TrainConfig,
     data: Any,
     *,
-    world: World | None,
+    world: World,
     device: torch.device,
     cbs: Sequence[Callback] = (),
     checkpoint: Checkpoint | None = None,
     timeout: timedelta = TIMEOUT,
+    curves: bool = True,
 ) -> RunTrainer:
-    """The ``RunTrainer`` for this process: a plain one (``world`` None), or one rank's,
-    where only rank 0 gets ``cbs`` (progress printing) and writes the run folder."""
-    if world is None:
-        return RunTrainer(run_dir, config, data, device=device, cbs=cbs, checkpoint=checkpoint)
+    """The ``RunTrainer`` for one rank of ``world``: only the writer (rank 0) gets ``cbs``
+    (progress printing) and writes the run folder."""
     check_shards(len(data.train_labels), len(data.valid_labels), config.bs, world.size)
     device = join(world, device, timeout)
-    primary = world.rank == 0
     trainer = DataParallelTrainer(
         run_dir,
         config,
         data,
         device=device,
-        cbs=[DataParallel(world), *(cbs if primary else ())],
+        cbs=[DataParallel(world), *(cbs if world.writer else ())],
         checkpoint=checkpoint,
-        writer=primary,
+        writer=world.writer,
+        curves=curves,
     )
     trainer.world = world
     trainer.info["workers"] = world.size

@@ -25,7 +25,14 @@ from mnist_sgd.config.build import TrainConfig
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import MnistSgdError, TrainingError
-from mnist_sgd.runs import Run, RunTrainer, build_model, default_run_dir, write_run_info
+from mnist_sgd.runs import (
+    Run,
+    RunTrainer,
+    build_model,
+    default_run_dir,
+    write_run_info,
+    writing,
+)
 from mnist_sgd.web import api
 from mnist_sgd.web.studio_events import EventLog
 from mnist_sgd.web.studio_step import StepCapture
@@ -176,7 +183,8 @@ class Training:
             self.state = "stopping" if self.control.stopping else "running"
             if self.control.stopping:  # Stop came while the data loaded
                 trainer.request_stop()
-            trainer.fit()
+            with writing(self.run_dir):
+                trainer.fit()
             self._finish(trainer)
         except TrainingError as error:
             self._fail(str(error), diverged=True)

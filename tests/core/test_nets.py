@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_sgd.core.model import MODELS, get_model, model_names, wants_flat_input
+from mnist_sgd.config.registry import MODELS, get_model, wants_flat_input
 from mnist_sgd.core.nets import cnn, cnn_best, cnn_vgg, conv_bn, mlp
 
 
@@ -24,7 +24,7 @@ def n_params(model: nn.Module) -> int:
     ],
 )
 def test_registered_nets_shapes_counts_and_flat_flags(name: str, flat: bool, params: int) -> None:
-    assert name in model_names() and wants_flat_input(name) is flat and MODELS[name][1] is flat
+    assert wants_flat_input(name) is flat and MODELS[name].flat is flat
     model = get_model(name, n_out=10)
     assert n_params(model) == params
     xb = torch.rand(3, 784) if flat else torch.rand(3, 1, 28, 28)

@@ -14,19 +14,21 @@ import torch
 
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
 from mnist_sgd.callbacks.precision import bf16_pays
+from mnist_sgd.config.registry import (
+    get_loss,
+    get_model,
+    get_optimiser,
+    get_schedule,
+    wants_flat_input,
+)
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
 from mnist_sgd.core.learner import Callback, Learner
-from mnist_sgd.core.loss import get_loss
 from mnist_sgd.core.metrics import accuracy, batch_accuracy
-from mnist_sgd.core.model import get_model, wants_flat_input
 from mnist_sgd.core.optim import SGD, Adam, BasicOptim
-from mnist_sgd.core.schedule import get_schedule
 
 if TYPE_CHECKING:
     from mnist_sgd.datasets import MnistData
-
-OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim, "adam": Adam}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -50,16 +52,16 @@ def resolve_device(name: str = "auto") -> torch.device:
 def make_dls(
     config: TrainConfig, data: MnistData, device: torch.device | None = None
 ) -> DataLoaders:
-    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss."""
+    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss.
+
+    ``config`` was checked when it was made; the data at hand is checked against it here
+    (a binary loss needs two classes: ``data`` need not be ``config.dataset``).
+    """
     flat = wants_flat_input(config.model)
-    if config.binary and len(data.classes) != 2:
-        raise ValueError(
-            f"loss {config.loss!r} is for two classes, but {data.name} has {len(data.classes)}; "
-            "use --loss cross_entropy"
-        )
+    config.check_classes(len(data.classes), data.name)
 
     def target(labels: torch.Tensor) -> torch.Tensor:
-        return binary_target(labels, positive=0) if config.binary else labels
+        return binary_target(labels) if config.binary else labels
 
     if config.augment:
         train: ImageDataset = AugmentedImageDataset(
@@ -105,7 +107,7 @@ def build_learner(
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:
     """``opt_func(params, lr)`` for optimiser ``config.opt`` with its momentum and weight decay."""
-    opt_cls = OPTIMIZERS[config.opt]
+    opt_cls = get_optimiser(config.opt)
     kwargs: dict[str, Any] = {}
     if opt_cls is SGD:
         kwargs = {"mom": config.mom, "wd": config.wd}

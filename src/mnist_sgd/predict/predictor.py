@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from mnist_sgd.core.data import ImageDataset
+from mnist_sgd.core.data import ImageDataset, binary_target
 from mnist_sgd.core.metrics import probabilities
 
 if TYPE_CHECKING:
@@ -44,12 +44,13 @@ def as_image(item: ImageSource | Tensor) -> Tensor:
 
 
 def class_names(learn: Learner, n_out: int) -> list[str]:
-    """``learn.dls.vocab`` if set; else the targets (binary: index 0 is target 1, as
-    :func:`mnist_sgd.core.metrics.probabilities` orders them)."""
+    """``learn.dls.vocab`` if set; else each class's target (binary: ``binary_target``'s),
+    in class order as :func:`mnist_sgd.core.metrics.probabilities` gives them."""
     vocab: Sequence[str] | None = getattr(learn.dls, "vocab", None)
     if vocab:
         return list(vocab)
-    return ["1", "0"] if n_out == 1 else [str(i) for i in range(n_out)]
+    classes = torch.arange(max(n_out, 2))
+    return [str(int(t)) for t in (binary_target(classes) if n_out == 1 else classes).view(-1)]
 
 
 @torch.no_grad()

@@ -170,7 +170,7 @@ def _repair_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint) -
 
 def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict[str, Any]:
     """``run.json`` of a run trained from ``config`` on ``data``."""
-    from mnist_sgd.core.model import wants_flat_input
+    from mnist_sgd.config.registry import wants_flat_input
 
     return describe_run(
         dataset=config.dataset,

@@ -59,7 +59,7 @@ def build_model(
 
 
 def _build(info: dict[str, Any], where: str | Path) -> nn.Module:
-    from mnist_sgd.core.model import get_model
+    from mnist_sgd.config.registry import get_model
 
     spec = info["model"]
     if isinstance(spec, dict) and spec.get("name") == "layers":  # runs.export
@@ -159,12 +159,12 @@ class Run:
         ``images`` ``(n, 28, 28)`` uint8, ``labels`` ``(n,)`` int64; see
         :func:`mnist_sgd.core.metrics.evaluate_model` for what comes back.
         """
+        from mnist_sgd.config.registry import get_loss
         from mnist_sgd.core.metrics import evaluate_model
 
         binary = self.info["model"]["n_out"] == 1
-        return evaluate_model(
-            self.model, images, labels, binary=binary, flat=self.flat, loss=self.info["loss"]
-        )
+        loss = get_loss(self.info["loss"])
+        return evaluate_model(self.model, images, labels, binary=binary, flat=self.flat, loss=loss)
 
     def initial_state(self) -> dict[str, Tensor] | None:
         """The weights before training (``init.safetensors``), checked; None if absent.

@@ -35,18 +35,11 @@ class TrainingError(MnistSgdError):
 
 
 class ConfigError(ValueError):
-    """A training option that is not valid; ``field`` is the ``TrainConfig`` field it is about.
-
-    ``TrainConfig`` is the one place that raises it; the CLI names the field's flag, the
-    studio answers a 422 naming ``field``.
-    """
+    """A bad training option, from ``TrainConfig``'s one check; ``field`` is the field."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-
-    def __reduce__(self) -> tuple[type[ConfigError], tuple[str, str]]:
-        return type(self), (self.field, str(self))
 
 
 def one_line(error: object, limit: int | None = None) -> str:

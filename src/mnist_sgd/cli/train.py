@@ -12,15 +12,9 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_sgd.cli.common import (
-    add_data_options,
-    data_options,
-    number,
-    positive_int,
-    whole_number,
-)
+from mnist_sgd.cli.common import add_data_options, data_options, number, positive_int, whole_number
 from mnist_sgd.config.recipes import recipe_names
-from mnist_sgd.config.registry import DEVICE_NAMES, names
+from mnist_sgd.config.registry import DEVICE_NAMES, LOSSES, MODELS, OPTIMISERS, SCHEDULES
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.datasets.registry import DATASETS
 from mnist_sgd.errors import ConfigError
@@ -42,10 +36,10 @@ EXAMPLES = """examples:
 # Every flag is the TrainConfig field of its name: TrainConfig checks the values.
 CHOICE_FLAGS = {
     "dataset": (tuple(DATASETS), "dataset"),
-    "model": (names("model"), "model"),
-    "loss": (names("loss"), "loss (mnist_loss and bce: two classes, one output)"),
-    "opt": (names("opt"), "optimiser (basic: the book's BasicOptim, plain steps)"),
-    "schedule": (names("schedule"), "how lr moves during the fit"),
+    "model": (tuple(MODELS), "model"),
+    "loss": (tuple(LOSSES), "loss (mnist_loss and bce: two classes, one output)"),
+    "opt": (tuple(OPTIMISERS), "optimiser (basic: the book's BasicOptim, plain steps)"),
+    "schedule": (tuple(SCHEDULES), "how lr moves during the fit"),
 }
 NUMBER_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "lr": (number, "learning rate"),
@@ -130,15 +124,12 @@ def folder(text: str) -> Path:
 
 
 def braces(choices: Sequence[str]) -> str:
-    """``{a,b,c}``: how a flag's help lists the names it takes."""
+    """``{a,b,c}``: the names a flag takes, as its help shows them."""
     return "{" + ",".join(choices) + "}"
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """A ``TrainConfig``: the recipe's options (if any), overridden by the flags given.
-
-    TrainConfig checks them; its ``ConfigError`` comes back naming the field's flag.
-    """
+    """A ``TrainConfig``: the recipe's options, overridden by the flags given (a bad one named)."""
     from mnist_sgd.config.recipes import get_recipe
 
     base = TrainConfig() if args.recipe is None else get_recipe(args.recipe)

@@ -14,13 +14,7 @@ import torch
 
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
 from mnist_sgd.callbacks.precision import bf16_pays
-from mnist_sgd.config.registry import (
-    get_loss,
-    get_model,
-    get_optimiser,
-    get_schedule,
-    wants_flat_input,
-)
+from mnist_sgd.config.registry import get, get_loss, get_model, get_schedule, wants_flat_input
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
 from mnist_sgd.core.learner import Callback, Learner
@@ -52,13 +46,9 @@ def resolve_device(name: str = "auto") -> torch.device:
 def make_dls(
     config: TrainConfig, data: MnistData, device: torch.device | None = None
 ) -> DataLoaders:
-    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss.
-
-    ``config`` was checked when it was made; the data at hand is checked against it here
-    (a binary loss needs two classes: ``data`` need not be ``config.dataset``).
-    """
+    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss."""
     flat = wants_flat_input(config.model)
-    config.check_classes(len(data.classes), data.name)
+    config.check_classes(len(data.classes), data.name)  # data may be other than config.dataset
 
     def target(labels: torch.Tensor) -> torch.Tensor:
         return binary_target(labels) if config.binary else labels
@@ -107,7 +97,7 @@ def build_learner(
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:
     """``opt_func(params, lr)`` for optimiser ``config.opt`` with its momentum and weight decay."""
-    opt_cls = get_optimiser(config.opt)
+    opt_cls = get("opt", config.opt)
     kwargs: dict[str, Any] = {}
     if opt_cls is SGD:
         kwargs = {"mom": config.mom, "wd": config.wd}

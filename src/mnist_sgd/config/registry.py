@@ -1,75 +1,62 @@
 """The registries, one per kind: every model, loss, optimiser and schedule by name.
 
 Torch-free: an entry says where its object lives (``"module:attribute"``) and the facts
-that torch-free code needs (does a model take flat ``(n, 784)`` rows; is a loss binary,
-one output). The object is imported when it is asked for (``get_model``, ``get_loss``,
-``get_optimiser``, ``get_schedule``), so ``--help`` and ``TrainConfig``'s checks never
-start PyTorch. ``tests/config/test_registry.py`` checks every entry against its object.
+torch-free code needs; :func:`get` imports the object, so ``--help`` never starts PyTorch.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mnist_sgd.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from torch import Tensor, nn
 
-    from mnist_sgd.core.optim import BasicOptim
     from mnist_sgd.core.schedule import Schedule
 
 
-@dataclass(frozen=True)
-class Model:
-    """A model builder (``builder(n_out=..., **kwargs)``) and its input layout."""
+class Entry(NamedTuple):
+    """``flat``: a model that takes ``(n, 784)`` rows, not ``(n, 1, 28, 28)`` pictures;
+    ``binary``: a loss for one output (``core.data.POSITIVE`` against the other class)."""
 
     where: str
-    flat: bool  # (n, 784) rows; False: (n, 1, 28, 28) pictures
+    flat: bool = False
+    binary: bool = False
 
 
-@dataclass(frozen=True)
-class Loss:
-    """A loss function; ``binary``: one output, class ``core.data.POSITIVE`` against the other."""
-
-    where: str
-    binary: bool
-
-
-MODELS: dict[str, Model] = {
-    "linear": Model("mnist_sgd.core.model:Linear1", flat=True),
-    "simple_net": Model("mnist_sgd.core.model:simple_net", flat=True),
-    "mlp": Model("mnist_sgd.core.nets:mlp", flat=True),
-    "cnn": Model("mnist_sgd.core.nets:cnn", flat=False),
-    "cnn_fast": Model("mnist_sgd.core.nets:cnn_fast", flat=False),
-    "cnn_best": Model("mnist_sgd.core.nets:cnn_best", flat=False),
-    "cnn_vgg": Model("mnist_sgd.core.nets:cnn_vgg", flat=False),
+MODELS = {
+    "linear": Entry("mnist_sgd.core.model:Linear1", flat=True),
+    "simple_net": Entry("mnist_sgd.core.model:simple_net", flat=True),
+    "mlp": Entry("mnist_sgd.core.nets:mlp", flat=True),
+    "cnn": Entry("mnist_sgd.core.nets:cnn"),
+    "cnn_fast": Entry("mnist_sgd.core.nets:cnn_fast"),
+    "cnn_best": Entry("mnist_sgd.core.nets:cnn_best"),
+    "cnn_vgg": Entry("mnist_sgd.core.nets:cnn_vgg"),
 }
-LOSSES: dict[str, Loss] = {
-    "mnist_loss": Loss("mnist_sgd.core.loss:mnist_loss", binary=True),
-    "bce": Loss("mnist_sgd.core.loss:binary_cross_entropy", binary=True),
-    "cross_entropy": Loss("mnist_sgd.core.loss:cross_entropy", binary=False),
-    "label_smoothing": Loss("mnist_sgd.core.loss:label_smoothing", binary=False),
+LOSSES = {
+    "mnist_loss": Entry("mnist_sgd.core.loss:mnist_loss", binary=True),
+    "bce": Entry("mnist_sgd.core.loss:binary_cross_entropy", binary=True),
+    "cross_entropy": Entry("mnist_sgd.core.loss:cross_entropy"),
+    "label_smoothing": Entry("mnist_sgd.core.loss:label_smoothing"),
 }
-OPTIMISERS: dict[str, str] = {
-    "sgd": "mnist_sgd.core.optim:SGD",
-    "basic": "mnist_sgd.core.optim:BasicOptim",
-    "adam": "mnist_sgd.core.optim:Adam",
+OPTIMISERS = {
+    "sgd": Entry("mnist_sgd.core.optim:SGD"),
+    "basic": Entry("mnist_sgd.core.optim:BasicOptim"),
+    "adam": Entry("mnist_sgd.core.optim:Adam"),
 }
-SCHEDULES: dict[str, str] = {
-    "constant": "mnist_sgd.core.schedule:constant",
-    "one_cycle": "mnist_sgd.core.schedule:one_cycle",
-    "warmup_cosine": "mnist_sgd.core.schedule:linear_warmup_cosine",
+SCHEDULES = {
+    "constant": Entry("mnist_sgd.core.schedule:constant"),
+    "one_cycle": Entry("mnist_sgd.core.schedule:one_cycle"),
+    "warmup_cosine": Entry("mnist_sgd.core.schedule:linear_warmup_cosine"),
 }
 DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
-
 # TrainConfig field -> (the word its messages use, its registry)
-KINDS: dict[str, tuple[str, Mapping[str, Any]]] = {
+KINDS = {
     "model": ("model", MODELS),
     "loss": ("loss", LOSSES),
     "opt": ("optimiser", OPTIMISERS),
@@ -77,48 +64,36 @@ KINDS: dict[str, tuple[str, Mapping[str, Any]]] = {
 }
 
 
-def names(field: str) -> tuple[str, ...]:
-    """The names registered for ``TrainConfig`` field ``field`` (``model``, ``loss``, ...)."""
-    return tuple(KINDS[field][1])
-
-
-def check(field: str, name: object) -> None:
-    """A ``ConfigError`` naming the valid choices when ``name`` is not registered for ``field``."""
+def entry(field: str, name: object) -> Entry:
+    """``name``'s entry for ``field``; a ``ConfigError`` naming the valid choices if none."""
     kind, registry = KINDS[field]
     if not isinstance(name, str) or name not in registry:
         raise ConfigError(field, f"unknown {kind} {name!r}; choose one of: {', '.join(registry)}")
+    return registry[name]
 
 
-def resolve(field: str, name: str) -> Any:
-    """The object registered as ``name`` for ``field``, its module imported now."""
-    check(field, name)
-    entry = KINDS[field][1][name]
-    module, _, attribute = (entry if isinstance(entry, str) else entry.where).partition(":")
+def get(field: str, name: str) -> Any:
+    """The object registered as ``name`` for ``field`` (its module imported now)."""
+    module, _, attribute = entry(field, name).where.partition(":")
     return getattr(importlib.import_module(module), attribute)
 
 
 def get_model(name: str, n_out: int = 1, **kwargs: Any) -> nn.Module:
     """Build model ``name`` with ``n_out`` outputs (1 for a binary loss, k for k classes)."""
-    return resolve("model", name)(n_out=n_out, **kwargs)
+    return get("model", name)(n_out=n_out, **kwargs)
 
 
 def wants_flat_input(name: str) -> bool:
     """True if model ``name`` takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)`` pictures."""
-    check("model", name)
-    return MODELS[name].flat
+    return entry("model", name).flat
 
 
 def get_loss(name: str) -> Callable[[Tensor, Tensor], Tensor]:
     """The loss function registered as ``name``."""
-    return resolve("loss", name)
-
-
-def get_optimiser(name: str) -> Callable[..., BasicOptim]:
-    """The optimiser class registered as ``name`` (``cls(params, lr, **options)``)."""
-    return resolve("opt", name)
+    return get("loss", name)
 
 
 def get_schedule(name: str, **kwargs: float) -> Schedule:
     """The schedule registered as ``name`` (options such as ``pct_start`` bound in)."""
-    schedule = resolve("schedule", name)
+    schedule = get("schedule", name)
     return partial(schedule, **kwargs) if kwargs else schedule

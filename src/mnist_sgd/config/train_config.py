@@ -1,18 +1,15 @@
 """``TrainConfig``: every training option by name, validated, with the seed's defaults.
 
-The one place a configuration is checked: each field's type and range, the names against
-``mnist_sgd.config.registry`` and ``mnist_sgd.datasets.registry``, and the options that
-cannot go together. A bad one is a ``ConfigError`` naming its field, which the CLI turns
-into its flag and the studio into a 422. Torch-free, so ``mnist-sgd train --help`` and
-``mnist-sgd recipes`` show the defaults without starting PyTorch.
-``mnist_sgd.config.build.build_learner`` turns a config into a ``Learner``.
+The one check of a configuration (:func:`check`): a bad option is a ``ConfigError`` naming
+its field, which the CLI turns into its flag and the studio into a 422. Torch-free, so
+``--help`` and ``mnist-sgd recipes`` never start PyTorch. ``config.build`` makes a ``Learner``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.config import registry
 from mnist_sgd.datasets.registry import get_info
@@ -77,65 +74,47 @@ class TrainConfig:
         return asdict(self)
 
 
-_TEXTS = ("dataset", "model", "loss", "opt", "schedule")
-_WHOLE = ("bs", "epochs", "seed")
-_NUMBERS = ("lr", "mom", "sqr_mom", "wd")
-_SWITCHES = ("augment", "bf16")
+# a field's annotation -> (the types it takes, how its message says so)
+_TYPES: dict[str, tuple[Any, str]] = {
+    "str": (str, "a string"),
+    "int": (int, "a whole number"),
+    "float": (int | float, "a number"),
+    "bool": (bool, "true or false"),
+    "dict[str, Any]": (dict, "a dict of the model's options"),
+}
 
 
 def check(config: TrainConfig) -> None:
-    """Every field of ``config``, then the options that must agree; a ``ConfigError`` names one.
-
-    A whole number given as a float (``bs=2.5``) or a bool is refused; an int given for a
-    float field (JSON's ``1``) becomes a float.
-    """
-    for name in (f.name for f in fields(config)):
-        value, number = getattr(config, name), not isinstance(getattr(config, name), bool)
-        if name in _TEXTS and not isinstance(value, str):
-            raise ConfigError(name, f"{name} must be a string, got {value!r}")
-        if name in _WHOLE and not (number and isinstance(value, int)):
-            if name == "seed":
-                _seed_error(value)
-            raise ConfigError(name, f"{name} must be a whole number, got {value!r}")
-        if name in _NUMBERS:
-            if not (number and isinstance(value, int | float)):
-                raise ConfigError(name, f"{name} must be a number, got {value!r}")
+    """Types (JSON's ``1`` becomes ``1.0``), names, ranges, then the options that must agree."""
+    for f in fields(config):
+        value: Any = getattr(config, f.name)
+        types, words = _TYPES[str(f.type)]
+        if not isinstance(value, types) or (isinstance(value, bool) and f.type != "bool"):
+            raise ConfigError(f.name, f"{f.name} must be {words}, got {value!r}")
+        if f.type == "float":
             try:
-                object.__setattr__(config, name, float(value))
+                object.__setattr__(config, f.name, float(value))
             except OverflowError:
-                raise ConfigError(name, f"{name} must be a finite number, got {value}") from None
-        if name in _SWITCHES and not isinstance(value, bool):
-            raise ConfigError(name, f"{name} must be true or false, got {value!r}")
-    if not isinstance(config.model_kwargs, dict):
-        message = f"model_kwargs must be a dict of the model's options, got {config.model_kwargs!r}"
-        raise ConfigError("model_kwargs", message)
-    _check_values(config)
-
-
-def _check_values(config: TrainConfig) -> None:
-    """The ranges and names, once every field has its type."""
+                raise ConfigError(
+                    f.name, f"{f.name} must be a finite number, got {value}"
+                ) from None
     try:
         info = get_info(config.dataset)
     except ValueError as error:
         raise ConfigError("dataset", str(error)) from None
     for name in registry.KINDS:
-        registry.check(name, getattr(config, name))
-    if not 0 < config.lr < math.inf:
-        raise ConfigError("lr", f"lr must be a finite number > 0, got {config.lr}")
-    if config.bs < 1:
-        raise ConfigError("bs", f"bs (batch size) must be >= 1, got {config.bs}")
-    if config.epochs < 1:
-        raise ConfigError("epochs", f"epochs must be >= 1, got {config.epochs}")
-    if not 0 <= config.seed < 2**64:
-        _seed_error(config.seed)
-    if not 0 <= config.mom < 1:
-        raise ConfigError("mom", f"mom must be in [0, 1), got {config.mom}")
-    if not 0 < config.sqr_mom < 1:
-        message = f"sqr_mom (Adam's second beta) must be in (0, 1), got {config.sqr_mom}"
-        raise ConfigError("sqr_mom", message)
-    if not 0 <= config.wd < math.inf:
-        message = f"wd (weight decay) must be a finite number >= 0, got {config.wd}"
-        raise ConfigError("wd", message)
+        registry.entry(name, getattr(config, name))
+    for name, fits, rule in (
+        ("lr", 0 < config.lr < math.inf, "lr must be a finite number > 0"),
+        ("bs", config.bs >= 1, "bs (batch size) must be >= 1"),
+        ("epochs", config.epochs >= 1, "epochs must be >= 1"),
+        ("seed", 0 <= config.seed < 2**64, "seed must be a whole number from 0 to 2**64-1"),
+        ("mom", 0 <= config.mom < 1, "mom must be in [0, 1)"),
+        ("sqr_mom", 0 < config.sqr_mom < 1, "sqr_mom (Adam's second beta) must be in (0, 1)"),
+        ("wd", 0 <= config.wd < math.inf, "wd (weight decay) must be a finite number >= 0"),
+    ):
+        if not fits:
+            raise ConfigError(name, f"{rule}, got {getattr(config, name)}")
     if config.opt == "basic" and (config.mom or config.wd):
         raise ConfigError(
             "opt",
@@ -143,7 +122,3 @@ def _check_values(config: TrainConfig) -> None:
             "drop --mom/--wd or use --opt sgd",
         )
     config.check_classes(len(info.classes), config.dataset)
-
-
-def _seed_error(value: object) -> NoReturn:
-    raise ConfigError("seed", f"seed must be a whole number from 0 to 2**64-1, got {value}")

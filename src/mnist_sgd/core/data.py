@@ -18,13 +18,9 @@ from torch import Tensor
 
 Batch = Any  # a Tensor, a tuple of fields, ... whatever collate builds
 
+# A binary model's one output scores class POSITIVE (MNIST_SAMPLE's "3"), target 1, against
+# the other (the seed's train_y); binary_target, binary_labels, binary_columns apply the rule.
 POSITIVE = 0
-"""A binary model's class: its one output scores class 0 (MNIST_SAMPLE's "3") against class 1.
-
-Its target is 1 for this class and 0 for the other (the seed's ``train_y``). This is the
-one place that knows it: :func:`binary_target`, :func:`binary_labels` and
-:func:`binary_columns` turn labels, targets and scores from one side to the other.
-"""
 
 
 class TensorDataset:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 def step_ms(name: str, bf16: bool, steps: int, bs: int = 128) -> float:
     """Mean milliseconds of one training step of net ``name`` after 3 untimed warm-up steps."""
     from mnist_sgd.callbacks.precision import autocast_forward
-    from mnist_sgd.core.model import get_model
+    from mnist_sgd.config.registry import get_model
 
     torch.manual_seed(0)
     model = get_model(name, n_out=10).to(memory_format=torch.channels_last)  # type: ignore[call-overload]

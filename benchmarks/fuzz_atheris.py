@@ -33,7 +33,7 @@ from safetensors.torch import save as st_save
 
 with atheris.instrument_imports(include=["mnist_sgd"]):  # coverage of our code only
     from mnist_sgd import runs
-    from mnist_sgd.core.model import get_model
+    from mnist_sgd.config.registry import get_model
     from mnist_sgd.datasets.decode import decode_image
     from mnist_sgd.datasets.folders import read_png_archive
     from mnist_sgd.datasets.idx import read_idx

@@ -18,9 +18,10 @@ import torch
 from mnist_sgd.callbacks import resume
 from mnist_sgd.config.build import TrainConfig, build_learner
 from mnist_sgd.config.recipes import get_recipe
+from mnist_sgd.config.registry import get_loss
 from mnist_sgd.core.learner import Callback, CancelFitException, Learner
 from mnist_sgd.core.metrics import evaluate_model
-from mnist_sgd.core.model import wants_flat_input
+from mnist_sgd.core.model import takes_flat_input
 from mnist_sgd.datasets import DataOptions, MnistData, load_dataset
 
 
@@ -57,8 +58,8 @@ def test_short_cnn_run_on_mnist(shared_data: Path, cache: Path) -> None:
         data.valid_images,
         data.valid_labels,
         binary=False,
-        flat=wants_flat_input(config.model),
-        loss=config.loss,
+        flat=takes_flat_input(learn.model),
+        loss=get_loss(config.loss),
     )
     assert result["accuracy"] >= 0.985
     assert result["confusion"].shape == (10, 10) and int(result["confusion"].sum()) == 10_000

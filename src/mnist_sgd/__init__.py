@@ -12,10 +12,11 @@ to import, so nothing pays for them before it needs them.
   lazy attributes (PEP 562, ``mnist_sgd.lazy``); ``mnist_sgd.Learner`` imports
   ``mnist_sgd.core.learner``, and with it torch, on first use.
 - A library module imports what it needs at its top, torch included. The
-  torch-free ones, which ``--help`` and the light commands use, are ``names``
-  (the registries' names), ``config`` (``TrainConfig``), ``recipes``, ``errors``,
-  ``files``, ``datasets.registry``/``layout``/``status`` and ``cli.common``;
-  ``tests/test_imports.py`` holds them to it.
+  torch-free ones, which ``--help`` and the light commands use, are
+  ``config.registry`` (every registry by name), ``config.train_config``
+  (``TrainConfig``), ``config.recipes``, ``errors``, ``files``,
+  ``datasets.registry``/``layout``/``status`` and ``cli.common``;
+  ``tests/cli/test_cli_imports.py`` holds them to it.
 - matplotlib is imported by ``plots`` only, inside the functions that draw.
 - Each CLI command module imports the library inside its ``run`` (so building
   the parser, ``--help`` included, stays torch-free).
@@ -60,7 +61,7 @@ _EXPORTS = {
     "per_class_accuracy": "mnist_sgd.core.metrics",
     "Linear1": "mnist_sgd.core.model",
     "PixelSimilarity": "mnist_sgd.core.model",
-    "get_model": "mnist_sgd.core.model",
+    "get_model": "mnist_sgd.config.registry",
     "init_params": "mnist_sgd.core.model",
     "linear1": "mnist_sgd.core.model",
     "simple_net": "mnist_sgd.core.model",
@@ -78,6 +79,7 @@ lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from mnist_sgd.callbacks.lr_find import lr_find
+    from mnist_sgd.config.registry import get_model
     from mnist_sgd.core.callback import Callback, CancelFitException
     from mnist_sgd.core.data import (
         DataLoader,
@@ -109,14 +111,7 @@ if TYPE_CHECKING:
         confusion_matrix,
         per_class_accuracy,
     )
-    from mnist_sgd.core.model import (
-        Linear1,
-        PixelSimilarity,
-        get_model,
-        init_params,
-        linear1,
-        simple_net,
-    )
+    from mnist_sgd.core.model import Linear1, PixelSimilarity, init_params, linear1, simple_net
     from mnist_sgd.core.nets import cnn, cnn_best, cnn_fast, cnn_vgg, mlp
     from mnist_sgd.core.optim import SGD, Adam, BasicOptim
     from mnist_sgd.core.schedule import one_cycle

@@ -3,7 +3,8 @@
 Every expected failure (bad data, a missing run, a corrupt model file, no
 network) is a :class:`MnistSgdError` whose message is one line that says what
 went wrong and what to do. The CLI prints that line and exits 1; invalid
-arguments are ``ValueError`` and exit 2. Anything else is a bug.
+arguments are ``ValueError`` and exit 2 (an invalid training option is a
+:class:`ConfigError`, naming its field). Anything else is a bug.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ class ImageError(MnistSgdError):
 
 class TrainingError(MnistSgdError):
     """Training cannot go on (for example the loss became NaN or infinite)."""
+
+
+class ConfigError(ValueError):
+    """A bad training option, from ``TrainConfig``'s one check; ``field`` is the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def one_line(error: object, limit: int | None = None) -> str:

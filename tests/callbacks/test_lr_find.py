@@ -161,7 +161,9 @@ def test_the_finder_is_a_callback_that_learner_fit_drives() -> None:
 def test_the_cli_defaults_are_the_librarys() -> None:
     import importlib
 
-    library = importlib.import_module("mnist_sgd.callbacks.lr_find")  # the package exports the function
+    library = importlib.import_module(
+        "mnist_sgd.callbacks.lr_find"
+    )  # the package exports the function
     command = importlib.import_module("mnist_sgd.cli.lr_find")
 
     assert (command.START_LR, command.END_LR, command.NUM_IT) == (

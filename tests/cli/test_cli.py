@@ -20,7 +20,7 @@ from PIL import Image
 from safetensors.torch import save as st_save
 
 from mnist_sgd import cli, runs
-from mnist_sgd.core.model import get_model
+from mnist_sgd.config.registry import get_model
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -224,16 +224,16 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 # --- each bad input: exit code and one line ------------------------------------------------
 
 USAGE_ERRORS = {
-    "dataset": (["train", "--dataset", "nope"], ["--dataset", "invalid choice: 'nope'", *DATASETS]),
-    "model": (["train", "--model", "nope"], ["--model", "invalid choice: 'nope'", "cnn_best"]),
+    "dataset": (["train", "--dataset", "nope"], ["--dataset", "unknown dataset 'nope'", *DATASETS]),
+    "model": (["train", "--model", "nope"], ["--model", "unknown model 'nope'", "cnn_best"]),
     "loss": (["train", "--loss", "nope"], ["--loss", "'nope'", "mnist_loss", "cross_entropy"]),
-    "opt": (["train", "--opt", "nope"], ["--opt", "invalid choice: 'nope'", "sgd", "basic"]),
+    "opt": (["train", "--opt", "nope"], ["--opt", "unknown optimiser 'nope'", "sgd", "basic"]),
     "schedule": (["train", "--schedule", "x"], ["--schedule", "'x'", "warmup_cosine"]),
     "recipe": (["train", "--recipe", "x"], ["--recipe", "'x'", "mnist-best"]),
     "mom-basic": (["train", "--opt", "basic", "--mom", "0.9"], ["basic", "--mom", "--opt sgd"]),
     "wd-basic": (["train", "--opt", "basic", "--wd", "0.01"], ["basic", "--wd"]),
-    "lr-zero": (["train", "--lr", "0"], ["--lr", "must be > 0, got 0"]),
-    "lr-negative": (["train", "--lr", "-0.1"], ["--lr", "must be > 0, got -0.1"]),
+    "lr-zero": (["train", "--lr", "0"], ["--lr", "must be a finite number > 0, got 0"]),
+    "lr-negative": (["train", "--lr", "-0.1"], ["--lr", "must be a finite number > 0, got -0.1"]),
     "lr-nan": (["train", "--lr", "nan"], ["--lr", "nan"]),
     "lr-text": (["train", "--lr", "fast"], ["--lr", "must be a number, got 'fast'"]),
     "bs-zero": (["train", "--bs", "0"], ["--bs", "must be >= 1, got 0"]),
@@ -258,8 +258,6 @@ def test_usage_errors(
     argv, fragments = USAGE_ERRORS[case]
     if argv[0] == "train":
         argv = [*argv, "--out", str(tmp_path / "run"), "--device", "cpu", *data_flags(cache)]
-    if case == "binary-loss-ten-classes" and not (SHARED_DATA / "mnist").is_dir():
-        pytest.skip("no shared MNIST IDX files")
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     line = one_error_line(captured.err)
@@ -364,7 +362,7 @@ def test_processes_for_each_command(
 @pytest.mark.parametrize(
     "argv, code, fragment, entry_point",
     [
-        (["train", "--lr", "-1"], 2, "must be > 0", True),
+        (["train", "--lr", "-1"], 2, "must be a finite number > 0", True),
         (["predict", "{run_shapes}", "{three}"], 1, "another model", False),
         (["predict", "{trained}", "{text}"], 1, "notes.txt", True),
     ],

@@ -72,8 +72,8 @@ def test_progress_into_a_pipe_has_no_carriage_returns(trained) -> None:  # type:
 
 
 def test_report_and_web_history_count_from_1(trained) -> None:  # type: ignore[no-untyped-def]
-    from mnist_sgd.runs.report import epochs_table
     from mnist_sgd.runs import load_run
+    from mnist_sgd.runs.report import epochs_table
 
     folder, _, _ = trained
     run = load_run(folder / "table")

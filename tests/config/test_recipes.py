@@ -11,8 +11,7 @@ import pytest
 from mnist_sgd.cli import main
 from mnist_sgd.config.build import TrainConfig
 from mnist_sgd.config.recipes import RECIPES, SUMMARIES, describe, get_recipe, options, recipe_names
-from mnist_sgd.core.loss import BINARY_LOSSES
-from mnist_sgd.core.model import model_names
+from mnist_sgd.config.registry import LOSSES, MODELS
 
 EXPECTED = {
     "seed",
@@ -30,8 +29,8 @@ def test_the_named_recipes_exist_and_are_valid_configs() -> None:
     assert set(recipe_names()) >= EXPECTED and set(SUMMARIES) == set(RECIPES)
     for name, config in RECIPES.items():
         assert isinstance(config, TrainConfig), name
-        assert config.model in model_names() and config.dataset in DATASETS
-        binary = config.loss in BINARY_LOSSES
+        assert config.model in MODELS and config.dataset in DATASETS
+        binary = LOSSES[config.loss].binary
         assert not binary or config.dataset == "mnist_sample", (
             f"{name}: a binary loss needs 2 classes"
         )

@@ -20,7 +20,7 @@ from mnist_sgd import (
     sigmoid,
     softmax,
 )
-from mnist_sgd.core.loss import get_loss
+from mnist_sgd.config.registry import get_loss
 
 EXTREMES = torch.tensor([-1000.0, -100.0, -20.0, -1.0, -1e-8, 0.0, 1e-8, 1.0, 20.0, 100.0, 1000.0])
 

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
+from mnist_sgd.config.registry import get_loss
 from mnist_sgd.core.loss import (
     binary_cross_entropy,
     cross_entropy,
-    get_loss,
     log_softmax,
     nll_loss,
     softmax,

@@ -15,7 +15,8 @@ from mnist_sgd import (
     linear1,
     simple_net,
 )
-from mnist_sgd.core.model import mnist_distance, model_names, wants_flat_input
+from mnist_sgd.config.registry import MODELS
+from mnist_sgd.core.model import mnist_distance, takes_flat_input
 
 
 def test_init_params_shape_grad_and_scale() -> None:
@@ -81,9 +82,9 @@ def test_pixel_similarity_picks_the_nearer_mean() -> None:
 
 
 def test_get_model_by_name() -> None:
-    assert {"linear", "simple_net"} <= set(model_names())
+    assert {"linear", "simple_net"} <= set(MODELS)
     assert isinstance(get_model("linear"), Linear1)
     assert get_model("simple_net", n_out=10)(torch.rand(2, 784)).shape == (2, 10)
-    assert wants_flat_input("linear") and wants_flat_input("simple_net")
+    assert takes_flat_input(get_model("linear")) and takes_flat_input(get_model("simple_net"))
     with pytest.raises(ValueError, match=r"unknown model 'resnet'.*linear"):
         get_model("resnet")

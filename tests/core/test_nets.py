@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_sgd.core.model import MODELS, get_model, model_names, wants_flat_input
+from mnist_sgd.config.registry import get_model
+from mnist_sgd.core.model import takes_flat_input
 from mnist_sgd.core.nets import cnn, cnn_best, cnn_vgg, conv_bn, mlp
 
 
@@ -24,8 +25,8 @@ def n_params(model: nn.Module) -> int:
     ],
 )
 def test_registered_nets_shapes_counts_and_flat_flags(name: str, flat: bool, params: int) -> None:
-    assert name in model_names() and wants_flat_input(name) is flat and MODELS[name][1] is flat
     model = get_model(name, n_out=10)
+    assert takes_flat_input(model) is flat
     assert n_params(model) == params
     xb = torch.rand(3, 784) if flat else torch.rand(3, 1, 28, 28)
     model.eval()
@@ -35,7 +36,7 @@ def test_registered_nets_shapes_counts_and_flat_flags(name: str, flat: bool, par
 @pytest.mark.parametrize("name", ["mlp", "cnn", "cnn_best", "cnn_vgg"])
 def test_one_output_for_the_binary_losses(name: str) -> None:
     model = get_model(name, n_out=1).eval()
-    xb = torch.rand(2, 784) if wants_flat_input(name) else torch.rand(2, 1, 28, 28)
+    xb = torch.rand(2, 784) if takes_flat_input(get_model(name)) else torch.rand(2, 1, 28, 28)
     assert model(xb).shape == (2, 1)
 
 
@@ -103,7 +104,7 @@ def test_each_net_fits_a_tiny_batch(name: str) -> None:
     if name == "cnn_vgg":  # its global max pool leaves only the last width's features
         small = {"widths": (8, 16, 16)}
     model = get_model(name, n_out=4, **small)
-    x = torch.rand(8, 784) if wants_flat_input(name) else torch.rand(8, 1, 28, 28)
+    x = torch.rand(8, 784) if takes_flat_input(get_model(name)) else torch.rand(8, 1, 28, 28)
     y = torch.arange(8) % 4
     opt = torch.optim.Adam(model.parameters(), lr=3e-2)
     for _ in range(25):

@@ -9,14 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mnist_sgd.core.schedule import (
-    SCHEDULES,
-    constant,
-    cosine,
-    get_schedule,
-    linear_warmup_cosine,
-    one_cycle,
-)
+from mnist_sgd.config.registry import SCHEDULES, get_schedule
+from mnist_sgd.core.schedule import constant, cosine, linear_warmup_cosine, one_cycle
 
 
 def test_constant_is_the_chapters_fixed_lr() -> None:

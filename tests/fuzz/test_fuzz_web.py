@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mnist_sgd import runs
-from mnist_sgd.core.model import get_model
+from mnist_sgd.config.registry import get_model
 
 pytest.importorskip("starlette", reason="the web extra is not installed")
 with warnings.catch_warnings():

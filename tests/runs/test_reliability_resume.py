@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mnist_sgd import cli, runs
-from mnist_sgd.core.model import get_model
+from mnist_sgd.config.registry import get_model
 from mnist_sgd.runs import save_tensors
 
 TRAIN = ["--model", "linear", "--lr", "1.0", "--bs", "256", "--device", "cpu", "--no-plots"]

@@ -17,8 +17,8 @@ from PIL import Image
 
 from mnist_sgd.cli import main
 from mnist_sgd.datasets import DataOptions, load_dataset
-from mnist_sgd.runs.report import initial_weight, linear_weight
 from mnist_sgd.runs import INIT_FILE, load_run
+from mnist_sgd.runs.report import initial_weight, linear_weight
 
 
 def pearson(a: torch.Tensor, b: torch.Tensor) -> float:

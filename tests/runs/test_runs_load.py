@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import save as st_save
 
 from mnist_sgd import runs
-from mnist_sgd.core.model import get_model
+from mnist_sgd.config.registry import get_model
 from mnist_sgd.errors import ModelFileError
 
 

@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # Starlette 1.x would rather see httpx2; httpx 
     from starlette.testclient import TestClient
 
 from mnist_sgd import runs
-from mnist_sgd.core.model import get_model
+from mnist_sgd.config.registry import get_model
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.web import api, create_app
 from mnist_sgd.web.app import STATIC_DIR

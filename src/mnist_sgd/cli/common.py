@@ -64,23 +64,33 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a float > 0 (finite)."""
+def number(text: str) -> float:
+    """argparse type: a float (its range is checked by whoever uses it, e.g. ``TrainConfig``)."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+
+
+def whole_number(text: str) -> int:
+    """argparse type: an int (its range is checked by whoever uses it, e.g. ``TrainConfig``)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a float > 0 (finite), for a flag that is not a ``TrainConfig`` field."""
+    value = number(text)
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return value
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an int >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    """argparse type: an int >= 1, for a flag that is not a ``TrainConfig`` field."""
+    value = whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value

@@ -8,12 +8,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
-from mnist_sgd.cli.train import CHOICE_FLAGS
+from mnist_sgd.cli.common import (
+    add_data_options,
+    data_options,
+    positive_float,
+    positive_int,
+    whole_number,
+)
+from mnist_sgd.cli.train import CHOICE_FLAGS, braces
 from mnist_sgd.config.recipes import recipe_names
 from mnist_sgd.core.callback import Callback
 
-# mnist_sgd.callbacks.lr_find's START_LR, END_LR, NUM_IT (that module imports torch; --help must not)
+# mnist_sgd.callbacks.lr_find's START_LR, END_LR, NUM_IT (it imports torch; --help must not)
 START_LR, END_LR, NUM_IT = 1e-7, 100.0, 200
 
 if TYPE_CHECKING:
@@ -55,8 +61,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     )
     for flag in ("dataset", "model", "loss", "opt"):
         choices, text = CHOICE_FLAGS[flag]
-        p.add_argument(f"--{flag}", default=None, choices=choices, help=f"{text}, as for train")
-    p.add_argument("--bs", type=positive_int, default=None, help="batch size")
+        p.add_argument(f"--{flag}", metavar=braces(choices), help=f"{text}, as for train")
+    p.add_argument("--bs", type=whole_number, default=None, help="batch size")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--mom", type=float, default=None, help="SGD momentum (Adam's first beta)")
     p.add_argument("--wd", type=float, default=None, help="weight decay")

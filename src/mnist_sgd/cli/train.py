@@ -6,22 +6,17 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_sgd.cli.common import add_data_options, data_options, positive_float, positive_int
+from mnist_sgd.cli.common import add_data_options, data_options, number, positive_int, whole_number
 from mnist_sgd.config.recipes import recipe_names
-from mnist_sgd.config.registry import (
-    DEVICE_NAMES,
-    LOSS_NAMES,
-    MODEL_NAMES,
-    OPTIMISER_NAMES,
-    SCHEDULE_NAMES,
-)
+from mnist_sgd.config.registry import DEVICE_NAMES, LOSSES, MODELS, OPTIMISERS, SCHEDULES
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.datasets.registry import DATASETS
+from mnist_sgd.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
@@ -36,18 +31,19 @@ EXAMPLES = """examples:
   mnist-sgd train --dry-run --out /tmp/smoke       # one batch of each split
   mnist-sgd train --resume runs/mnist_sample-linear-20261129-101500
 """
-# flag -> (choices, help); the default shown is the seed's (TrainConfig()).
+# flag -> (the names it takes, help); the default shown is the seed's (TrainConfig()).
+# Every flag is the TrainConfig field of its name: TrainConfig checks the values.
 CHOICE_FLAGS = {
     "dataset": (tuple(DATASETS), "dataset"),
-    "model": (MODEL_NAMES, "model"),
-    "loss": (LOSS_NAMES, "loss (mnist_loss and bce: two classes, one output)"),
-    "opt": (OPTIMISER_NAMES, "optimiser (basic: the book's BasicOptim, plain steps)"),
-    "schedule": (SCHEDULE_NAMES, "how lr moves during the fit"),
+    "model": (tuple(MODELS), "model"),
+    "loss": (tuple(LOSSES), "loss (mnist_loss and bce: two classes, one output)"),
+    "opt": (tuple(OPTIMISERS), "optimiser (basic: the book's BasicOptim, plain steps)"),
+    "schedule": (tuple(SCHEDULES), "how lr moves during the fit"),
 }
 NUMBER_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
-    "lr": (positive_float, "learning rate"),
-    "bs": (positive_int, "batch size"),
-    "epochs": (positive_int, "epochs"),
+    "lr": (number, "learning rate"),
+    "bs": (whole_number, "batch size"),
+    "epochs": (whole_number, "epochs"),
     "seed": (int, "random seed (weights, shuffling)"),
     "mom": (float, "momentum (sgd; adam's first beta when > 0; not with --opt basic)"),
     "wd": (float, "weight decay (sgd, adam; not with --opt basic)"),
@@ -80,7 +76,7 @@ def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
     )
     for flag, (choices, text) in CHOICE_FLAGS.items():
         p.add_argument(
-            f"--{flag}", choices=choices, help=f"{text} (default: {getattr(seed, flag)})"
+            f"--{flag}", metavar=braces(choices), help=f"{text} (default: {getattr(seed, flag)})"
         )
     for flag, (kind, text) in NUMBER_FLAGS.items():
         p.add_argument(f"--{flag}", type=kind, help=f"{text} (default: {getattr(seed, flag)})")
@@ -126,8 +122,13 @@ def folder(text: str) -> Path:
     return Path(text)
 
 
+def braces(choices: Sequence[str]) -> str:
+    """``{a,b,c}``: the names a flag takes, as its help shows them."""
+    return "{" + ",".join(choices) + "}"
+
+
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """A ``TrainConfig``: the recipe's options (if any), overridden by the flags given."""
+    """A ``TrainConfig``: the recipe's options, overridden by the flags given (a bad one named)."""
     from mnist_sgd.config.recipes import get_recipe
 
     base = TrainConfig() if args.recipe is None else get_recipe(args.recipe)
@@ -136,7 +137,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         for f in fields(TrainConfig)
         if getattr(args, f.name, None) is not None
     }
-    return replace(base, **given)
+    try:
+        return replace(base, **given)
+    except ConfigError as error:
+        if not hasattr(args, error.field):  # a field this command has no flag for
+            raise
+        raise ConfigError(error.field, f"argument --{error.field}: {error}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,9 +155,9 @@ def run(args: argparse.Namespace) -> int:
     from mnist_sgd.cli.workers import world_from_env
     from mnist_sgd.config.build import resolve_device
 
-    device = resolve_device(args.device)
     resuming = args.resume is not None
     config: Any = None if resuming else config_from_args(args)
+    device = resolve_device(args.device)
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
     if args.nproc is not None:
         return launch_workers(args, run_dir, resuming)

@@ -14,20 +14,17 @@ import torch
 
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
 from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays
+from mnist_sgd.config.registry import get, get_loss, get_model, get_schedule
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
 from mnist_sgd.core.learner import Learner
-from mnist_sgd.core.loss import get_loss
 from mnist_sgd.core.metrics import accuracy, batch_accuracy
-from mnist_sgd.core.model import get_model, wants_flat_input
+from mnist_sgd.core.model import takes_flat_input
 from mnist_sgd.core.optim import SGD, Adam, BasicOptim
-from mnist_sgd.core.schedule import get_schedule
 
 if TYPE_CHECKING:
     from mnist_sgd.datasets import MnistData
-
-OPTIMIZERS: dict[str, Callable[..., BasicOptim]] = {"sgd": SGD, "basic": BasicOptim, "adam": Adam}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -49,18 +46,23 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def make_dls(
-    config: TrainConfig, data: MnistData, device: torch.device | None = None
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device | None = None,
+    *,
+    flat: bool | None = None,
 ) -> DataLoaders:
-    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss."""
-    flat = wants_flat_input(config.model)
-    if config.binary and len(data.classes) != 2:
-        raise ValueError(
-            f"loss {config.loss!r} is for two classes, but {data.name} has {len(data.classes)}; "
-            "use --loss cross_entropy"
-        )
+    """``DataLoaders`` over a loaded dataset (``MnistData``), targets shaped for the loss.
+
+    ``flat``: whether the model takes ``(n, 784)`` rows (None: asked of ``config.model``'s
+    first layer, :func:`mnist_sgd.core.model.takes_flat_input`).
+    """
+    if flat is None:
+        flat = takes_flat_input(get_model(config.model, n_out=1, **config.model_kwargs))
+    config.check_classes(len(data.classes), data.name)  # data may be other than config.dataset
 
     def target(labels: torch.Tensor) -> torch.Tensor:
-        return binary_target(labels, positive=0) if config.binary else labels
+        return binary_target(labels) if config.binary else labels
 
     if config.augment:
         train: ImageDataset = AugmentedImageDataset(
@@ -86,14 +88,15 @@ def build_learner(
     model = get_model(config.model, n_out=config.n_out(data), **config.model_kwargs)
     if device is not None:
         model = model.to(device)
-    if not wants_flat_input(config.model) and (device is None or device.type in ("cpu", "cuda")):
+    flat = takes_flat_input(model)
+    if not flat and (device is None or device.type in ("cpu", "cuda")):
         # measured: about 20% faster CNN steps on CPU; weights are saved contiguous (runs.tensors)
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     metric = batch_accuracy if config.binary else accuracy
     where = device or torch.device("cpu")
     bf16 = config.bf16 and bf16_pays(where)
     return Learner(
-        make_dls(config, data, device),
+        make_dls(config, data, device, flat=flat),
         model,
         opt_func=make_opt_func(config),
         loss_func=get_loss(config.loss),
@@ -105,7 +108,7 @@ def build_learner(
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:
     """``opt_func(params, lr)`` for optimiser ``config.opt`` with its momentum and weight decay."""
-    opt_cls = OPTIMIZERS[config.opt]
+    opt_cls = get("opt", config.opt)
     kwargs: dict[str, Any] = {}
     if opt_cls is SGD:
         kwargs = {"mom": config.mom, "wd": config.wd}

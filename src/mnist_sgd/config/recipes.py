@@ -56,7 +56,7 @@ RECIPES: dict[str, TrainConfig] = {
         bs=128,
         epochs=2,
         schedule="one_cycle",
-        bf16=True,  # bf16 autocast where measured faster: one CPU thread (mnist_sgd.callbacks.precision)
+        bf16=True,  # bf16 autocast where measured faster: one CPU thread (callbacks.precision)
     ),
     "mnist-best": TrainConfig(
         dataset="mnist",

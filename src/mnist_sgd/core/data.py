@@ -18,6 +18,10 @@ from torch import Tensor
 
 Batch = Any  # a Tensor, a tuple of fields, ... whatever collate builds
 
+# A binary model's one output scores class POSITIVE (MNIST_SAMPLE's "3"), target 1, against
+# the other (the seed's train_y); binary_target, binary_labels, binary_columns apply the rule.
+POSITIVE = 0
+
 
 class TensorDataset:
     """Items ``(t[i] for t in tensors)``; an index tensor gives a whole batch at once.
@@ -81,7 +85,7 @@ def to_input(images: Tensor, *, flat: bool) -> Tensor:
     """Pixels to model input, the one place it is done: uint8 ``(.., 28, 28)`` -> float32 in [0, 1].
 
     ``flat``: ``(.., 784)`` rows (the linear model, ``simple_net``, ``mlp``); otherwise
-    ``(.., 1, 28, 28)`` pictures (CNNs). ``model.wants_flat_input(name)`` says which.
+    ``(.., 1, 28, 28)`` pictures (CNNs). ``core.model.takes_flat_input(model)`` says which.
     """
     x = images.float().div_(255)
     return x.flatten(-2) if flat else x.unsqueeze(-3)
@@ -98,21 +102,31 @@ def gather(data: Tensor, idx: int | Tensor) -> Tensor:
     return data[idx]
 
 
-def seed_tensors(images: Tensor, labels: Tensor, positive: int = 0) -> tuple[Tensor, Tensor]:
+def seed_tensors(images: Tensor, labels: Tensor, positive: int = POSITIVE) -> tuple[Tensor, Tensor]:
     """The seed's ``train_x`` and ``train_y`` from stacked images and class labels.
 
     ``train_x = images.view(-1, 28*28).float()/255``, shape ``(n, 784)`` float32;
     ``train_y = (labels == positive).unsqueeze(1)``, shape ``(n, 1)`` int64, 1 for
     the positive class (MNIST_SAMPLE: class 0, the "3"s).
     """
-    train_x = to_input(images.view(-1, 28, 28), flat=True)
-    train_y = (labels == positive).long().unsqueeze(1)
-    return train_x, train_y
+    return to_input(images.view(-1, 28, 28), flat=True), binary_target(labels, positive)
 
 
-def binary_target(labels: Tensor, positive: int = 0) -> Tensor:
+def binary_target(labels: Tensor, positive: int = POSITIVE) -> Tensor:
     """``(n,)`` class indices -> ``(n, 1)`` int64, 1 where the label is ``positive``."""
     return (labels == positive).long().unsqueeze(1)
+
+
+def binary_labels(targets: Tensor) -> Tensor:
+    """``(n, 1)`` or ``(n,)`` binary targets -> ``(n,)`` int64 class indices (:data:`POSITIVE`)."""
+    hit = targets.reshape(-1) > 0.5
+    return torch.where(hit, POSITIVE, 1 - POSITIVE).long()
+
+
+def binary_columns(column: Tensor) -> Tensor:
+    """``(n, 1)`` values for :data:`POSITIVE` (a probability) -> ``(n, 2)`` in class order."""
+    other = 1 - column
+    return torch.cat([column, other] if POSITIVE == 0 else [other, column], dim=1)
 
 
 def collate(items: Sequence[Any]) -> Batch:

@@ -9,8 +9,6 @@ classes the same idea becomes softmax and cross-entropy, written here from
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 
@@ -137,19 +135,3 @@ def label_smoothing(predictions: Tensor, targets: Tensor, eps: float = 0.1) -> T
     """
     log_probs = log_softmax(predictions)
     return (1 - eps) * nll_loss(log_probs, targets) - eps * log_probs.mean()
-
-
-LOSSES = {
-    "mnist_loss": mnist_loss,
-    "bce": binary_cross_entropy,
-    "cross_entropy": cross_entropy,
-    "label_smoothing": label_smoothing,
-}
-BINARY_LOSSES = frozenset({"mnist_loss", "bce"})
-
-
-def get_loss(name: str) -> Callable[[Tensor, Tensor], Tensor]:
-    """The loss function registered as ``name``; a ValueError lists the valid names."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
-    return LOSSES[name]

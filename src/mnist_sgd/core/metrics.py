@@ -13,8 +13,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mnist_sgd.core.data import DataLoader, ImageDataset, binary_target
-from mnist_sgd.core.loss import check_same_shape, get_loss
+from mnist_sgd.core.data import (
+    DataLoader,
+    ImageDataset,
+    binary_columns,
+    binary_labels,
+    binary_target,
+)
+from mnist_sgd.core.loss import check_same_shape
 
 
 def batch_accuracy(xb: Tensor, yb: Tensor) -> Tensor:
@@ -45,21 +51,17 @@ def accuracy(xb: Tensor, yb: Tensor) -> Tensor:
 
 
 def predicted_labels(xb: Tensor) -> Tensor:
-    """Class indices from scores: ``(n, 1)`` binary -> 0 for positive ("3"); ``(n, k)`` -> argmax.
-
-    For a binary model the positive class is class 0 (MNIST_SAMPLE's "3"),
-    so a score above 0 means label 0.
-    """
+    """Class indices from scores: ``(n, k)`` -> argmax; a binary ``(n, 1)``: a score above 0
+    is ``core.data.POSITIVE`` (MNIST_SAMPLE's "3")."""
     if xb.ndim == 2 and xb.shape[1] == 1:
-        return (xb[:, 0] <= 0).long()
+        return binary_labels(xb > 0)
     return xb.argmax(dim=1)
 
 
 def probabilities(xb: Tensor) -> Tensor:
     """``(n, k)`` class probabilities from scores; a binary ``(n, 1)`` gives ``(n, 2)``."""
     if xb.ndim == 2 and xb.shape[1] == 1:
-        p = xb.sigmoid()
-        return torch.cat([p, 1 - p], dim=1)
+        return binary_columns(xb.sigmoid())
     return xb.softmax(dim=1)
 
 
@@ -100,14 +102,15 @@ def evaluate_model(
     *,
     binary: bool,
     flat: bool,
-    loss: str,
+    loss: Callable[[Tensor, Tensor], Tensor],
     bs: int = 2048,
 ) -> dict[str, Any]:
     """Loss, accuracy, per-class accuracy and confusion matrix of ``model`` on labelled images.
 
     Args:
         images: ``(n, 28, 28)`` uint8; labels: ``(n,)`` int64 class indices.
-        binary: the model has one output (score > 0 means class 0).
+        binary: the model has one output (``core.data.POSITIVE`` against the other class).
+        loss: the loss function (``config.registry.get_loss(name)``).
     Returns:
         ``{"loss", "accuracy", "per_class", "confusion", "preds", "probs"}`` with
         ``confusion`` ``(k, k)`` int64 (row = true class) and ``probs`` ``(n, k)``.
@@ -118,7 +121,7 @@ def evaluate_model(
     loader = DataLoader(dataset, batch_size=bs)
     scores = torch.cat([xb.float().cpu() for xb, _ in predictions(model, loader, device)])
     targets = dataset.tensors[1]
-    loss_value = float(get_loss(loss)(scores, targets))
+    loss_value = float(loss(scores, targets))
     preds = predicted_labels(scores)
     k = 2 if binary else scores.shape[1]
     matrix = confusion_matrix(preds, labels, k)

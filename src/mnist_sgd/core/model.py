@@ -2,18 +2,14 @@
 
 From the seed's ``xb@weights + bias`` (with parameters from ``init_params``)
 to ``simple_net`` (Linear 784->30, ReLU, Linear 30->1), the chapter's pixel
-similarity baseline, and bigger nets by name (``get_model``).
+similarity baseline. The bigger nets are in ``mnist_sgd.core.nets``; every model by
+name is in ``mnist_sgd.config.registry`` (``get_model``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import torch
 from torch import Tensor, nn
-
-from mnist_sgd.core import nets
 
 
 def init_params(size: int | tuple[int, ...], std: float = 1.0) -> Tensor:
@@ -101,44 +97,9 @@ class PixelSimilarity(nn.Module):
         )
 
 
-# The one model registry: name -> (builder(n_out=..., **kwargs), takes flat (n, 784) rows).
-# The chapter's models are above; the bigger nets live in mnist_sgd.core.nets.
-MODELS: dict[str, tuple[Callable[..., nn.Module], bool]] = {
-    "linear": (Linear1, True),
-    "simple_net": (simple_net, True),
-    "mlp": (nets.mlp, True),
-    "cnn": (nets.cnn, False),
-    "cnn_fast": (nets.cnn_fast, False),
-    "cnn_best": (nets.cnn_best, False),
-    "cnn_vgg": (nets.cnn_vgg, False),
-}
-
-
-def model_names() -> list[str]:
-    """The names ``get_model`` accepts."""
-    return list(MODELS)
-
-
 def takes_flat_input(model: nn.Module) -> bool:
     """True if ``model``'s first layer takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)``."""
     for module in model.modules():
         if any(True for _ in module.parameters(recurse=False)):
             return not isinstance(module, nn.Conv2d)
     return True
-
-
-def wants_flat_input(name: str) -> bool:
-    """True if model ``name`` takes ``(n, 784)`` rows, False for ``(n, 1, 28, 28)`` pictures."""
-    return _lookup(name)[1]
-
-
-def get_model(name: str, n_out: int = 1, **kwargs: Any) -> nn.Module:
-    """Build model ``name`` with ``n_out`` outputs (1 for a binary loss, k for k classes)."""
-    builder, _ = _lookup(name)
-    return builder(n_out=n_out, **kwargs)
-
-
-def _lookup(name: str) -> tuple[Callable[..., nn.Module], bool]:
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    return MODELS[name]

@@ -12,7 +12,7 @@ model learn much more than a line. The same idea, repeated, gives:
   Fashion-MNIST, where fine detail (a collar, a strap) tells the classes apart.
 
 They are registered by name, with the chapter's models, in
-``mnist_sgd.core.model.MODELS`` (``get_model("cnn", n_out=10)``).
+``mnist_sgd.config.registry.MODELS`` (``get_model("cnn", n_out=10)``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Beyond fastbook chapter 4 ("Stepping with a learning rate" keeps lr fixed):
 a schedule gives the lr for each batch, ``schedule(lr, pos) -> lr``, where
 ``pos`` in [0, 1] is how far the fit has gone (0 = first batch, 1 = the end).
-The ``Learner`` calls it before every step (``Learner(lr_schedule=...)``).
+The ``Learner`` calls it before every step (``Learner(lr_schedule=...)``); the schedules
+by name are in ``mnist_sgd.config.registry`` (``get_schedule``).
 ``one_cycle`` is Leslie Smith's 1cycle as fastai runs it: a cosine warm-up
 from ``lr/div`` to ``lr`` over the first ``pct_start`` of training, then a
 cosine anneal down to ``lr/div_final``.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import partial
 
 Schedule = Callable[[float, float], float]
 
@@ -61,21 +61,3 @@ def linear_warmup_cosine(lr_max: float, pos: float, *, pct_start: float = 0.1) -
     if pos < pct_start:
         return lr_max * pos / pct_start
     return cosine(lr_max, 0.0, (pos - pct_start) / (1 - pct_start))
-
-
-SCHEDULES: dict[str, Schedule] = {
-    "constant": constant,
-    "one_cycle": one_cycle,
-    "warmup_cosine": linear_warmup_cosine,
-}
-
-
-def get_schedule(name: str, **kwargs: float) -> Schedule:
-    """The schedule registered as ``name`` (options such as ``pct_start`` bound in).
-
-    A ValueError lists the valid names.
-    """
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
-    schedule = SCHEDULES[name]
-    return partial(schedule, **kwargs) if kwargs else schedule

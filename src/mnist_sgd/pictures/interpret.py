@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
+from mnist_sgd.core.data import binary_labels
 from mnist_sgd.core.metrics import confusion_matrix, probabilities
 from mnist_sgd.pictures.show import show_images
 from mnist_sgd.predict.predictor import default_classes
@@ -48,8 +49,7 @@ class Interpretation:
                 [learn.loss_func(scores[i : i + 1], targets[i : i + 1]) for i in range(len(scores))]
             )
         probs = probabilities(scores)
-        binary = scores.shape[1] == 1  # index 0 is target 1 (metrics.probabilities)
-        actual = (1 - targets.view(-1)) if binary else targets.view(-1)
+        actual = binary_labels(targets) if scores.shape[1] == 1 else targets.view(-1)
         classes = list(getattr(learn.dls, "vocab", None) or default_classes(scores.shape[1]))
         return cls(inputs, probs, probs.argmax(1), actual.long(), losses.float(), classes)
 
@@ -121,9 +121,12 @@ def show_results(learn: Learner, n: int = 9, ncols: int = 3) -> Any:
 def show_batch(dl: Iterable[Any], n: int = 9, ncols: int = 3, vocab: Any = None) -> Any:
     """The first ``n`` items of ``dl``'s first batch, each titled with its target."""
     xb, yb = next(iter(dl))
-    binary = yb.ndim == 2 and yb.shape[1] == 1  # target 1 is vocab[0] (the positive class)
-    targets = [int(t) for t in yb.view(-1)[:n].tolist()]
-    titles = [str(t) if not vocab else vocab[1 - t] if binary else str(vocab[t]) for t in targets]
+    targets = yb.view(-1)[:n]
+    if not vocab:
+        titles = [str(int(t)) for t in targets]
+    else:
+        binary = yb.ndim == 2 and yb.shape[1] == 1
+        titles = [str(vocab[c]) for c in (binary_labels(targets) if binary else targets).tolist()]
     return show_images(xb[:n].detach().cpu(), titles, ncols=ncols)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from mnist_sgd.core.data import POSITIVE
 from mnist_sgd.files import atomic_open
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def plot_weights(
 
     Args:
         weight: ``(784, k)`` or ``(k, 784)``; ``k == 1`` with two classes is the seed's
-            binary model: one map, red towards ``classes[0]``, blue towards ``classes[1]``.
+            binary model: one map, red towards ``classes[POSITIVE]`` (``core.data``), blue
+            towards the other.
         initial: the weights before training (same shape): a second block shows
             ``weight - initial`` on its own 0-centred scale, what SGD learned.
         change_title: that block's title (say where ``initial`` came from).
@@ -72,9 +74,10 @@ def plot_weights(
         raise ValueError(f"weight has {maps.shape[0]} maps but {len(classes)} classes were given")
     change = [] if initial is None else [(change_title, maps - _weight_maps(initial))]
     blocks = [("weights", maps), *change]
-    titles = [f"{classes[0]} vs {classes[1]}"] if binary else [str(name) for name in classes]
+    red, blue = (classes[POSITIVE], classes[1 - POSITIVE]) if binary else ("for", "against")
+    titles = [f"{red} vs {blue}"] if binary else [str(name) for name in classes]
     fig, subfigures, columns = _weight_figure(len(titles), binary, len(blocks))
-    side = f"red: {classes[0]}, blue: {classes[1]}" if binary else "red: for, blue: against"
+    side = f"red: {red}, blue: {blue}"
     for sub, (label, block) in zip(subfigures, blocks, strict=True):
         _weight_block(sub, block, titles, columns, f"{label} ({side})")
     return _save(fig, path)

@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mnist_sgd.core.data import to_input
+from mnist_sgd.config.registry import get_loss
+from mnist_sgd.core.data import binary_target, to_input
 from mnist_sgd.core.metrics import evaluate_model, probabilities
 from mnist_sgd.core.model import takes_flat_input
 from mnist_sgd.predict.image_files import ImageSource
@@ -35,9 +36,10 @@ def as_image(item: ImageSource | Tensor) -> Tensor:
 
 
 def default_classes(n_out: int) -> list[str]:
-    """Class names when none are known: the targets (binary: index 0 is target 1, as
-    :func:`mnist_sgd.core.metrics.probabilities` orders them)."""
-    return ["1", "0"] if n_out == 1 else [str(i) for i in range(n_out)]
+    """Class names when none are known: each class's target (binary: ``binary_target``'s), in
+    class order as :func:`mnist_sgd.core.metrics.probabilities` gives them."""
+    classes = torch.arange(max(n_out, 2))
+    return [str(int(t)) for t in (binary_target(classes) if n_out == 1 else classes).view(-1)]
 
 
 class Predictor:
@@ -94,5 +96,5 @@ class Predictor:
         """
         binary = self.scores(images[:1]).shape[1] == 1
         return evaluate_model(
-            self.model, images, labels, binary=binary, flat=self.flat, loss=self.loss
+            self.model, images, labels, binary=binary, flat=self.flat, loss=get_loss(self.loss)
         )

@@ -63,7 +63,7 @@ def export_info(
     learn: Learner, dataset: str, classes: list[str] | None, loss: str | None
 ) -> dict[str, Any]:
     """``run.json``'s facts for ``learn`` (see :func:`export` for the arguments)."""
-    from mnist_sgd.core.loss import LOSSES
+    from mnist_sgd.config.registry import LOSSES
     from mnist_sgd.datasets import get_info
 
     spec = model_spec(learn.model)
@@ -77,9 +77,9 @@ def export_info(
 
 def load_learner(path: str | Path, device: str | torch.device = "cpu") -> Learner:
     """A ``Learner`` holding a run folder's model (no data: ``predict`` and ``export`` work)."""
+    from mnist_sgd.config.registry import get_loss
     from mnist_sgd.core.data import DataLoader, DataLoaders
     from mnist_sgd.core.learner import Learner
-    from mnist_sgd.core.loss import get_loss
 
     run = load_run(path, device)
     empty = DataLoader([], batch_size=1)

@@ -191,7 +191,7 @@ def _repair_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint) -
 
 def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict[str, Any]:
     """``run.json`` of a run trained from ``config`` on ``data``."""
-    from mnist_sgd.core.model import wants_flat_input
+    from mnist_sgd.core.model import takes_flat_input
 
     return describe_run(
         dataset=config.dataset,
@@ -200,7 +200,7 @@ def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict
             "name": config.model,
             "n_out": config.n_out(data),
             "kwargs": config.model_kwargs,
-            "flat": wants_flat_input(config.model),
+            "flat": takes_flat_input(learn.model),
             "parameters": sum(p.numel() for p in learn.model.parameters()),
         },
         loss=config.loss,

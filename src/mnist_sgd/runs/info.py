@@ -71,7 +71,7 @@ def _classes_problem(classes: Any) -> str | None:
 
 def _model_problem(model: Any, classes: list[str]) -> str | None:
     """What is wrong with ``run.json``'s ``model`` entry, or None."""
-    from mnist_sgd.core.model import model_names
+    from mnist_sgd.config.registry import MODELS
 
     if not isinstance(model, dict):
         return "model must be an object"
@@ -79,8 +79,8 @@ def _model_problem(model: Any, classes: list[str]) -> str | None:
     if name == "layers":  # a notebook's own layers, written by runs.export
         if not isinstance(model.get("layers"), dict):
             return "layers must be an object"
-    elif name not in model_names():
-        return f"model name {str(name)[:40]!r} is not one of {', '.join(model_names())}"
+    elif not isinstance(name, str) or name not in MODELS:
+        return f"model name {str(name)[:40]!r} is not one of {', '.join(MODELS)}"
     fitting = {len(classes), 1} if len(classes) == 2 else {len(classes)}
     if type(n_out) is not int or n_out not in fitting:
         return f"n_out {str(n_out)[:40]} does not fit {len(classes)} classes"
@@ -151,6 +151,7 @@ def describe_run(
     import torch
 
     from mnist_sgd import __version__
+    from mnist_sgd.core.data import POSITIVE
 
     binary = int(model["n_out"]) == 1
     # over 30 lines on purpose: one literal, so run.json's whole schema reads in one place
@@ -158,7 +159,7 @@ def describe_run(
         "format": FORMAT,
         "dataset": dataset,
         "classes": list(classes),
-        "positive_class": classes[0] if binary else None,
+        "positive_class": classes[POSITIVE] if binary else None,
         "model": model,
         "loss": loss,
         "metrics": metrics,

@@ -60,7 +60,7 @@ def build_model(
 
 
 def _build(info: dict[str, Any], where: str | Path) -> nn.Module:
-    from mnist_sgd.core.model import get_model
+    from mnist_sgd.config.registry import get_model
 
     spec = info["model"]
     if isinstance(spec, dict) and spec.get("name") == "layers":  # runs.export
@@ -140,8 +140,7 @@ class Run(Predictor):
     def __init__(
         self, path: Path, info: dict[str, Any], model: nn.Module, history: list[dict[str, float]]
     ) -> None:
-        flat = bool(info["model"].get("flat", True))
-        super().__init__(model, list(info["classes"]), flat=flat, loss=info["loss"])
+        super().__init__(model, list(info["classes"]), loss=info["loss"])
         self.path, self.info, self.history = path, info, history
 
     def initial_state(self) -> dict[str, Tensor] | None:

@@ -4,22 +4,23 @@ Every key is a ``TrainConfig`` field (``dataset``, ``model``, ``loss``, ``opt``,
 ``lr``, ``bs``, ``epochs``, ``seed``, ``mom``, ``wd``, ``schedule``, ``augment``),
 plus ``recipe`` (start from a named recipe) and ``std`` (the linear model's
 init std: the book's 1.0, or small). A bad value raises :class:`BadOption`
-naming it, which the API answers with a 422.
+naming it, which the API answers with a 422. ``TrainConfig`` checks its own
+fields (``ConfigError`` names the field); checked here are only what the page
+adds: the body's keys, ``recipe`` and ``std``, and the limits of a local page.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
-from mnist_sgd.config.build import TrainConfig
+from mnist_sgd.config.train_config import TrainConfig
+from mnist_sgd.errors import ConfigError
 
 MAX_EPOCHS = 1000
 MAX_BS = 65536
-_NUMBERS = ("lr", "mom", "wd")
-_INTEGERS = ("bs", "epochs", "seed")
-_TEXTS = ("dataset", "model", "loss", "opt", "schedule")
-_EXTRA = ("recipe", "std")
+_OPTIONS = ["dataset", "model", "loss", "opt", "schedule", "lr", "mom", "wd", "bs", "epochs"]
+_OPTIONS += ["seed", "augment", "recipe", "std"]  # the last two are the studio's own
 
 
 class BadOption(ValueError):
@@ -32,7 +33,7 @@ class BadOption(ValueError):
 
 def known_options() -> list[str]:
     """The keys ``POST /api/train`` accepts."""
-    return [*_TEXTS, *_NUMBERS, *_INTEGERS, "augment", *_EXTRA]
+    return list(_OPTIONS)  # a copy
 
 
 def parse_config(body: Any) -> TrainConfig:
@@ -59,21 +60,16 @@ def parse_config(body: Any) -> TrainConfig:
 
 
 def _checked(key: str, value: Any) -> Any:
-    """``value`` if its JSON type suits option ``key``."""
-    if key in (*_TEXTS, "recipe"):
-        if not isinstance(value, str):
-            raise BadOption(key, f"{key} must be a string, got {value!r}")
-    elif key in _INTEGERS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BadOption(key, f"{key} must be a whole number, got {value!r}")
-    elif key == "augment":
-        if not isinstance(value, bool):
-            raise BadOption(key, f"augment must be true or false, got {value!r}")
-    elif isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BadOption(key, f"{key} must be a number, got {value!r}")
-    elif not abs(value) < float("inf") or (key == "std" and not value > 0):
-        raise BadOption(key, f"{key} must be a finite number{' > 0' if key == 'std' else ''}")
-    return float(value) if key in (*_NUMBERS, "std") else value
+    """``value`` if it suits ``recipe`` or ``std``; the other options are TrainConfig's to check."""
+    if key == "recipe" and not isinstance(value, str):
+        raise BadOption(key, f"{key} must be a string, got {value!r}")
+    if key == "std":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadOption(key, f"{key} must be a number, got {value!r}")
+        if not 0 < value < float("inf"):
+            raise BadOption(key, f"{key} must be a finite number > 0")
+        return float(value)
+    return value
 
 
 def _recipe(name: str | None) -> TrainConfig:
@@ -89,60 +85,34 @@ def _recipe(name: str | None) -> TrainConfig:
 
 def _build(base: TrainConfig, given: dict[str, Any]) -> TrainConfig:
     """``base`` with ``given`` applied; TrainConfig's own checks name the option."""
-    from mnist_sgd.datasets import DATASETS
-
-    if "dataset" in given and given["dataset"] not in DATASETS:
-        raise BadOption(
-            "dataset", f"unknown dataset {given['dataset']!r}; choose one of: {', '.join(DATASETS)}"
-        )
     if "model" in given and given["model"] != base.model:
         given.setdefault("model_kwargs", {})  # a recipe's kwargs belong to its model
     try:
         return replace(base, **given)
-    except ValueError as error:
-        raise BadOption(_named(str(error), given), str(error)) from None
-
-
-def _named(message: str, given: dict[str, Any]) -> str:
-    """The option a TrainConfig message is about (its first word, or a given value it quotes)."""
-    head = message.split(" ", 1)[0]
-    if head in {f.name for f in fields(TrainConfig)}:
-        return head
-    return next((key for key, value in given.items() if repr(value) in message), "config")
+    except ConfigError as error:
+        raise BadOption(error.field, str(error)) from None
 
 
 def _check_fit(config: TrainConfig) -> None:
-    """Limits of a local page, and a binary loss only on a two-class dataset."""
-    from mnist_sgd.datasets import DATASETS
-
+    """The limits of a local page (not TrainConfig's: a config may ask for more elsewhere)."""
     if config.epochs > MAX_EPOCHS:
         raise BadOption("epochs", f"epochs must be <= {MAX_EPOCHS}, got {config.epochs}")
     if config.bs > MAX_BS:
         raise BadOption("bs", f"bs (batch size) must be <= {MAX_BS}, got {config.bs}")
-    classes = len(DATASETS[config.dataset].classes)
-    if config.binary and classes != 2:
-        raise BadOption(
-            "loss",
-            f"loss {config.loss!r} is for two classes, but {config.dataset} has {classes}; "
-            "choose cross_entropy",
-        )
 
 
 def choices() -> dict[str, Any]:
     """What the page's controls offer, and each recipe's full options."""
-    from mnist_sgd.config.build import OPTIMIZERS
+    from mnist_sgd.config import registry
     from mnist_sgd.config.recipes import RECIPES, SUMMARIES
-    from mnist_sgd.core.loss import LOSSES
-    from mnist_sgd.core.model import model_names
-    from mnist_sgd.core.schedule import SCHEDULES
     from mnist_sgd.datasets import DATASETS
 
     return {
         "datasets": list(DATASETS),
-        "models": model_names(),
-        "losses": list(LOSSES),
-        "optimizers": list(OPTIMIZERS),
-        "schedules": list(SCHEDULES),
+        "models": list(registry.MODELS),
+        "losses": list(registry.LOSSES),
+        "optimizers": list(registry.OPTIMISERS),
+        "schedules": list(registry.SCHEDULES),
         "defaults": TrainConfig().to_dict(),
         "recipes": {
             name: {"summary": SUMMARIES.get(name, ""), "options": config.to_dict()}

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mnist_sgd.core.data import binary_labels
 from mnist_sgd.core.learner import Learner
 from mnist_sgd.core.metrics import predicted_labels, probabilities
 from mnist_sgd.web.api import png_base64
@@ -84,7 +85,7 @@ class StepCapture:
         xb, yb = self.learn.xb[:SHOWN], self.learn.yb[:SHOWN]
         images = (xb.detach().float().reshape(-1, 28, 28).clamp(0, 1) * 255).round()
         scores = preds[:SHOWN].float().cpu()
-        truth = (yb.reshape(-1) < 0.5).long() if binary else yb.reshape(-1)  # binary: 1 is class 0
+        truth = binary_labels(yb) if binary else yb.reshape(-1)
         guess, probs = predicted_labels(scores), probabilities(scores)
         return {
             "size": len(self.learn.yb),

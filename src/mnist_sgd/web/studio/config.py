@@ -20,6 +20,17 @@ _NUMBERS = ("lr", "mom", "wd")
 _INTEGERS = ("bs", "epochs", "seed")
 _TEXTS = ("dataset", "model", "loss", "opt", "schedule")
 _EXTRA = ("recipe", "std")
+_BOUNDS: dict[str, dict[str, Any]] = {
+    "lr": {"minimum": 0, "exclusiveMinimum": True},
+    "bs": {"minimum": 1, "maximum": MAX_BS},
+    "epochs": {"minimum": 1, "maximum": MAX_EPOCHS},
+    "seed": {"minimum": 0, "maximum": 2**64 - 1},
+    "mom": {"minimum": 0, "maximum": 1, "exclusiveMaximum": True},
+    "wd": {"minimum": 0},
+    "std": {"minimum": 0, "exclusiveMinimum": True},
+}
+"""The numeric bounds the server holds options to (TrainConfig's, and the limits above), for
+:func:`options_schema`; ``tests/web/test_openapi.py`` checks the server refuses past each one."""
 
 
 class BadOption(ValueError):
@@ -33,6 +44,49 @@ class BadOption(ValueError):
 def known_options() -> list[str]:
     """The keys ``POST /api/train`` accepts."""
     return [*_TEXTS, *_NUMBERS, *_INTEGERS, "augment", *_EXTRA]
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts."""
+    from mnist_sgd.config import registry
+    from mnist_sgd.config.recipes import RECIPES
+    from mnist_sgd.datasets import DATASETS
+
+    enums = {
+        "recipe": list(RECIPES),
+        "dataset": list(DATASETS),
+        "model": list(registry.MODEL_NAMES),
+        "loss": list(registry.LOSS_NAMES),
+        "opt": list(registry.OPTIMISER_NAMES),
+        "schedule": list(registry.SCHEDULE_NAMES),
+    }
+    kinds = {
+        **dict.fromkeys(enums, "string"),
+        **dict.fromkeys((*_NUMBERS, "std"), "number"),
+        **dict.fromkeys(_INTEGERS, "integer"),
+        "augment": "boolean",
+    }
+    notes = {
+        "recipe": "start from a named recipe",
+        "std": "the linear model's init std (book: 1.0); only with model linear",
+        "loss": "mnist_loss and bce only on a two-class dataset",
+        "mom": "not with opt basic",
+        "wd": "not with opt basic",
+    }
+    return {
+        "type": "object",
+        "description": "Training options; every key is optional (the seed's defaults).",
+        "properties": {
+            key: {
+                "type": kinds[key],
+                **({"enum": enums[key]} if key in enums else {}),
+                **_BOUNDS.get(key, {}),
+                **({"description": notes[key]} if key in notes else {}),
+            }
+            for key in known_options()
+        },
+        "additionalProperties": False,
+    }
 
 
 def parse_config(body: Any) -> TrainConfig:

@@ -32,7 +32,7 @@ from mnist_sgd import runs
 from mnist_sgd.core.model import get_model
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.web import create_app
-from mnist_sgd.web.draw import api
+from mnist_sgd.web.draw import app as api
 from mnist_sgd.web.shared import images
 from mnist_sgd.web.shared.body import media_type
 from mnist_sgd.web.shared.guard import host_name

@@ -1,8 +1,7 @@
 """The draw-a-digit page: a Starlette app around one trained run.
 
-Routes: ``/`` (the page), ``/static/*`` (its script and style, served from
-the package only), ``POST /api/predict``, ``GET /api/info``,
-``GET /api/weights``, ``GET /api/plots/{name}``, ``GET /openapi.json``.
+Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`,
+each with its documentation.
 
 Limits, so a local page cannot be used to hurt its host: the body is read
 with a size cap (413), only image content types are accepted (415), bytes
@@ -26,10 +25,16 @@ from starlette.routing import BaseRoute, Route
 
 from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.runs import Run, load_run
-from mnist_sgd.web.draw import api
 from mnist_sgd.web.shared import openapi as doc
 from mnist_sgd.web.shared.body import read_upload
-from mnist_sgd.web.shared.images import weight_pictures
+from mnist_sgd.web.shared.images import (
+    finite,
+    linear_weights,
+    prediction,
+    read_image,
+    seen_image,
+    weight_pictures,
+)
 from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
@@ -84,6 +89,41 @@ def create_app(
     return app
 
 
+def predict_bytes(run: Run, data: bytes, *, max_pixels: int) -> dict[str, Any]:
+    """Predict the digit in image bytes (the answer of :func:`images.prediction`).
+
+    Raises:
+        ImageError: the bytes are not an image, are too large, or hold no digit.
+    """
+    seen = seen_image(read_image(data, max_pixels=max_pixels))
+    return prediction(run.classes, run.predict_proba(seen.unsqueeze(0))[0], seen)
+
+
+def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
+    """The run's summary for the page: dataset, model, accuracy, per-epoch history."""
+    info, final = run.info, run.info.get("final") or (run.history[-1] if run.history else {})
+    metric = next(iter(info.get("metrics") or []), "accuracy")
+    model = info["model"]
+    return finite(
+        {
+            "dataset": info["dataset"],
+            "classes": run.classes,
+            "model": {key: model.get(key) for key in ("name", "n_out", "flat", "parameters")},
+            "loss": info.get("loss"),
+            "status": info.get("status"),
+            "metric": metric,
+            "accuracy": final.get(metric),
+            "valid_loss": final.get("valid_loss"),
+            "epochs": len(run.history),
+            "sizes": info.get("sizes"),
+            "train": info.get("train"),
+            "history": run.history,
+            "has_weights": linear_weights(run) is not None,
+            "plots": plots,
+        }
+    )
+
+
 def _state(request: Request) -> WebState:
     state: WebState = request.app.state.web
     return state
@@ -95,7 +135,7 @@ async def predict(request: Request) -> Response:
     data = await read_upload(request, state.max_body)
     try:
         result = await state.workers.call(
-            api.predict_bytes, state.run, data, max_pixels=state.max_pixels
+            predict_bytes, state.run, data, max_pixels=state.max_pixels
         )
     except MnistSgdError as error:
         raise HTTPException(400, error_text(error)) from None
@@ -104,7 +144,7 @@ async def predict(request: Request) -> Response:
 
 async def info(request: Request) -> Response:
     """The run's summary: dataset, model, accuracy, per-epoch history."""
-    return JSONResponse(api.run_summary(_state(request).run, plot_names(_state(request).run)))
+    return JSONResponse(run_summary(_state(request).run, plot_names(_state(request).run)))
 
 
 async def weights(request: Request) -> Response:
@@ -160,53 +200,38 @@ def plot_names(run: Run) -> list[str]:
 
 def routes() -> list[BaseRoute]:
     """Every route of the app but ``/static``, each ``/api`` one with its documentation."""
+    json_object = doc.json_content(doc.OBJECT)
     return [
         Route("/", static_page("index.html"), methods=["GET"], include_in_schema=False),
         doc.ApiRoute(
-            "POST",
-            "/api/predict",
+            "POST /api/predict",
             predict,
-            "Predict the digit in an image",
             description=doc.PREDICT_TEXT,
             body=doc.IMAGE_BODY,
             ok=(200, "the prediction", doc.json_content(doc.ref("Prediction"))),
             errors=doc.PREDICT_ERRORS,
         ),
+        doc.ApiRoute("GET /api/info", info, description=INFO_TEXT),
         doc.ApiRoute(
-            "GET",
-            "/api/info",
-            info,
-            "The run's summary",
-            description="Dataset, classes, model, loss, final accuracy and the per-epoch "
-            "history (metrics.jsonl), plus which plots the run folder holds.",
-            ok=(200, "the summary", doc.json_content(doc.OBJECT)),
-        ),
-        doc.ApiRoute(
-            "GET",
-            "/api/weights",
+            "GET /api/weights",
             weights,
-            "A linear model's weights, one 28x28 picture per class",
-            ok=(
-                200,
-                "captions, weights (n_out lists of 784 numbers) and scale (largest absolute "
-                "weight); with init.safetensors, change and change_scale too",
-                doc.json_content(doc.OBJECT),
-            ),
+            ok=(200, "captions, weights (n_out rows of 784) and their scale", json_object),
             errors={404: "the model is not linear"},
         ),
         doc.ApiRoute(
-            "GET",
-            "/api/plots/{name}",
+            "GET /api/plots/{name}",
             plot,
-            "A PNG plot from the run folder (plots/NAME)",
             path_schemas={"name": {"type": "string", "pattern": _PLOT_NAME.pattern}},
             ok=(200, "the PNG", {"image/png": {}}),
             errors={404: "no such plot in the run folder"},
         ),
         doc.openapi_route(
             "mnist-sgd draw-a-digit API",
-            'The JSON API behind `mnist-sgd serve`. Errors are `{"error": "..."}` with a 4xx '
-            "status.",
+            f"The JSON API behind `mnist-sgd serve`. {doc.ERRORS_TEXT}",
             lambda: {"Prediction": doc.PREDICTION},
         ),
     ]
+
+
+INFO_TEXT = "Dataset, classes, model, loss, final accuracy and the per-epoch history "
+INFO_TEXT += "(metrics.jsonl), plus which plots the run folder holds."

@@ -90,13 +90,9 @@ def png_base64(seen: torch.Tensor) -> str:
 
 
 def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> dict[str, Any]:
-    """A model's answer as JSON: ``probs`` (one per class) for the ``(28, 28)`` picture ``seen``.
-
-    Returns:
-        ``{"label", "index", "probability", "classes", "probabilities", "seen_png"}``:
-        ``probabilities`` is a list aligned with ``classes``; ``seen_png`` is the
-        base64 PNG of the ``(28, 28)`` uint8 image the model saw.
-    """
+    """A model's answer for the ``(28, 28)`` picture ``seen`` as JSON: ``label``, ``index``,
+    ``probability``, ``classes``, ``probabilities`` (``probs``, aligned with ``classes``) and
+    ``seen_png`` (``seen`` as a base64 PNG)."""
     index = int(probs.argmax())
     return finite(
         {

@@ -61,6 +61,7 @@ PREDICT_TEXT = (
     "cropped, fitted in 20x20, centred by centre of mass). Send the bytes as the body with an "
     "image Content-Type, or as the `image` file of a multipart/form-data upload."
 )
+ERRORS_TEXT = 'Errors are `{"error": "..."}` with a 4xx status.'
 PREDICT_ERRORS = {
     400: "not an image, a broken image, too many pixels, or no digit in it",
     413: "the body is larger than the server's limit",
@@ -84,14 +85,16 @@ def query(name: str, schema: dict[str, Any], *, required: bool = False) -> dict[
 
 
 class ApiRoute(Route):
-    """A route of one method, and its OpenAPI operation."""
+    """A route of one method (``"GET /api/info"``), and its OpenAPI operation.
+
+    The summary is the endpoint's docstring's first line unless given.
+    """
 
     def __init__(
         self,
-        method: str,
-        path: str,
+        route: str,
         endpoint: Callable[..., Any],
-        summary: str,
+        summary: str | None = None,
         *,
         description: str | None = None,
         ok: tuple[int, str, dict[str, Any]] = (200, "", json_content(OBJECT)),
@@ -100,8 +103,10 @@ class ApiRoute(Route):
         path_schemas: dict[str, dict[str, Any]] | None = None,
         body: dict[str, Any] | None = None,
     ) -> None:
+        method, path = route.split(" ", 1)
         super().__init__(path, endpoint, methods=[method])
         self.method = method.lower()
+        summary = summary or (endpoint.__doc__ or "").strip().split("\n")[0]
         status, said, content = ok
         in_path = [
             {"name": name, "in": "path", "required": True, "schema": schema}
@@ -115,9 +120,9 @@ class ApiRoute(Route):
             operation["parameters"] = [*in_path, *params]
         if body is not None:
             operation["requestBody"] = {"required": True, "content": body}
-        said_ok = {"description": said or summary, **({"content": content} if content else {})}
         operation["responses"] = {
-            str(status): said_ok,
+            str(status): {"description": said or summary}
+            | ({"content": content} if content else {}),
             **{
                 str(code): {"description": text, "content": json_content(ref("Error"))}
                 for code, text in sorted((errors or {}).items())
@@ -126,9 +131,7 @@ class ApiRoute(Route):
         self.operation = operation
 
 
-def document(
-    routes: Sequence[BaseRoute], info: dict[str, Any], schemas: dict[str, Any]
-) -> dict[str, Any]:
+def document(routes: Sequence[BaseRoute], info: dict[str, Any], schemas: Any) -> dict[str, Any]:
     """The OpenAPI document of the :class:`ApiRoute` among ``routes``."""
     from mnist_sgd import __version__
 

@@ -1,10 +1,7 @@
 """The studio (``mnist-sgd studio``): a Starlette app to train, watch and step SGD live.
 
-Routes: ``/`` (the page), ``/static/*``, ``GET /api/choices``, ``POST /api/train``,
-``GET /api/train``, ``GET /api/train/{id}``, ``GET /api/train/{id}/events``
-(``text/event-stream``), ``POST /api/train/{id}/pause|resume|step|stop``,
-``GET /api/train/{id}/weights|digits|step``, ``POST /api/predict?train={id}``,
-``GET /openapi.json``. Errors are ``{"error": "..."}`` JSON, as in ``serve``.
+Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`, each
+with its documentation. Errors are ``{"error": "..."}`` JSON, as in ``serve``.
 """
 
 from __future__ import annotations
@@ -111,12 +108,6 @@ def _lifespan(studio: Studio) -> Any:
     return lifespan
 
 
-async def _call(request: Request, function: Any, *args: Any) -> Any:
-    """Run a CPU-bound ``function`` in a worker thread, at most ``WORKERS`` at a time."""
-    workers: Workers = request.app.state.workers
-    return await workers.call(function, *args)
-
-
 def _studio(request: Request) -> Studio:
     studio: Studio = request.app.state.studio
     return studio
@@ -218,7 +209,7 @@ async def _live(request: Request, what: str) -> Any:
     """Call ``Training.<what>()`` in a worker thread; 409 while the data still loads."""
     training = _training(request)
     try:
-        return await _call(request, getattr(training, what))
+        return await request.app.state.workers.call(getattr(training, what))
     except Conflict as error:
         raise HTTPException(409, str(error)) from None
 
@@ -253,8 +244,8 @@ async def predict(request: Request) -> Response:
     training = _training(request, tid)
     data = await read_upload(request, request.app.state.max_body)
     try:
-        seen = await _call(request, _seen, data)
-        result = await _call(request, training.predict, seen)
+        seen = await request.app.state.workers.call(_seen, data)
+        result = await request.app.state.workers.call(training.predict, seen)
     except MnistSgdError as error:
         raise HTTPException(400, error_text(error)) from None
     except Conflict as error:
@@ -280,49 +271,35 @@ _EVENTS_TEXT = (
     "and `error` (message, diverged). Each has an id; `?after=N` or Last-Event-ID resumes "
     "after event N."
 )
-_STARTED = {
-    "type": "object",
-    "properties": {"id": {"type": "string"}, "run_dir": {"type": "string"}},
-}
-
+_STARTED = {"type": "object", "properties": {"id": doc.STRING, "run_dir": doc.STRING}}
 _PREDICTED = {"allOf": [doc.ref("Prediction"), {"properties": {"iter": {"type": "integer"}}}]}
+_TRAIN_ERRORS = {
+    400: "the body is not JSON",
+    415: "the body is not application/json",
+    422: "a bad option; `option` names it",
+    429: "too many trainings at once; stop one first",
+}
 
 
 def routes() -> list[BaseRoute]:
     """Every route of the studio but ``/static``, each ``/api`` one with its documentation."""
-    api = doc.ApiRoute
+    api, state = doc.ApiRoute, doc.json_content(doc.OBJECT)
+    loading = {**_ID_404, 409: "still loading its data"}
     return [
         Route("/", static_page("studio.html"), methods=["GET"], include_in_schema=False),
-        api("GET", "/api/choices", choices, "The controls' choices"),
+        api("GET /api/choices", choices),
         api(
-            "POST",
-            "/api/train",
+            "POST /api/train",
             start,
-            "Start a training (a run folder under --runs-dir)",
             body=doc.json_content(doc.ref("TrainOptions")),
             ok=(202, "started: its id and run folder", doc.json_content(_STARTED)),
-            errors={
-                400: "the body is not JSON",
-                415: "the body is not application/json",
-                422: "a bad option; `option` names it",
-                429: "too many trainings at once; stop one first",
-            },
+            errors=_TRAIN_ERRORS,
         ),
-        api("GET", "/api/train", listing, "Every training of this session", ok=(200, "", {})),
+        api("GET /api/train", listing),
+        api("GET /api/train/{id}", status, errors=_ID_404),
         api(
-            "GET",
-            "/api/train/{id}",
-            status,
-            "A training's state, epoch, iter, history and run folder",
-            description="state: loading, running, paused, stopping, done, stopped, diverged or "
-            "error; history has the keys of metrics.jsonl.",
-            errors=_ID_404,
-        ),
-        api(
-            "GET",
-            "/api/train/{id}/events",
+            "GET /api/train/{id}/events",
             events,
-            "The training's events as a server-sent event stream",
             description=_EVENTS_TEXT,
             params=[doc.query("after", {"type": "integer", "minimum": 0})],
             ok=(200, "the stream", {"text/event-stream": {}}),
@@ -330,58 +307,33 @@ def routes() -> list[BaseRoute]:
         ),
         *(
             api(
-                "POST",
-                f"/api/train/{{id}}/{action}",
+                f"POST /api/train/{{id}}/{action}",
                 command,
                 summary,
-                ok=(202, "accepted: the training's state", doc.json_content(doc.OBJECT)),
-                errors={
-                    **_ID_404,
-                    409: "the training's state does not allow it (finished, not paused)",
-                },
+                ok=(202, "accepted: the training's state", state),
+                errors={**_ID_404, 409: "the training's state does not allow it now"},
             )
             for action, summary in _COMMANDS.items()
         ),
         api(
-            "GET",
-            "/api/train/{id}/weights",
+            "GET /api/train/{id}/weights",
             weights,
-            "A linear model's weights and their change since initialisation",
-            errors={404: "no such training, or the model is not linear", 409: "still loading"},
+            errors={**loading, 404: "no such training, or not linear"},
         ),
+        api("GET /api/train/{id}/digits", digits, errors=loading),
+        api("GET /api/train/{id}/step", last_step, errors={404: "no training or no step"}),
         api(
-            "GET",
-            "/api/train/{id}/digits",
-            digits,
-            "16 validation digits and the model's verdicts",
-            errors={**_ID_404, 409: "still loading its data"},
-        ),
-        api(
-            "GET",
-            "/api/train/{id}/step",
-            last_step,
-            "The seven steps of the last stepped batch",
-            errors={404: "no such training, or not stepped yet"},
-        ),
-        api(
-            "POST",
-            "/api/predict",
+            "POST /api/predict",
             predict,
-            "Predict an image with a training's model as it is right now",
             description=doc.PREDICT_TEXT,
             params=[doc.query("train", doc.STRING, required=True)],
             body=doc.IMAGE_BODY,
-            ok=(200, "the prediction, and the iter it was made at", doc.json_content(_PREDICTED)),
-            errors={
-                **doc.PREDICT_ERRORS,
-                404: "no such training",
-                409: "the training is still loading its data",
-            },
+            ok=(200, "the prediction, at iter", doc.json_content(_PREDICTED)),
+            errors={**doc.PREDICT_ERRORS, **loading},
         ),
         doc.openapi_route(
             "mnist-sgd studio API",
-            'The JSON API behind `mnist-sgd studio`. Errors are `{"error": "..."}` with a 4xx '
-            "status.",
+            f"The JSON API behind `mnist-sgd studio`. {doc.ERRORS_TEXT}",
             lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema()},
         ),
     ]

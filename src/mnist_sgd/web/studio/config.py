@@ -48,43 +48,27 @@ def known_options() -> list[str]:
 
 def options_schema() -> dict[str, Any]:
     """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts."""
-    from mnist_sgd.config import registry
+    from mnist_sgd.config import registry as names
     from mnist_sgd.config.recipes import RECIPES
     from mnist_sgd.datasets import DATASETS
 
-    enums = {
-        "recipe": list(RECIPES),
-        "dataset": list(DATASETS),
-        "model": list(registry.MODEL_NAMES),
-        "loss": list(registry.LOSS_NAMES),
-        "opt": list(registry.OPTIMISER_NAMES),
-        "schedule": list(registry.SCHEDULE_NAMES),
+    enums = {"recipe": list(RECIPES), "dataset": list(DATASETS), "model": names.MODEL_NAMES}
+    enums.update(loss=names.LOSS_NAMES, opt=names.OPTIMISER_NAMES, schedule=names.SCHEDULE_NAMES)
+    kinds = {**dict.fromkeys((*_NUMBERS, "std"), "number"), **dict.fromkeys(_INTEGERS, "integer")}
+    notes = {"std": "the linear model's init std (book: 1.0); only with model linear"}
+    notes.update(loss="mnist_loss and bce: two-class datasets only", mom="not with opt basic")
+    properties = {
+        key: {"type": kinds.get(key, "boolean" if key == "augment" else "string")}
+        | ({"enum": list(enums[key])} if key in enums else {})
+        | _BOUNDS.get(key, {})
+        | ({"description": notes[key]} if key in notes else {})
+        for key in known_options()
     }
-    kinds = {
-        **dict.fromkeys(enums, "string"),
-        **dict.fromkeys((*_NUMBERS, "std"), "number"),
-        **dict.fromkeys(_INTEGERS, "integer"),
-        "augment": "boolean",
-    }
-    notes = {
-        "recipe": "start from a named recipe",
-        "std": "the linear model's init std (book: 1.0); only with model linear",
-        "loss": "mnist_loss and bce only on a two-class dataset",
-        "mom": "not with opt basic",
-        "wd": "not with opt basic",
-    }
+    description = "Training options; every key is optional (the seed's defaults)."
     return {
         "type": "object",
-        "description": "Training options; every key is optional (the seed's defaults).",
-        "properties": {
-            key: {
-                "type": kinds[key],
-                **({"enum": enums[key]} if key in enums else {}),
-                **_BOUNDS.get(key, {}),
-                **({"description": notes[key]} if key in notes else {}),
-            }
-            for key in known_options()
-        },
+        "description": description,
+        "properties": properties,
         "additionalProperties": False,
     }
 

@@ -137,7 +137,7 @@ runs reach {figures["accuracy"]:.4f} validation accuracy (tests/test_studio_end_
 is an HTTP client on the same machine, not a browser: a browser's EventSource adds its own
 parsing and its page's redraw (every 200 ms) on top of this delay.
 
-A stream waits 10 ms after a batch event (`GATHER_S` in `web/studio_api.py`) so that a few
+A stream waits 10 ms after a batch event (`GATHER_S` in `web/studio/app.py`) so that a few
 batches go out in one write: with one write per batch the same measurement gave 1.81x at load
 1.0 (the event loop's writes took the GIL from the training thread); gathering costs the
 delay's p50 about 7 ms and leaves the page's 200 ms redraws untouched.

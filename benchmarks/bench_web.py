@@ -86,7 +86,7 @@ def ensure_run(run: Path | None) -> Path:
 def in_process_ms(run: Path, pngs: list[tuple[bytes, str]]) -> float:
     """Median milliseconds of one prediction in this process (decode, preprocess, model)."""
     from mnist_sgd.runs import load_run
-    from mnist_sgd.web.api import predict_bytes
+    from mnist_sgd.web.draw.app import predict_bytes
 
     loaded = load_run(run)
     times = []

@@ -40,7 +40,7 @@ with atheris.instrument_imports(include=["mnist_sgd"]):  # coverage of our code 
     from mnist_sgd.datasets.registry import DatasetInfo, Split
     from mnist_sgd.errors import MnistSgdError
     from mnist_sgd.predict.preprocess import prepare_image
-    from mnist_sgd.web.api import read_image, seen_image
+    from mnist_sgd.web.shared.images import read_image, seen_image
 
 DOCUMENTED = (MnistSgdError, ValueError)
 MODEL_PATH = Path(tempfile.mkdtemp(prefix="atheris-model-")) / "model.safetensors"

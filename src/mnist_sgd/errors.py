@@ -9,6 +9,8 @@ arguments are ``ValueError`` and exit 2 (an invalid training option is a
 
 from __future__ import annotations
 
+import re
+
 
 class MnistSgdError(Exception):
     """An expected failure with a one-line, actionable message."""
@@ -46,14 +48,23 @@ def one_line(error: object, limit: int | None = None) -> str:
     """An error as one line: its message with whitespace squeezed, cut to ``limit`` characters.
 
     An ``OSError`` (not one of ours) reads ``"No space left on device: /path"``;
-    an exception without a message gives its type's name. The CLI, the web
-    server and the library's own messages all quote errors through this.
+    an exception without a message gives its type's name. PyTorch's C++ noise
+    (source places, "Exception raised from ..." traces, advice for its own
+    developers) is left out. The CLI, the web servers and the library's own
+    messages all quote errors through this.
     """
     if isinstance(error, OSError) and not isinstance(error, MnistSgdError) and error.strerror:
         where = f": {error.filename}" if error.filename else ""
         text = f"{error.strerror}{where}"
     else:
-        text = " ".join(str(error).split())
+        text = _TORCH_PREFIX.sub("", _CPP_PLACE.sub("", " ".join(str(error).split())))
+        text = text.split(". This is typically")[0].split(" Exception raised from")[0]
         if not text:
             text = type(error).__name__ if isinstance(error, BaseException) else "error"
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
+_CPP_PLACE = re.compile(r"\[[^\]]*\.(?:cc|cpp|h|hpp):\d+\]\s*")
+_TORCH_PREFIX = re.compile(
+    r"^(?:Got the following error when running the callback: )?(?:\w+Error: )?"
+)

@@ -146,7 +146,7 @@ def test_report_and_serve_accept_an_exported_run(
     from starlette.testclient import TestClient
 
     from mnist_sgd.cli import main
-    from mnist_sgd.web.app import create_app
+    from mnist_sgd.web import create_app
 
     model = nn.Sequential(nn.Linear(28 * 28, 30), nn.ReLU(), nn.Linear(30, 1))
     run_dir = trained(book_dls, model, 2, 0.1).export(tmp_path / "net")

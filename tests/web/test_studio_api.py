@@ -22,14 +22,14 @@ pytest.importorskip(
 from starlette.testclient import TestClient
 
 from mnist_sgd import runs
-from mnist_sgd.web.studio_events import EventLog
+from mnist_sgd.web.studio.events import EventLog
 
 LONG = {"epochs": 500}  # runs until a test stops it
 
 
 def make_app(root: Path, shared_data: Path, cache: Path, **kwargs: Any) -> Any:
     from mnist_sgd.datasets import DataOptions
-    from mnist_sgd.web.studio_api import create_studio_app
+    from mnist_sgd.web import create_studio_app
 
     options = DataOptions(mirror=str(shared_data), cache_dir=cache, offline=True)
     return create_studio_app(root / "runs", data_options=options, device="cpu", **kwargs)

@@ -42,7 +42,7 @@ def studio(
 ) -> Iterator[str]:
     from mnist_sgd.cli.serve import LOOPBACK_NAMES
     from mnist_sgd.datasets import DataOptions
-    from mnist_sgd.web.studio_api import create_studio_app
+    from mnist_sgd.web import create_studio_app
 
     app = create_studio_app(
         tmp_path_factory.mktemp("studio-browser") / "runs",

@@ -39,7 +39,7 @@ def test_the_seed_from_the_studio_matches_the_cli(
     tmp_path: Path, shared_data: Path, sample_cache: Path
 ) -> None:
     from mnist_sgd.datasets import DataOptions
-    from mnist_sgd.web.studio_api import create_studio_app
+    from mnist_sgd.web import create_studio_app
 
     options = DataOptions(mirror=str(shared_data), cache_dir=sample_cache, offline=True)
     app = create_studio_app(tmp_path / "runs", data_options=options, device="cpu")

@@ -31,10 +31,12 @@ with warnings.catch_warnings():  # Starlette 1.x would rather see httpx2; httpx 
 from mnist_sgd import runs
 from mnist_sgd.config.registry import get_model
 from mnist_sgd.errors import ModelFileError
-from mnist_sgd.web import api, create_app
-from mnist_sgd.web.app import STATIC_DIR
-from mnist_sgd.web.body import media_type
-from mnist_sgd.web.guard import host_name
+from mnist_sgd.web import create_app
+from mnist_sgd.web.draw import app as api
+from mnist_sgd.web.shared import images
+from mnist_sgd.web.shared.body import media_type
+from mnist_sgd.web.shared.guard import host_name
+from mnist_sgd.web.shared.server import STATIC_DIR
 from web_support import SHARED_DATA, mnist, photo_like, png_bytes
 
 PNG = {"content-type": "image/png"}
@@ -280,7 +282,7 @@ def test_static_paths_cannot_escape_their_folder(client: TestClient, path: str) 
 
 
 @pytest.mark.parametrize(
-    "raw", ["/static/../app.py", "/static/../../files.py", "/static/./../app.py"]
+    "raw", ["/static/../__init__.py", "/static/../../files.py", "/static/./../__init__.py"]
 )
 def test_unnormalised_dot_dot_paths_are_404(web_run: Path, raw: str) -> None:
     """Sent as they are (an HTTP client would normalise ``..``), straight to the ASGI app."""
@@ -370,16 +372,16 @@ def test_missing_run_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_small_helpers() -> None:
-    assert api.sniff_format(b"\x89PNG\r\n\x1a\nxxxx") == "PNG"
-    assert api.sniff_format(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "WEBP"
-    assert api.sniff_format(b"%!PS-Adobe-3.0 EPSF") is None  # EPS would run Ghostscript
+    assert images.sniff_format(b"\x89PNG\r\n\x1a\nxxxx") == "PNG"
+    assert images.sniff_format(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "WEBP"
+    assert images.sniff_format(b"%!PS-Adobe-3.0 EPSF") is None  # EPS would run Ghostscript
     assert media_type("Image/PNG; charset=binary") == "image/png" and media_type(None) == ""
     assert host_name("[::1]:8000") == "[::1]" and host_name("LocalHost:80") == "localhost"
-    assert api.finite({"a": [float("inf"), 1.5], "b": (float("nan"),)}) == {
+    assert images.finite({"a": [float("inf"), 1.5], "b": (float("nan"),)}) == {
         "a": [None, 1.5],
         "b": [None],
     }
-    assert api.png_base64(torch.zeros(28, 28, dtype=torch.uint8))
+    assert images.png_base64(torch.zeros(28, 28, dtype=torch.uint8))
 
 
 # --- mnist-sgd serve ----------------------------------------------------------------------

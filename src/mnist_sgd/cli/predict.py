@@ -101,14 +101,9 @@ def print_prediction(path: Path, p: Any, classes: list[str], args: argparse.Name
 
 def save_seen(folder: Path, paths: list[Path], images: Any, probs: Any, classes: list[str]) -> None:
     """Write each 28x28 input as ``<name>.seen-<label>.png`` in ``folder``."""
-    import io
-
-    from PIL import Image
-
     from mnist_sgd.files import atomic_write_bytes
+    from mnist_sgd.predict.image_files import png_bytes
 
     for path, image, p in zip(paths, images, probs, strict=True):
-        buffer = io.BytesIO()
-        Image.fromarray(image.numpy(), mode="L").save(buffer, format="PNG")
         label = classes[int(p.argmax())]
-        atomic_write_bytes(folder / f"{path.stem}.seen-{label}.png", buffer.getvalue())
+        atomic_write_bytes(folder / f"{path.stem}.seen-{label}.png", png_bytes(image))

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 def make_app(args: argparse.Namespace) -> Any:
     """The studio app the flags describe (loopback: only loopback ``Host`` headers)."""
     from mnist_sgd.cli.serve import LOOPBACK_NAMES, is_loopback
-    from mnist_sgd.web.studio_api import create_studio_app
+    from mnist_sgd.web import create_studio_app
 
     return create_studio_app(
         args.runs_dir,

@@ -1,6 +1,6 @@
 """Opening people's image files safely: size checked before decoding, upright, one-line errors.
 
-Used by ``predict``, the web page, and :mod:`mnist_sgd.predict.preprocess`.
+Used by ``predict``, the web pages, and :mod:`mnist_sgd.predict.preprocess`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,25 @@ import os
 import stat
 import struct
 import warnings
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mnist_sgd.errors import ImageError, one_line
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 ImageSource = str | os.PathLike[str] | bytes | Image.Image
 # What Pillow's decoders raise on damaged files (plugins differ).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
+
+
+def png_bytes(picture: Tensor) -> bytes:
+    """A ``(h, w)`` uint8 tensor as the bytes of a grayscale PNG (``predict``, the web pages)."""
+    buffer = io.BytesIO()
+    Image.fromarray(picture.numpy(), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def open_image(

@@ -140,7 +140,7 @@ class Run(Predictor):
     def __init__(
         self, path: Path, info: dict[str, Any], model: nn.Module, history: list[dict[str, float]]
     ) -> None:
-        super().__init__(model, list(info["classes"]), loss=info["loss"])
+        super().__init__(model, list(info["classes"]), loss=info.get("loss", "cross_entropy"))
         self.path, self.info, self.history = path, info, history
 
     def initial_state(self) -> dict[str, Tensor] | None:

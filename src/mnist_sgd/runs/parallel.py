@@ -28,7 +28,6 @@ and ``simple_net`` have no BatchNorm).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,7 +42,7 @@ from torch.nn.parallel import DistributedDataParallel
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import Batch, DataLoader
 from mnist_sgd.core.learner import Learner
-from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.errors import MnistSgdError, one_line
 from mnist_sgd.runs.checkpoint import StopOnRequest
 from mnist_sgd.runs.folder import Checkpoint, RunTrainer
 from mnist_sgd.runs.info import read_run_info
@@ -99,20 +98,9 @@ def join(world: World, device: torch.device, timeout: timedelta = TIMEOUT) -> to
     except dist.DistError as error:
         raise DistributedError(
             f"rank {world.rank} of {world.size} could not meet the other workers "
-            f"({short(error)}); start all {world.size} workers, or choose a free port"
+            f"({one_line(error, 200)}); start all {world.size} workers, or choose a free port"
         ) from None
     return device
-
-
-def short(error: BaseException) -> str:
-    """An error's gist on one line: no C++ source locations, no advice meant for torch's devs."""
-    text = " ".join(str(error).split())
-    text = re.sub(r"\[[^\]]*\.(?:cc|cpp|h|hpp):\d+\]\s*", "", text)
-    text = re.sub(
-        r"^(?:Got the following error when running the callback: )?(?:\w+Error: )?", "", text
-    )
-    text = text.split(". This is typically")[0].split(" Exception raised from")[0]
-    return (text or type(error).__name__)[:200]
 
 
 def lost_contact(error: BaseException) -> bool:
@@ -276,7 +264,7 @@ class DataParallelTrainer(RunTrainer):
                 raise
             raise DistributedError(
                 f"rank {self.world.rank} of {self.world.size}: lost contact with the other "
-                f"workers ({short(error)}); {self.run_dir} keeps its last checkpoint: "
+                f"workers ({one_line(error, 200)}); {self.run_dir} keeps its last checkpoint: "
                 f"resume with --resume {self.run_dir}"
             ) from None
         finally:

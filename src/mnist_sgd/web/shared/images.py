@@ -1,15 +1,14 @@
-"""What the web API computes, free of HTTP: a prediction from image bytes, the run's summary.
+"""Pictures in and out of both web apps, free of HTTP.
 
-The page posts the canvas (or an uploaded file) as PNG/JPEG bytes; the server
-runs the same preprocessing as ``mnist-sgd predict`` (``prepare_image``) and
-answers with the label, one probability per class and the ``(28, 28)`` uint8
-image the model saw, as a base64 PNG.
+In: uploaded bytes (only image formats reach the decoder) to the ``(28, 28)``
+uint8 picture the model sees, by the same preprocessing as ``mnist-sgd predict``
+(``prepare_image``). Out: a prediction, a linear model's weights, as JSON with
+base64 PNGs; :func:`finite` turns NaN and infinity into null.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import math
 from typing import Any
 
@@ -85,56 +84,24 @@ def _without_prefix(message: str) -> str:
 
 def png_base64(seen: torch.Tensor) -> str:
     """``(h, w)`` uint8 -> a base64 PNG (grayscale), ready for a ``data:`` URL."""
-    buffer = io.BytesIO()
-    Image.fromarray(seen.numpy(), mode="L").save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    from mnist_sgd.predict.image_files import png_bytes
+
+    return base64.b64encode(png_bytes(seen)).decode("ascii")
 
 
-def predict_bytes(run: Run, data: bytes, *, max_pixels: int) -> dict[str, Any]:
-    """Predict the digit in image bytes.
-
-    Returns:
-        ``{"label", "index", "probability", "classes", "probabilities", "seen_png"}``:
-        ``probabilities`` is a list aligned with ``classes``; ``seen_png`` is the
-        base64 PNG of the ``(28, 28)`` uint8 image the model saw.
-
-    Raises:
-        ImageError: the bytes are not an image, are too large, or hold no digit.
-    """
-    seen = seen_image(read_image(data, max_pixels=max_pixels))
-    probs = run.probabilities(seen.unsqueeze(0))[0]  # (k,)
+def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> dict[str, Any]:
+    """A model's answer for the ``(28, 28)`` picture ``seen`` as JSON: ``label``, ``index``,
+    ``probability``, ``classes``, ``probabilities`` (``probs``, aligned with ``classes``) and
+    ``seen_png`` (``seen`` as a base64 PNG)."""
     index = int(probs.argmax())
-    return {
-        "label": run.classes[index],
-        "index": index,
-        "probability": float(probs[index]),
-        "classes": run.classes,
-        "probabilities": [float(p) for p in probs],
-        "seen_png": png_base64(seen),
-    }
-
-
-def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
-    """The run's summary for the page: dataset, model, accuracy, per-epoch history."""
-    info, final = run.info, run.info.get("final") or (run.history[-1] if run.history else {})
-    metric = next(iter(info.get("metrics") or []), "accuracy")
-    model = info["model"]
     return finite(
         {
-            "dataset": info["dataset"],
-            "classes": run.classes,
-            "model": {key: model.get(key) for key in ("name", "n_out", "flat", "parameters")},
-            "loss": info.get("loss"),
-            "status": info.get("status"),
-            "metric": metric,
-            "accuracy": final.get(metric),
-            "valid_loss": final.get("valid_loss"),
-            "epochs": len(run.history),
-            "sizes": info.get("sizes"),
-            "train": info.get("train"),
-            "history": run.history,
-            "has_weights": linear_weights(run) is not None,
-            "plots": plots,
+            "label": classes[index],
+            "index": index,
+            "probability": float(probs[index]),
+            "classes": classes,
+            "probabilities": [float(p) for p in probs],
+            "seen_png": png_base64(seen),
         }
     )
 

@@ -21,6 +21,19 @@ MAX_EPOCHS = 1000
 MAX_BS = 65536
 _OPTIONS = ["dataset", "model", "loss", "opt", "schedule", "lr", "mom", "wd", "bs", "epochs"]
 _OPTIONS += ["seed", "augment", "recipe", "std"]  # the last two are the studio's own
+_KINDS = {"lr": "number", "mom": "number", "wd": "number", "std": "number", "augment": "boolean"}
+_KINDS.update(bs="integer", epochs="integer", seed="integer")  # the rest: strings
+_BOUNDS: dict[str, dict[str, Any]] = {
+    "lr": {"minimum": 0, "exclusiveMinimum": True},
+    "bs": {"minimum": 1, "maximum": MAX_BS},
+    "epochs": {"minimum": 1, "maximum": MAX_EPOCHS},
+    "seed": {"minimum": 0, "maximum": 2**64 - 1},
+    "mom": {"minimum": 0, "maximum": 1, "exclusiveMaximum": True},
+    "wd": {"minimum": 0},
+    "std": {"minimum": 0, "exclusiveMinimum": True},
+}
+"""The numeric bounds the server holds options to (TrainConfig's, and the limits above), for
+:func:`options_schema`; ``tests/web/test_openapi.py`` checks the server refuses past each one."""
 
 
 class BadOption(ValueError):
@@ -34,6 +47,33 @@ class BadOption(ValueError):
 def known_options() -> list[str]:
     """The keys ``POST /api/train`` accepts."""
     return list(_OPTIONS)  # a copy
+
+
+def options_schema() -> dict[str, Any]:
+    """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts."""
+    from mnist_sgd.config import registry
+    from mnist_sgd.config.recipes import RECIPES
+    from mnist_sgd.datasets import DATASETS
+
+    enums = {"recipe": list(RECIPES), "dataset": list(DATASETS), "model": list(registry.MODELS)}
+    enums.update(loss=list(registry.LOSSES), opt=list(registry.OPTIMISERS))
+    enums.update(schedule=list(registry.SCHEDULES))
+    notes = {"std": "the linear model's init std (book: 1.0); only with model linear"}
+    notes.update(loss="mnist_loss and bce: two-class datasets only", mom="not with opt basic")
+    properties = {
+        key: {"type": _KINDS.get(key, "string")}
+        | ({"enum": enums[key]} if key in enums else {})
+        | _BOUNDS.get(key, {})
+        | ({"description": notes[key]} if key in notes else {})
+        for key in known_options()
+    }
+    description = "Training options; every key is optional (the seed's defaults)."
+    return {
+        "type": "object",
+        "description": description,
+        "properties": properties,
+        "additionalProperties": False,
+    }
 
 
 def parse_config(body: Any) -> TrainConfig:

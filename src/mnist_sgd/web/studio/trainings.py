@@ -24,7 +24,7 @@ import torch
 from mnist_sgd.config.build import TrainConfig
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.learner import Learner
-from mnist_sgd.errors import MnistSgdError, TrainingError
+from mnist_sgd.errors import MnistSgdError, TrainingError, one_line
 from mnist_sgd.runs import (
     Run,
     RunTrainer,
@@ -33,9 +33,9 @@ from mnist_sgd.runs import (
     write_run_info,
     writing,
 )
-from mnist_sgd.web import api
-from mnist_sgd.web.studio_events import EventLog
-from mnist_sgd.web.studio_step import StepCapture
+from mnist_sgd.web.shared.images import finite, png_base64, prediction, weight_pictures
+from mnist_sgd.web.studio.events import EventLog
+from mnist_sgd.web.studio.step import StepCapture
 
 MAX_ACTIVE = 2
 """Trainings that may run (or wait paused) at once; more get a 429."""
@@ -106,9 +106,9 @@ class Watch(Callback):
         self.times.append(now)
         t = self.training
         t.iter = learn.epoch * len(learn.dls.train) + learn.iter
-        t.events.publish("batch", self._batch_facts(learn))  # finite already: no api.finite
+        t.events.publish("batch", self._batch_facts(learn))  # finite already: no finite()
         if self.capture is not None:
-            t.last_step = api.finite(self.capture.finish(t.classes, t.config.binary))
+            t.last_step = finite(self.capture.finish(t.classes, t.config.binary))
             self.capture = None
             t.publish("step", t.last_step)
         if now - self.copied > SNAPSHOT_S:
@@ -174,7 +174,7 @@ class Training:
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
         """An event for the page (NaN and infinity become null)."""
-        self.events.publish(kind, api.finite(data))
+        self.events.publish(kind, finite(data))
 
     def _work(self) -> None:
         """The thread: load the data, train through ``RunTrainer``, say how it ended."""
@@ -189,7 +189,7 @@ class Training:
         except TrainingError as error:
             self._fail(str(error), diverged=True)
         except (MnistSgdError, ValueError, OSError, RuntimeError) as error:
-            self._fail(" ".join(str(error).split()) or type(error).__name__, diverged=False)
+            self._fail(one_line(error), diverged=False)
 
     def _trainer(self, data: Any) -> RunTrainer:
         self.classes = list(data.classes)
@@ -249,7 +249,7 @@ class Training:
 
     def status(self) -> dict[str, Any]:
         """What ``GET /api/train/{id}`` answers."""
-        return api.finite(
+        return finite(
             {
                 "id": self.id,
                 "state": self.state,
@@ -272,18 +272,7 @@ class Training:
         live = self._live()
         with self.lock:
             probs = live.probabilities(seen.unsqueeze(0))[0]
-        index = int(probs.argmax())
-        return api.finite(
-            {
-                "label": live.classes[index],
-                "index": index,
-                "probability": float(probs[index]),
-                "classes": live.classes,
-                "probabilities": [float(p) for p in probs],
-                "seen_png": api.png_base64(seen),
-                "iter": self.iter,
-            }
-        )
+        return {**prediction(live.classes, probs, seen), "iter": self.iter}
 
     def _live(self) -> Run:
         if self.live is None:
@@ -294,7 +283,7 @@ class Training:
         """The live linear model's weights and their change since initialisation (else None)."""
         live = self._live()
         with self.lock:
-            pictures = api.weight_pictures(live, self.initial)
+            pictures = weight_pictures(live, self.initial)
         if pictures is not None:
             pictures["iter"] = self.iter
         return pictures
@@ -307,10 +296,10 @@ class Training:
         with self.lock:
             probs = live.probabilities(images)
         guess = probs.argmax(dim=1)
-        return api.finite(
+        return finite(
             {
                 "iter": self.iter,
-                "images": [api.png_base64(image) for image in images],
+                "images": [png_base64(image) for image in images],
                 "labels": [live.classes[int(i)] for i in labels],
                 "predicted": [live.classes[int(i)] for i in guess],
                 "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 
-from mnist_sgd.web.api import IMAGE_TYPES
+from mnist_sgd.web.shared.images import IMAGE_TYPES
 
 FORM_TYPE = "multipart/form-data"
 IDLE_TIMEOUT_S = 3.0  # a body that sends nothing for this long is given up (408), not waited on

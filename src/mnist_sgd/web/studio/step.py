@@ -17,7 +17,7 @@ from torch import Tensor
 from mnist_sgd.core.data import binary_labels
 from mnist_sgd.core.learner import Learner
 from mnist_sgd.core.metrics import predicted_labels, probabilities
-from mnist_sgd.web.api import png_base64
+from mnist_sgd.web.shared.images import png_base64
 
 SHOWN = 16
 """Images of the batch shown."""

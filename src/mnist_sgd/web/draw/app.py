@@ -1,8 +1,7 @@
 """The draw-a-digit page: a Starlette app around one trained run.
 
-Routes: ``/`` (the page), ``/static/*`` (its script and style, served from
-the package only), ``POST /api/predict``, ``GET /api/info``,
-``GET /api/weights``, ``GET /api/plots/{name}``, ``GET /openapi.json``.
+Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`,
+each with its documentation.
 
 Limits, so a local page cannot be used to hurt its host: the body is read
 with a size cap (413), only image content types are accepted (415), bytes
@@ -12,35 +11,39 @@ that are not an image get a 400, and every error, even a bug, is answered as
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.routing import BaseRoute, Route
 
-from mnist_sgd.errors import MnistSgdError, one_line
+from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.runs import Run, load_run
-from mnist_sgd.web import api
-from mnist_sgd.web.body import read_upload
-from mnist_sgd.web.guard import Guard
-from mnist_sgd.web.schema import openapi_schema
+from mnist_sgd.web.shared import openapi as doc
+from mnist_sgd.web.shared.body import read_upload
+from mnist_sgd.web.shared.images import (
+    finite,
+    linear_weights,
+    prediction,
+    read_image,
+    seen_image,
+    weight_pictures,
+)
+from mnist_sgd.web.shared.server import (
+    MAX_BODY,
+    MAX_PIXELS,
+    Workers,
+    error_text,
+    starlette_app,
+    static_page,
+)
 
-STATIC_DIR = Path(__file__).parent / "static"
-MAX_BODY = 10 * 1024 * 1024
-"""Default request body cap: a phone photo fits, a flood does not."""
-MAX_PIXELS = 24_000_000
-"""Largest image (width x height) the server decodes: a 24-megapixel photo."""
 _PLOT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.png$")
 
 
@@ -51,19 +54,7 @@ class WebState:
     run: Run
     max_body: int
     max_pixels: int
-    workers: int
-    limiter: list[CapacityLimiter] = field(default_factory=list)  # made in the event loop
-
-    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        """Run a CPU-bound ``function`` in a worker thread, at most ``workers`` at a time.
-
-        Requests beyond that wait their turn in order (FIFO), instead of 40
-        threads fighting over the cores: fairer tail latency under load.
-        """
-        if not self.limiter:
-            self.limiter.append(CapacityLimiter(self.workers))
-        call = functools.partial(function, *args, **kwargs)
-        return await anyio.to_thread.run_sync(call, limiter=self.limiter[0])
+    workers: Workers
 
 
 def create_app(
@@ -93,26 +84,44 @@ def create_app(
             f"{max_pixels}, {workers}"
         )
     run = load_run(run_dir)
-    app = Starlette(
-        routes=routes(),
-        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
-    )
-    app.state.web = WebState(run, max_body, max_pixels, workers)
+    app = starlette_app(routes(), allowed_hosts)
+    app.state.web = WebState(run, max_body, max_pixels, Workers(workers))
     return app
 
 
-def routes() -> list[Route | Mount]:
-    """Every route of the app; ``/openapi.json`` documents the ``/api`` ones."""
-    return [
-        Route("/", index, methods=["GET"], include_in_schema=False),
-        Route("/api/predict", predict, methods=["POST"]),
-        Route("/api/info", info, methods=["GET"]),
-        Route("/api/weights", weights, methods=["GET"]),
-        Route("/api/plots/{name}", plot, methods=["GET"]),
-        Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
+def predict_bytes(run: Run, data: bytes, *, max_pixels: int) -> dict[str, Any]:
+    """Predict the digit in image bytes (the answer of :func:`images.prediction`).
+
+    Raises:
+        ImageError: the bytes are not an image, are too large, or hold no digit.
+    """
+    seen = seen_image(read_image(data, max_pixels=max_pixels))
+    return prediction(run.classes, run.probabilities(seen.unsqueeze(0))[0], seen)
+
+
+def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
+    """The run's summary for the page: dataset, model, accuracy, per-epoch history."""
+    info, final = run.info, run.info.get("final") or (run.history[-1] if run.history else {})
+    metric = next(iter(info.get("metrics") or []), "accuracy")
+    model = info["model"]
+    return finite(
+        {
+            "dataset": info["dataset"],
+            "classes": run.classes,
+            "model": {key: model.get(key) for key in ("name", "n_out", "flat", "parameters")},
+            "loss": info.get("loss"),
+            "status": info.get("status"),
+            "metric": metric,
+            "accuracy": final.get(metric),
+            "valid_loss": final.get("valid_loss"),
+            "epochs": len(run.history),
+            "sizes": info.get("sizes"),
+            "train": info.get("train"),
+            "history": run.history,
+            "has_weights": linear_weights(run) is not None,
+            "plots": plots,
+        }
+    )
 
 
 def _state(request: Request) -> WebState:
@@ -120,25 +129,22 @@ def _state(request: Request) -> WebState:
     return state
 
 
-async def index(request: Request) -> Response:
-    """The page."""
-    return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
-
-
 async def predict(request: Request) -> Response:
     """Predict the digit in the posted image (raw image body or multipart ``image`` field)."""
     state = _state(request)
     data = await read_upload(request, state.max_body)
     try:
-        result = await state.call(api.predict_bytes, state.run, data, max_pixels=state.max_pixels)
+        result = await state.workers.call(
+            predict_bytes, state.run, data, max_pixels=state.max_pixels
+        )
     except MnistSgdError as error:
-        raise HTTPException(400, _one_line(error)) from None
+        raise HTTPException(400, error_text(error)) from None
     return JSONResponse(result, headers={"cache-control": "no-store"})
 
 
 async def info(request: Request) -> Response:
     """The run's summary: dataset, model, accuracy, per-epoch history."""
-    return JSONResponse(api.run_summary(_state(request).run, plot_names(_state(request).run)))
+    return JSONResponse(run_summary(_state(request).run, plot_names(_state(request).run)))
 
 
 async def weights(request: Request) -> Response:
@@ -148,7 +154,7 @@ async def weights(request: Request) -> Response:
     """
     state = _state(request)
     run = state.run
-    pictures = await state.call(_pictures, run)
+    pictures = await state.workers.call(_pictures, run)
     if pictures is None:
         raise HTTPException(
             404,
@@ -164,7 +170,7 @@ def _pictures(run: Run) -> dict[str, Any] | None:
         initial = run.initial_state()
     except MnistSgdError:
         initial = None
-    return api.weight_pictures(run, initial)
+    return weight_pictures(run, initial)
 
 
 async def plot(request: Request) -> Response:
@@ -192,26 +198,40 @@ def plot_names(run: Run) -> list[str]:
     )
 
 
-async def openapi(request: Request) -> Response:
-    """The OpenAPI 3 description of the ``/api`` routes."""
-    return JSONResponse(openapi_schema())
+def routes() -> list[BaseRoute]:
+    """Every route of the app but ``/static``, each ``/api`` one with its documentation."""
+    json_object = doc.json_content(doc.OBJECT)
+    return [
+        Route("/", static_page("index.html"), methods=["GET"], include_in_schema=False),
+        doc.ApiRoute(
+            "POST /api/predict",
+            predict,
+            description=doc.PREDICT_TEXT,
+            body=doc.IMAGE_BODY,
+            ok=(200, "the prediction", doc.json_content(doc.ref("Prediction"))),
+            errors=doc.PREDICT_ERRORS,
+        ),
+        doc.ApiRoute("GET /api/info", info, description=INFO_TEXT),
+        doc.ApiRoute(
+            "GET /api/weights",
+            weights,
+            ok=(200, "captions, weights (n_out rows of 784) and their scale", json_object),
+            errors={404: "the model is not linear"},
+        ),
+        doc.ApiRoute(
+            "GET /api/plots/{name}",
+            plot,
+            path_schemas={"name": {"type": "string", "pattern": _PLOT_NAME.pattern}},
+            ok=(200, "the PNG", {"image/png": {}}),
+            errors={404: "no such plot in the run folder"},
+        ),
+        doc.openapi_route(
+            "mnist-sgd draw-a-digit API",
+            f"The JSON API behind `mnist-sgd serve`. {doc.ERRORS_TEXT}",
+            lambda: {"Prediction": doc.PREDICTION},
+        ),
+    ]
 
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    """Every HTTP error (ours and Starlette's 404/405) as ``{"error": "..."}`` JSON."""
-    assert isinstance(exc, HTTPException)
-    return JSONResponse(
-        {"error": _one_line(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-    )
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    """A bug: a JSON 500 without the traceback (the server's log still has it)."""
-    return JSONResponse(
-        {"error": "internal error: the server could not handle this request; see its log"},
-        status_code=500,
-    )
-
-
-def _one_line(error: object) -> str:
-    return one_line(error, limit=500)
+INFO_TEXT = "Dataset, classes, model, loss, final accuracy and the per-epoch history "
+INFO_TEXT += "(metrics.jsonl), plus which plots the run folder holds."

@@ -1,41 +1,40 @@
 """The studio (``mnist-sgd studio``): a Starlette app to train, watch and step SGD live.
 
-Routes: ``/`` (the page), ``/static/*``, ``GET /api/choices``, ``POST /api/train``,
-``GET /api/train``, ``GET /api/train/{id}``, ``GET /api/train/{id}/events``
-(``text/event-stream``), ``POST /api/train/{id}/pause|resume|step|stop``,
-``GET /api/train/{id}/weights|digits|step``, ``POST /api/predict?train={id}``,
-``GET /openapi.json``. Errors are ``{"error": "..."}`` JSON, as in ``serve``.
+Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`, each
+with its documentation. Errors are ``{"error": "..."}`` JSON, as in ``serve``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
-from anyio import CapacityLimiter
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
 
 from mnist_sgd.errors import MnistSgdError
-from mnist_sgd.web import api
-from mnist_sgd.web.app import MAX_BODY, MAX_PIXELS, STATIC_DIR, http_error, server_error
-from mnist_sgd.web.body import media_type, read_capped, read_upload
-from mnist_sgd.web.guard import Guard
-from mnist_sgd.web.studio import MAX_ACTIVE, Busy, Conflict, Studio, Training
-from mnist_sgd.web.studio_config import BadOption, parse_config
-from mnist_sgd.web.studio_events import FINAL, sse
+from mnist_sgd.web.shared import openapi as doc
+from mnist_sgd.web.shared.body import media_type, read_capped, read_upload
+from mnist_sgd.web.shared.images import read_image, seen_image
+from mnist_sgd.web.shared.server import (
+    MAX_BODY,
+    MAX_PIXELS,
+    Workers,
+    error_text,
+    starlette_app,
+    static_page,
+)
+from mnist_sgd.web.studio.config import BadOption, options_schema, parse_config
+from mnist_sgd.web.studio.events import FINAL, sse
+from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training
 
 MAX_CONFIG_BODY = 64 * 1024
 GATHER_S = 0.01
@@ -44,7 +43,6 @@ writes, so the event loop takes less time from the training thread (the page red
 200 ms anyway)."""
 HEARTBEAT_S = 10.0
 """A comment line this often keeps the stream open and finds clients that left."""
-ACTIONS = ("pause", "resume", "step", "stop")
 WORKERS = 2
 """Predictions and pictures computed at once (the trainings need the other cores)."""
 
@@ -94,13 +92,8 @@ def create_studio_app(
         max_active=max_active,
     )
 
-    app = Starlette(
-        routes=routes(),
-        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
-        lifespan=_lifespan(studio),
-    )
-    app.state.studio, app.state.max_body, app.state.limiter = studio, max_body, []
+    app = starlette_app(routes(), allowed_hosts, _lifespan(studio))
+    app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
     return app
 
 
@@ -113,33 +106,6 @@ def _lifespan(studio: Studio) -> Any:
         studio.shutdown()
 
     return lifespan
-
-
-async def _call(request: Request, function: Any, *args: Any) -> Any:
-    """Run a CPU-bound ``function`` in a worker thread, at most ``WORKERS`` at a time."""
-    limiter: list[CapacityLimiter] = request.app.state.limiter
-    if not limiter:  # made in the event loop
-        limiter.append(CapacityLimiter(WORKERS))
-    return await anyio.to_thread.run_sync(functools.partial(function, *args), limiter=limiter[0])
-
-
-def routes() -> list[Route | Mount]:
-    """Every route of the studio; ``/openapi.json`` documents the ``/api`` ones."""
-    return [
-        Route("/", page, methods=["GET"], include_in_schema=False),
-        Route("/api/choices", choices, methods=["GET"]),
-        Route("/api/train", start, methods=["POST"]),
-        Route("/api/train", listing, methods=["GET"]),
-        Route("/api/train/{id}", status, methods=["GET"]),
-        Route("/api/train/{id}/events", events, methods=["GET"]),
-        *(Route(f"/api/train/{{id}}/{a}", command, methods=["POST"]) for a in ACTIONS),
-        Route("/api/train/{id}/weights", weights, methods=["GET"]),
-        Route("/api/train/{id}/digits", digits, methods=["GET"]),
-        Route("/api/train/{id}/step", last_step, methods=["GET"]),
-        Route("/api/predict", predict, methods=["POST"]),
-        Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False),
-        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
-    ]
 
 
 def _studio(request: Request) -> Studio:
@@ -155,14 +121,9 @@ def _training(request: Request, tid: str | None = None) -> Training:
         raise HTTPException(404, str(error.args[0])) from None
 
 
-async def page(request: Request) -> Response:
-    """The studio page."""
-    return FileResponse(STATIC_DIR / "studio.html", headers={"cache-control": "no-cache"})
-
-
 async def choices(request: Request) -> Response:
     """What the page's controls offer: datasets, models, losses, optimisers, recipes."""
-    from mnist_sgd.web.studio_config import choices as lists
+    from mnist_sgd.web.studio.config import choices as lists
 
     return JSONResponse(lists())
 
@@ -248,7 +209,7 @@ async def _live(request: Request, what: str) -> Any:
     """Call ``Training.<what>()`` in a worker thread; 409 while the data still loads."""
     training = _training(request)
     try:
-        return await _call(request, getattr(training, what))
+        return await request.app.state.workers.call(getattr(training, what))
     except Conflict as error:
         raise HTTPException(409, str(error)) from None
 
@@ -283,10 +244,10 @@ async def predict(request: Request) -> Response:
     training = _training(request, tid)
     data = await read_upload(request, request.app.state.max_body)
     try:
-        seen = await _call(request, _seen, data)
-        result = await _call(request, training.predict, seen)
+        seen = await request.app.state.workers.call(_seen, data)
+        result = await request.app.state.workers.call(training.predict, seen)
     except MnistSgdError as error:
-        raise HTTPException(400, " ".join(str(error).split())[:500]) from None
+        raise HTTPException(400, error_text(error)) from None
     except Conflict as error:
         raise HTTPException(409, str(error)) from None
     return JSONResponse(result, headers={"cache-control": "no-store"})
@@ -294,11 +255,85 @@ async def predict(request: Request) -> Response:
 
 def _seen(data: bytes) -> Any:
     """The ``(28, 28)`` uint8 picture the model sees for uploaded bytes."""
-    return api.seen_image(api.read_image(data, max_pixels=MAX_PIXELS))
+    return seen_image(read_image(data, max_pixels=MAX_PIXELS))
 
 
-async def openapi(request: Request) -> Response:
-    """The OpenAPI 3 description of the studio's ``/api`` routes."""
-    from mnist_sgd.web.studio_schema import studio_schema
+_ID_404 = {404: "no such training"}
+_COMMANDS = {
+    "pause": "Pause after the current batch",
+    "resume": "Resume a paused training",
+    "step": "Run exactly one batch, then pause; its seven steps come as a `step` event",
+    "stop": "Stop after the current batch, leaving a resumable checkpoint",
+}
+_EVENTS_TEXT = (
+    "Events: `batch` (epoch, iter, loss, lr, bps, t), `epoch` (a metrics.jsonl record), `step` "
+    "(the seven steps of a stepped batch), `state` (paused, running), `done` (state, run_dir) "
+    "and `error` (message, diverged). Each has an id; `?after=N` or Last-Event-ID resumes "
+    "after event N."
+)
+_STARTED = {"type": "object", "properties": {"id": doc.STRING, "run_dir": doc.STRING}}
+_PREDICTED = {"allOf": [doc.ref("Prediction"), {"properties": {"iter": {"type": "integer"}}}]}
+_TRAIN_ERRORS = {
+    400: "the body is not JSON",
+    415: "the body is not application/json",
+    422: "a bad option; `option` names it",
+    429: "too many trainings at once; stop one first",
+}
 
-    return JSONResponse(studio_schema())
+
+def routes() -> list[BaseRoute]:
+    """Every route of the studio but ``/static``, each ``/api`` one with its documentation."""
+    api, state = doc.ApiRoute, doc.json_content(doc.OBJECT)
+    loading = {**_ID_404, 409: "still loading its data"}
+    return [
+        Route("/", static_page("studio.html"), methods=["GET"], include_in_schema=False),
+        api("GET /api/choices", choices),
+        api(
+            "POST /api/train",
+            start,
+            body=doc.json_content(doc.ref("TrainOptions")),
+            ok=(202, "started: its id and run folder", doc.json_content(_STARTED)),
+            errors=_TRAIN_ERRORS,
+        ),
+        api("GET /api/train", listing),
+        api("GET /api/train/{id}", status, errors=_ID_404),
+        api(
+            "GET /api/train/{id}/events",
+            events,
+            description=_EVENTS_TEXT,
+            params=[doc.query("after", {"type": "integer", "minimum": 0})],
+            ok=(200, "the stream", {"text/event-stream": {}}),
+            errors={400: "after is not a number", **_ID_404},
+        ),
+        *(
+            api(
+                f"POST /api/train/{{id}}/{action}",
+                command,
+                summary,
+                ok=(202, "accepted: the training's state", state),
+                errors={**_ID_404, 409: "the training's state does not allow it now"},
+            )
+            for action, summary in _COMMANDS.items()
+        ),
+        api(
+            "GET /api/train/{id}/weights",
+            weights,
+            errors={**loading, 404: "no such training, or not linear"},
+        ),
+        api("GET /api/train/{id}/digits", digits, errors=loading),
+        api("GET /api/train/{id}/step", last_step, errors={404: "no training or no step"}),
+        api(
+            "POST /api/predict",
+            predict,
+            description=doc.PREDICT_TEXT,
+            params=[doc.query("train", doc.STRING, required=True)],
+            body=doc.IMAGE_BODY,
+            ok=(200, "the prediction, at iter", doc.json_content(_PREDICTED)),
+            errors={**doc.PREDICT_ERRORS, **loading},
+        ),
+        doc.openapi_route(
+            "mnist-sgd studio API",
+            f"The JSON API behind `mnist-sgd studio`. {doc.ERRORS_TEXT}",
+            lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema()},
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""The draw-a-digit page (``mnist-sgd serve``): draw, watch the model decide."""

@@ -1,0 +1,92 @@
+"""The Starlette app both servers are: guard, JSON errors, static files, worker threads.
+
+Every error, even a bug, is answered as ``{"error": "..."}`` JSON without a
+traceback; the page's HTML, script and style are served from the package only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from mnist_sgd.errors import one_line
+from mnist_sgd.web.shared.guard import Guard
+
+STATIC_DIR = Path(__file__).parents[1] / "static"
+MAX_BODY = 10 * 1024 * 1024
+"""Default request body cap: a phone photo fits, a flood does not."""
+MAX_PIXELS = 24_000_000
+"""Largest image (width x height) the server decodes: a 24-megapixel photo."""
+
+
+def starlette_app(
+    routes: Sequence[BaseRoute], allowed_hosts: list[str] | None, lifespan: Any = None
+) -> Starlette:
+    """``routes`` plus ``/static``, behind the :class:`Guard`, with JSON errors."""
+    return Starlette(
+        routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
+        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+
+
+def static_page(name: str) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint answering the page ``static/<name>`` (revalidated on every load)."""
+
+    async def page(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / name, headers={"cache-control": "no-cache"})
+
+    return page
+
+
+def error_text(error: object) -> str:
+    """What an ``{"error": ...}`` answer says: one line, at most 500 characters."""
+    return one_line(error, limit=500)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Every HTTP error (ours and Starlette's 404/405) as ``{"error": "..."}`` JSON."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse(
+        {"error": error_text(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """A bug: a JSON 500 without the traceback (the server's log still has it)."""
+    return JSONResponse(
+        {"error": "internal error: the server could not handle this request; see its log"},
+        status_code=500,
+    )
+
+
+class Workers:
+    """CPU-bound calls in worker threads, at most ``size`` at a time.
+
+    Requests beyond that wait their turn in order (FIFO), instead of 40
+    threads fighting over the cores: fairer tail latency under load.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._limiter: CapacityLimiter | None = None  # made in the event loop, on first use
+
+    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)`` in a worker thread, once one is free."""
+        if self._limiter is None:
+            self._limiter = CapacityLimiter(self.size)
+        call = functools.partial(function, *args, **kwargs)
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)

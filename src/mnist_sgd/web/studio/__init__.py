@@ -1,0 +1,1 @@
+"""The training studio (``mnist-sgd studio``): train, watch and step SGD live."""

@@ -10,12 +10,7 @@ from typing import Any
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
-    """Make ``exports`` (name -> module) lazy attributes of the package being imported.
-
-    ``mnist_sgd.callbacks.lr_find`` is both a module and the function it defines: the import
-    system binds a submodule onto its package once loaded, so a submodule named like
-    one of its exports gives way to that export.
-    """
+    """Make ``exports`` (name -> module) lazy attributes of the package being imported."""
 
     class LazyPackage(ModuleType):
         def __getattr__(self, name: str) -> Any:
@@ -25,11 +20,6 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> None:
             value = getattr(importlib.import_module(module), name)
             setattr(self, name, value)  # later lookups are plain attribute reads
             return value
-
-        def __setattr__(self, name: str, value: Any) -> None:
-            if isinstance(value, ModuleType) and value.__name__ == exports.get(name):
-                value = getattr(value, name, value)
-            super().__setattr__(name, value)
 
         def __dir__(self) -> list[str]:
             return sorted({*self.__dict__, *exports})

@@ -64,7 +64,7 @@ def test_import_mnist_sgd_is_cheap_and_its_names_still_work() -> None:
     assert code == 0 and not modules & set(HEAVY)
     import mnist_sgd
     from mnist_sgd import Learner
-    from mnist_sgd.callbacks import lr_find
+    from mnist_sgd import lr_find
 
     assert mnist_sgd.Learner is Learner and callable(lr_find)
     assert sorted(mnist_sgd.__all__) == sorted(

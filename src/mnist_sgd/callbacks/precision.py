@@ -6,8 +6,9 @@ the weights, the optimiser, the loss and validation stay float32. On the 2-core
 development machine (AMD EPYC with ``avx512_bf16``) a ``cnn_fast`` training step took
 about 10 ms instead of 13.5 ms with one torch thread, and a ``cnn_vgg`` step (batch 128)
 71-87 ms instead of 134-162 ms with two threads on the quiet machine (benchmarks/RESULTS.md,
-"Speedrun and records"). ``TrainConfig(bf16=True)`` asks for it (the ``MixedPrecision`` callback) and :func:`bf16_pays`
-decides: not on a GPU (not measured) nor on a CPU for which oneDNN has no bf16 kernels.
+"Speedrun and records"). ``TrainConfig(bf16=True)`` asks for it (the ``MixedPrecision``
+callback) and :func:`bf16_pays` decides: not on a GPU (not measured) nor on a CPU for
+which oneDNN has no bf16 kernels.
 Two threads on a 2-core machine that other work keeps busy were measured 4-20x slower
 in bf16 than in float32; the CLI's one thread (``mnist_sgd.config.threads``) keeps clear of
 that, and ``OMP_NUM_THREADS=2`` is for a machine of your own. The numbers differ from

@@ -77,7 +77,12 @@ def state(learn: Learner) -> tuple[dict[str, Tensor], dict[str, Any]]:
     if learn.iter and epoch_rng is not None:
         tensors["rng.epoch"] = epoch_rng.clone()
         tensors["epoch.losses"] = learn.epoch_losses()
-    facts = {"epoch": learn.epoch, "iter": learn.iter, "lr": learn.lr, "n_epoch": learn.n_epoch}
+    facts: dict[str, Any] = {
+        "epoch": learn.epoch,
+        "iter": learn.iter,
+        "lr": learn.lr,
+        "n_epoch": learn.n_epoch,
+    }
     facts["history"] = [dict(record) for record in learn.history]
     return tensors, facts
 

@@ -137,6 +137,8 @@ def load_weights(model: nn.Module, tensors: dict[str, Tensor], source: Path) -> 
 class Run(Predictor):
     """A trained run loaded from its folder: a :class:`Predictor` with ``run.json`` and history."""
 
+    classes: list[str]  # always known: run.json's
+
     def __init__(
         self, path: Path, info: dict[str, Any], model: nn.Module, history: list[dict[str, float]]
     ) -> None:

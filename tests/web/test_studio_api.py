@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 pytest.importorskip(
     "starlette", reason="the web extra is not installed: pip install 'mnist-sgd[web]'"
@@ -100,6 +101,8 @@ def test_a_training_writes_a_normal_run_folder(client: TestClient) -> None:
     assert runs.read_run_info(run_dir)["status"] == "done"
     loaded = runs.load_run(run_dir)
     assert loaded.initial_state() is not None  # init.safetensors, for the change pictures
+    with Image.open(run_dir / "plots" / "history.png") as curves:  # as a CLI run has them
+        assert curves.format == "PNG" and min(curves.size) >= 200
     assert state["iter"] == 2 * state["batches_per_epoch"]
     assert any(t["id"] == tid for t in client.get("/api/train").json())
 

@@ -208,7 +208,8 @@ class Training:
         self.history = [dict(r) for r in trainer.history]
         self.copy_model(trainer.learn)
         self.state = "stopped" if trainer.stopped else "done"
-        self.publish("done", {"state": self.state, "run_dir": str(self.run_dir)})
+        done = {"state": self.state, "run_dir": str(self.run_dir), "warnings": trainer.warnings}
+        self.publish("done", done)  # warnings: curves it could not draw, a chance-level model
 
     def _fail(self, message: str, *, diverged: bool) -> None:
         self.state, self.error, self.diverged = (

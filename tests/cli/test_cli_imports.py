@@ -63,8 +63,7 @@ def test_import_mnist_sgd_is_cheap_and_its_names_still_work() -> None:
     modules, code = imported(["-c", "import mnist_sgd, mnist_sgd.datasets"])
     assert code == 0 and not modules & set(HEAVY)
     import mnist_sgd
-    from mnist_sgd import Learner
-    from mnist_sgd import lr_find
+    from mnist_sgd import Learner, lr_find
 
     assert mnist_sgd.Learner is Learner and callable(lr_find)
     assert sorted(mnist_sgd.__all__) == sorted(

@@ -34,7 +34,7 @@ from mnist_sgd.web.shared.server import (
 from mnist_sgd.web.studio.config import BadOption, options_schema, parse_config
 from mnist_sgd.web.studio.config import choices as option_choices
 from mnist_sgd.web.studio.events import FINAL, sse
-from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training
+from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training, Unknown
 
 MAX_CONFIG_BODY = 64 * 1024
 GATHER_S = 0.01
@@ -93,7 +93,7 @@ def create_studio_app(
         yield
         studio.shutdown()  # at shutdown (Ctrl-C) every training stops with a checkpoint
 
-    statuses: dict[type[Exception], int] = {Conflict: 409, Busy: 429}
+    statuses: dict[type[Exception], int] = {Unknown: 404, Conflict: 409, Busy: 429}
     app = starlette_app(routes(), allowed_hosts, lifespan, statuses)
     app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
     return app
@@ -105,11 +105,8 @@ def _studio(request: Request) -> Studio:
 
 
 def _training(request: Request, tid: str | None = None) -> Training:
-    """The training the path (or ``tid``) names; 404 when there is none."""
-    try:
-        return _studio(request).get(tid or request.path_params["id"])
-    except KeyError as error:
-        raise HTTPException(404, str(error.args[0])) from None
+    """The training the path (or ``tid``) names (Unknown, a 404, when there is none)."""
+    return _studio(request).get(tid or request.path_params["id"])
 
 
 async def choices(request: Request) -> Response:

@@ -44,11 +44,6 @@ class BadOption(ValueError):
         self.name = name
 
 
-def known_options() -> list[str]:
-    """The keys ``POST /api/train`` accepts."""
-    return list(_OPTIONS)  # a copy
-
-
 def options_schema() -> dict[str, Any]:
     """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts."""
     from mnist_sgd.config import registry
@@ -65,7 +60,7 @@ def options_schema() -> dict[str, Any]:
         | ({"enum": enums[key]} if key in enums else {})
         | _BOUNDS.get(key, {})
         | ({"description": notes[key]} if key in notes else {})
-        for key in known_options()
+        for key in _OPTIONS
     }
     description = "Training options; every key is optional (the seed's defaults)."
     return {
@@ -80,11 +75,9 @@ def parse_config(body: Any) -> TrainConfig:
     """The ``TrainConfig`` a JSON body asks for; :class:`BadOption` names the first bad value."""
     if not isinstance(body, dict):
         raise BadOption("body", "the body must be a JSON object of training options")
-    unknown = sorted(set(body) - set(known_options()))
+    unknown = sorted(set(body) - set(_OPTIONS))
     if unknown:
-        raise BadOption(
-            unknown[0], f"unknown option {unknown[0]!r}; known: {', '.join(known_options())}"
-        )
+        raise BadOption(unknown[0], f"unknown option {unknown[0]!r}; known: {', '.join(_OPTIONS)}")
     given = {key: _checked(key, value) for key, value in body.items()}
     base = _recipe(given.pop("recipe", None))
     std = given.pop("std", None)

@@ -44,15 +44,10 @@ class StepCapture:
 
         return keep
 
-    def remove(self) -> None:
-        """Take the hooks off the model."""
+    def finish(self, classes: list[str], binary: bool) -> dict[str, Any]:
+        """Take the hooks off; the step's facts: images, predictions, loss, gradient, update."""
         for handle in self.handles:
             handle.remove()
-        self.handles = []
-
-    def finish(self, classes: list[str], binary: bool) -> dict[str, Any]:
-        """The step's facts: images, predictions, loss, gradient, update, loss after."""
-        self.remove()
         learn, preds = self.learn, self.preds
         assert preds is not None, "the batch's forward pass was not seen"
         after: dict[str, Tensor] = dict(learn.model.named_parameters())

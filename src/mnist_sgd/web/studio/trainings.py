@@ -55,6 +55,10 @@ class Busy(Exception):
     """Too many trainings at once (answered 429)."""
 
 
+class Unknown(Exception):
+    """No training of that id (answered 404)."""
+
+
 class Control:
     """Pause, step and stop, shared between the request handlers and the training thread."""
 
@@ -211,11 +215,8 @@ class Training:
         self.publish("done", {"state": self.state, "run_dir": str(self.run_dir)})
 
     def _fail(self, message: str, *, diverged: bool) -> None:
-        self.state, self.error, self.diverged = (
-            ("diverged" if diverged else "error"),
-            message,
-            diverged,
-        )
+        self.state = "diverged" if diverged else "error"
+        self.error, self.diverged = message, diverged
         if diverged and self.trainer is not None:
             write_run_info(
                 self.run_dir, {**self.trainer.info, "status": "diverged", "error": message}
@@ -344,10 +345,10 @@ class Studio:
             del self.trainings[key]
 
     def get(self, tid: str) -> Training:
-        """The training ``tid``; KeyError with a one-line message when unknown."""
+        """The training ``tid``; :class:`Unknown` when there is none."""
         training = self.trainings.get(tid)
         if training is None:
-            raise KeyError(f"no training {tid!r} in this studio; start one with POST /api/train")
+            raise Unknown(f"no training {tid!r} in this studio; start one with POST /api/train")
         return training
 
     def stop_all(self) -> None:

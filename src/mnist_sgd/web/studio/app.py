@@ -99,14 +99,9 @@ def create_studio_app(
     return app
 
 
-def _studio(request: Request) -> Studio:
-    studio: Studio = request.app.state.studio
-    return studio
-
-
 def _training(request: Request, tid: str | None = None) -> Training:
     """The training the path (or ``tid``) names (Unknown, a 404, when there is none)."""
-    return _studio(request).get(tid or request.path_params["id"])
+    return request.app.state.studio.get(tid or request.path_params["id"])
 
 
 async def choices(request: Request) -> Response:
@@ -127,7 +122,7 @@ async def start(request: Request) -> Response:
         config = parse_config(options)
     except BadOption as error:
         return JSONResponse({"error": str(error), "option": error.name}, status_code=422)
-    training = _studio(request).start(config)
+    training = request.app.state.studio.start(config)
     return JSONResponse(
         {"id": training.id, "run_dir": str(training.run_dir)},
         status_code=202,
@@ -137,7 +132,7 @@ async def start(request: Request) -> Response:
 
 async def listing(request: Request) -> Response:
     """Every training of this session, oldest first (the page's comparison curves)."""
-    return JSONResponse([t.status() for t in _studio(request).trainings.values()])
+    return JSONResponse([t.status() for t in request.app.state.studio.trainings.values()])
 
 
 async def status(request: Request) -> Response:

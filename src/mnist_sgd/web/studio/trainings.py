@@ -33,9 +33,9 @@ from mnist_sgd.runs import (
     write_run_info,
     writing,
 )
-from mnist_sgd.web.shared.images import finite, png_base64, prediction, weight_pictures
+from mnist_sgd.web.shared.images import finite, prediction, weight_pictures
 from mnist_sgd.web.studio.events import EventLog
-from mnist_sgd.web.studio.step import StepCapture
+from mnist_sgd.web.studio.step import StepCapture, verdicts
 
 MAX_ACTIVE = 2
 """Trainings that may run (or wait paused) at once; more get a 429."""
@@ -297,15 +297,7 @@ class Training:
         with self.lock:
             probs = live.probabilities(images)
         guess = probs.argmax(dim=1)
-        return finite(
-            {
-                "iter": self.iter,
-                "images": [png_base64(image) for image in images],
-                "labels": [live.classes[int(i)] for i in labels],
-                "predicted": [live.classes[int(i)] for i in guess],
-                "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],
-            }
-        )
+        return finite({"iter": self.iter, **verdicts(live.classes, images, labels, guess, probs)})
 
 
 class Studio:

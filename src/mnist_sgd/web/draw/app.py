@@ -1,8 +1,4 @@
-"""The draw-a-digit page (``mnist-sgd serve``): a Starlette app around one trained run.
-
-Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`,
-each with its documentation.
-"""
+"""The draw-a-digit page (``mnist-sgd serve``): a Starlette app around one trained run."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Pictures in and out of both web apps, free of HTTP.
-
-In: uploaded bytes (only image formats reach the decoder) to the ``(28, 28)``
-uint8 picture the model sees, by the same preprocessing as ``mnist-sgd predict``
-(``prepare_image``). Out: a prediction, a linear model's weights, as JSON with
-base64 PNGs; :func:`finite` turns NaN and infinity into null.
+"""Pictures in and out of both web apps, free of HTTP: uploaded bytes to the ``(28, 28)``
+picture the model sees (as ``mnist-sgd predict``), and answers as JSON with base64 PNGs.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """OpenAPI 3.0 documents generated from the routes: each ``/api`` route carries its own description.
 
-An :class:`ApiRoute` is a Starlette ``Route`` (one method) with its operation:
-summary, parameters (path parameters come from the path itself), request body,
-success answer and error answers (every error is the shared ``Error`` schema).
-:func:`openapi_route` serves the document built from the app's own route
-table, so a route cannot exist undocumented, nor a documented one not exist.
+:func:`openapi_route` serves the document built from the app's own route table, so a route
+cannot exist undocumented, nor a documented one not exist.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""The Starlette app both servers are: guard, JSON errors, static files, worker threads.
-
-Every error, even a bug, is answered as ``{"error": "..."}`` JSON without a
-traceback; the page's HTML, script and style are served from the package only.
+"""The Starlette app both servers are: guard, JSON errors (even a bug's, without a traceback),
+static files, worker threads.
 """
 
 from __future__ import annotations

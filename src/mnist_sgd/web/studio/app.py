@@ -1,8 +1,4 @@
-"""The studio (``mnist-sgd studio``): a Starlette app to train, watch and step SGD live.
-
-Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`, each
-with its documentation. Errors are ``{"error": "..."}`` JSON, as in ``serve``.
-"""
+"""The studio (``mnist-sgd studio``): a Starlette app to train, watch and step SGD live."""
 
 from __future__ import annotations
 

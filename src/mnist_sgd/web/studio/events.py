@@ -1,10 +1,7 @@
 """A bounded, thread-safe event log that asyncio readers can wait on.
 
-The training thread ``publish``es events (``batch``, ``epoch``, ``step``,
-``state``, ``done``, ``error``); each gets a sequence number. Readers (the
-``text/event-stream`` of each browser) ask for the events after the last
-number they saw; the log keeps only the newest ``maxlen``, so a slow or
-vanished reader costs no memory, it just skips what fell out.
+Readers (each browser's ``text/event-stream``) ask for the events after the last number they
+saw; the log keeps only the newest ``maxlen``, so a slow or vanished reader costs no memory.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """The studio's trainings: each one a ``RunTrainer`` in a worker thread, watched by a callback.
 
-``Training`` runs the real ``Learner`` through ``mnist_sgd.runs.RunTrainer``
-(so every studio training is a normal run folder with a resumable checkpoint)
-and adds one callback, :class:`Watch`, which publishes an event per batch and
-per epoch, keeps a copy of the model for live predictions, and waits while
-the training is paused (``step`` lets exactly one batch through and records
-its seven steps). ``Studio`` holds the trainings of a session, with limits.
+Through ``RunTrainer`` every studio training is a normal run folder with a resumable checkpoint;
+the callback, :class:`Watch`, publishes events, keeps the live model copy and holds a paused
+training (``step`` lets exactly one batch through and records its seven steps).
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -300,21 +298,17 @@ class Training:
         return finite({"iter": self.iter, **verdicts(live.classes, images, labels, guess, probs)})
 
 
+@dataclass
 class Studio:
     """The trainings of one studio server: start, find, list, shut down; with limits."""
 
-    def __init__(
-        self,
-        runs_dir: Path,
-        load: Callable[[str], Any],
-        *,
-        device: torch.device | None = None,
-        max_active: int = MAX_ACTIVE,
-    ) -> None:
-        self.runs_dir, self.load, self.device = Path(runs_dir), load, device
-        self.max_active = max_active
-        self.trainings: dict[str, Training] = {}
-        self.lock = threading.Lock()
+    runs_dir: Path
+    load: Callable[[str], Any]
+    _: KW_ONLY
+    device: torch.device | None = None
+    max_active: int = MAX_ACTIVE
+    trainings: dict[str, Training] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, config: TrainConfig) -> Training:
         """Start a training in its own thread; :class:`Busy` when ``max_active`` already run."""

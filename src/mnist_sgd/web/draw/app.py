@@ -1,19 +1,10 @@
-"""The draw-a-digit page: a Starlette app around one trained run.
-
-Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`,
-each with its documentation.
-
-Limits, so a local page cannot be used to hurt its host: the body is read
-with a size cap (413), only image content types are accepted (415), bytes
-that are not an image get a 400, and every error, even a bug, is answered as
-``{"error": "..."}`` JSON without a traceback.
-"""
+"""The draw-a-digit page (``mnist-sgd serve``): a Starlette app around one trained run."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +17,10 @@ from starlette.routing import BaseRoute, Route
 from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.runs import Run, load_run
 from mnist_sgd.web.shared import openapi as doc
-from mnist_sgd.web.shared.body import read_upload
 from mnist_sgd.web.shared.images import (
     finite,
     linear_weights,
     prediction,
-    read_image,
     seen_image,
     weight_pictures,
 )
@@ -39,22 +28,12 @@ from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
     Workers,
-    error_text,
+    predict_upload,
     starlette_app,
     static_page,
 )
 
 _PLOT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}\.png$")
-
-
-@dataclass(frozen=True)
-class WebState:
-    """What every request needs: the loaded run and the limits."""
-
-    run: Run
-    max_body: int
-    max_pixels: int
-    workers: Workers
 
 
 def create_app(
@@ -67,15 +46,9 @@ def create_app(
 ) -> Starlette:
     """The web app for the run in ``run_dir`` (loaded once, here).
 
-    Args:
-        max_body: largest request body in bytes (larger: 413).
-        max_pixels: largest image in pixels the server decodes (larger: 400).
-        allowed_hosts: accepted ``Host`` headers (None: any); the CLI passes the
-            loopback names when it binds to loopback, which stops DNS rebinding.
-        workers: predictions computed at once (None: one per CPU core).
-
-    Raises:
-        ModelFileError: ``run_dir`` is not a loadable run folder (from ``load_run``).
+    ``allowed_hosts``: accepted ``Host`` headers (None: any); the CLI passes the loopback
+    names when it binds to loopback, which stops DNS rebinding. ``workers``: predictions
+    computed at once (None: one per CPU core).
     """
     workers = workers or os.cpu_count() or 1
     if max_body < 1 or max_pixels < 1 or workers < 1:
@@ -85,17 +58,14 @@ def create_app(
         )
     run = load_run(run_dir)
     app = starlette_app(routes(), allowed_hosts)
-    app.state.web = WebState(run, max_body, max_pixels, Workers(workers))
+    app.state.run, app.state.max_body, app.state.max_pixels = run, max_body, max_pixels
+    app.state.workers = Workers(workers)
     return app
 
 
 def predict_bytes(run: Run, data: bytes, *, max_pixels: int) -> dict[str, Any]:
-    """Predict the digit in image bytes (the answer of :func:`images.prediction`).
-
-    Raises:
-        ImageError: the bytes are not an image, are too large, or hold no digit.
-    """
-    seen = seen_image(read_image(data, max_pixels=max_pixels))
+    """Predict the digit in image bytes; ImageError when they hold no usable digit."""
+    seen = seen_image(data, max_pixels=max_pixels)
     return prediction(run.classes, run.probabilities(seen.unsqueeze(0))[0], seen)
 
 
@@ -124,27 +94,17 @@ def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
     )
 
 
-def _state(request: Request) -> WebState:
-    state: WebState = request.app.state.web
-    return state
-
-
 async def predict(request: Request) -> Response:
     """Predict the digit in the posted image (raw image body or multipart ``image`` field)."""
-    state = _state(request)
-    data = await read_upload(request, state.max_body)
-    try:
-        result = await state.workers.call(
-            predict_bytes, state.run, data, max_pixels=state.max_pixels
-        )
-    except MnistSgdError as error:
-        raise HTTPException(400, error_text(error)) from None
-    return JSONResponse(result, headers={"cache-control": "no-store"})
+    state = request.app.state
+    read = functools.partial(predict_bytes, state.run, max_pixels=state.max_pixels)
+    return await predict_upload(request, state.max_body, state.workers, read)
 
 
 async def info(request: Request) -> Response:
     """The run's summary: dataset, model, accuracy, per-epoch history."""
-    return JSONResponse(run_summary(_state(request).run, plot_names(_state(request).run)))
+    run = request.app.state.run
+    return JSONResponse(run_summary(run, plot_names(run)))
 
 
 async def weights(request: Request) -> Response:
@@ -152,9 +112,8 @@ async def weights(request: Request) -> Response:
 
     404 for models that are not linear; no ``change`` for runs without ``init.safetensors``.
     """
-    state = _state(request)
-    run = state.run
-    pictures = await state.workers.call(_pictures, run)
+    run = request.app.state.run
+    pictures = await request.app.state.workers.call(_pictures, run)
     if pictures is None:
         raise HTTPException(
             404,
@@ -176,7 +135,7 @@ def _pictures(run: Run) -> dict[str, Any] | None:
 async def plot(request: Request) -> Response:
     """A PNG from the run folder's ``plots/`` (as ``mnist-sgd train`` wrote it)."""
     name = request.path_params["name"]
-    run = _state(request).run
+    run = request.app.state.run
     if not _PLOT_NAME.match(name) or name not in plot_names(run):
         raise HTTPException(
             404,

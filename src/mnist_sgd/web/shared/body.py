@@ -3,8 +3,6 @@
 Two ways to send an image: the raw bytes as the body with an image content
 type (what the page does with its canvas), or a ``multipart/form-data``
 upload with an ``image`` file field (an HTML form, ``curl -F image=@7.png``).
-The body is read in chunks and refused (413) as soon as it passes the cap;
-other content types get a 415.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import asyncio
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import Message
 
 from mnist_sgd.web.shared.images import IMAGE_TYPES
 
@@ -37,19 +34,15 @@ def _unsupported(got: str, where: str) -> HTTPException:
 
 
 async def read_upload(request: Request, max_body: int) -> bytes:
-    """The image bytes a request carries (raw body or multipart ``image`` field).
-
-    Raises:
-        HTTPException: 413 body over ``max_body``, 415 not an image type,
-            400 malformed upload.
-    """
+    """The image bytes a request carries (raw body or multipart ``image`` field)."""
     kind = media_type(request.headers.get("content-type"))
     if kind not in IMAGE_TYPES and kind != FORM_TYPE:
         raise _unsupported(kind, "the request's Content-Type")
     body = await read_capped(request, max_body)
     if kind != FORM_TYPE:
         return body
-    return await _form_image(_replay(request, body), max_body)
+    request._body = body  # Starlette's own cache of the body: form() parses it, not the stream
+    return await _form_image(request, max_body)
 
 
 async def read_capped(request: Request, max_body: int) -> bytes:
@@ -94,27 +87,13 @@ def _too_large(size: int, max_body: int) -> HTTPException:
     )
 
 
-def _replay(request: Request, body: bytes) -> Request:
-    """A copy of ``request`` whose body is ``body`` (already read and checked)."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(request.scope, receive)
-
-
 async def _form_image(request: Request, max_body: int) -> bytes:
     """The bytes of the ``image`` file (or the only file) of a multipart upload."""
     form = await request.form(max_files=1, max_fields=8, max_part_size=max_body)
     try:
-        files = [value for value in form.values() if isinstance(value, UploadFile)]
-        image = form.get("image")
-        upload = image if isinstance(image, UploadFile) else (files[0] if files else None)
+        upload = form.get("image")
+        if not isinstance(upload, UploadFile):
+            upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
         if upload is None:
             raise HTTPException(
                 400, f"the {FORM_TYPE} upload holds no file; send the image as the 'image' field"

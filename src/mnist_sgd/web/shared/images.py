@@ -1,9 +1,5 @@
-"""Pictures in and out of both web apps, free of HTTP.
-
-In: uploaded bytes (only image formats reach the decoder) to the ``(28, 28)``
-uint8 picture the model sees, by the same preprocessing as ``mnist-sgd predict``
-(``prepare_image``). Out: a prediction, a linear model's weights, as JSON with
-base64 PNGs; :func:`finite` turns NaN and infinity into null.
+"""Pictures in and out of both web apps, free of HTTP: uploaded bytes to the ``(28, 28)``
+picture the model sees (as ``mnist-sgd predict``), and answers as JSON with base64 PNGs.
 """
 
 from __future__ import annotations
@@ -13,7 +9,6 @@ import math
 from typing import Any
 
 import torch
-from PIL import Image
 
 from mnist_sgd.errors import ImageError
 from mnist_sgd.runs import Run
@@ -41,13 +36,15 @@ def sniff_format(data: bytes) -> str | None:
     return next((name for magic, name in _SIGNATURES if data.startswith(magic)), None)
 
 
-def read_image(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Decode uploaded bytes, refusing anything that is not one of :data:`IMAGE_TYPES`.
+def seen_image(data: bytes, *, max_pixels: int) -> torch.Tensor:
+    """The ``(28, 28)`` uint8 picture the model sees for uploaded bytes (as ``mnist-sgd predict``).
 
     Raises:
-        ImageError: empty, not an image, truncated, or more than ``max_pixels``.
+        ImageError: empty, not one of :data:`IMAGE_TYPES`, truncated, more than
+            ``max_pixels``, or no digit in it (blank canvas, uniform picture).
     """
     from mnist_sgd.predict.image_files import open_image
+    from mnist_sgd.predict.preprocess import prepare_image
 
     if not data:
         raise ImageError("the request holds no image: send PNG or JPEG bytes")
@@ -56,17 +53,7 @@ def read_image(data: bytes, *, max_pixels: int) -> Image.Image:
             f"the {len(data)} bytes sent are not a PNG, JPEG, GIF, WebP, BMP or TIFF image "
             f"(they start with {data[:8].hex(' ')})"
         )
-    return open_image(data, max_pixels=max_pixels)
-
-
-def seen_image(image: Image.Image) -> torch.Tensor:
-    """The ``(28, 28)`` uint8 picture the model sees for ``image`` (as ``mnist-sgd predict``).
-
-    Raises:
-        ImageError: the image holds no digit (blank canvas, uniform picture).
-    """
-    from mnist_sgd.predict.preprocess import prepare_image
-
+    image = open_image(data, max_pixels=max_pixels)
     try:
         seen = prepare_image(image)
     except ImageError as error:
@@ -90,9 +77,7 @@ def png_base64(seen: torch.Tensor) -> str:
 
 
 def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> dict[str, Any]:
-    """A model's answer for the ``(28, 28)`` picture ``seen`` as JSON: ``label``, ``index``,
-    ``probability``, ``classes``, ``probabilities`` (``probs``, aligned with ``classes``) and
-    ``seen_png`` (``seen`` as a base64 PNG)."""
+    """A model's answer (``probs``, aligned with ``classes``) for the picture ``seen``, as JSON."""
     index = int(probs.argmax())
     return finite(
         {
@@ -122,18 +107,11 @@ def linear_weights(run: Run, state: dict[str, torch.Tensor] | None = None) -> to
 def weight_pictures(
     run: Run, initial: dict[str, torch.Tensor] | None = None
 ) -> dict[str, Any] | None:
-    """The linear model's weights, one 28x28 picture per output, for the page to draw.
+    """A linear model's weights, one 28x28 picture per output (else None), for the page to draw.
 
-    Args:
-        initial: the weights before training (``Run.initial_state()``); when given,
-            the answer also holds the change since then, what SGD learned.
-
-    Returns:
-        ``{"captions": [...], "weights": (n_out, 784) nested lists, "scale": max |w|}``
-        (plus ``"change"`` and ``"change_scale"`` with ``initial``), or None for
-        models that are not linear. A binary model has one picture: positive
-        weights vote for ``classes[0]``. Pictures are drawn on a diverging scale
-        centred on 0, from ``-scale`` to ``+scale``.
+    With ``initial`` (``Run.initial_state()``) also their ``change``: what SGD learned. A
+    binary model has one picture: positive weights vote for ``classes[0]``. The page draws
+    them on a diverging scale centred on 0, from ``-scale`` to ``+scale``.
     """
     weights = linear_weights(run)
     if weights is None:

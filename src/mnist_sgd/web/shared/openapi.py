@@ -1,10 +1,7 @@
 """OpenAPI 3.0 documents generated from the routes: each ``/api`` route carries its own description.
 
-An :class:`ApiRoute` is a Starlette ``Route`` (one method) with its operation:
-summary, parameters (path parameters come from the path itself), request body,
-success answer and error answers (every error is the shared ``Error`` schema).
-:func:`openapi_route` serves the document built from the app's own route
-table, so a route cannot exist undocumented, nor a documented one not exist.
+:func:`openapi_route` serves the document built from the app's own route table, so a route
+cannot exist undocumented, nor a documented one not exist.
 """
 
 from __future__ import annotations
@@ -15,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from mnist_sgd.web.shared.images import IMAGE_TYPES
 
@@ -70,17 +67,14 @@ PREDICT_ERRORS = {
 
 
 def json_content(schema: dict[str, Any]) -> dict[str, Any]:
-    """A response or body ``content`` of JSON with ``schema``."""
     return {"application/json": {"schema": schema}}
 
 
 def ref(name: str) -> dict[str, Any]:
-    """A reference to the component schema ``name``."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
 def query(name: str, schema: dict[str, Any], *, required: bool = False) -> dict[str, Any]:
-    """A query parameter."""
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
@@ -131,30 +125,25 @@ class ApiRoute(Route):
         self.operation = operation
 
 
-def document(routes: Sequence[BaseRoute], info: dict[str, Any], schemas: Any) -> dict[str, Any]:
-    """The OpenAPI document of the :class:`ApiRoute` among ``routes``."""
-    from mnist_sgd import __version__
-
-    paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
-        if isinstance(route, ApiRoute):
-            paths.setdefault(route.path, {})[route.method] = route.operation
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {**info, "version": __version__},
-        "paths": paths,
-        "components": {"schemas": {"Error": ERROR, **schemas}},
-    }
-
-
 def openapi_route(title: str, description: str, schemas: Callable[[], dict[str, Any]]) -> Route:
-    """``GET /openapi.json``: the document of the app's own ``/api`` routes.
+    """``GET /openapi.json``: the document of the app's own :class:`ApiRoute` routes.
 
     ``schemas()`` gives the component schemas (beyond ``Error``), asked for at each request.
     """
-    info = {"title": title, "description": description}
+    from mnist_sgd import __version__
 
     async def openapi(request: Request) -> Response:
-        return JSONResponse(document(request.app.routes, info, schemas()))
+        paths: dict[str, dict[str, Any]] = {}
+        for route in request.app.routes:
+            if isinstance(route, ApiRoute):
+                paths.setdefault(route.path, {})[route.method] = route.operation
+        return JSONResponse(
+            {
+                "openapi": OPENAPI_VERSION,
+                "info": {"title": title, "description": description, "version": __version__},
+                "paths": paths,
+                "components": {"schemas": {"Error": ERROR, **schemas()}},
+            }
+        )
 
     return Route("/openapi.json", openapi, methods=["GET"], include_in_schema=False)

@@ -1,12 +1,9 @@
-"""The Starlette app both servers are: guard, JSON errors, static files, worker threads.
-
-Every error, even a bug, is answered as ``{"error": "..."}`` JSON without a
-traceback; the page's HTML, script and style are served from the package only.
+"""The Starlette app both servers are: guard, JSON errors (even a bug's, without a traceback),
+static files, worker threads.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from mnist_sgd.errors import one_line
+from mnist_sgd.errors import MnistSgdError, one_line
+from mnist_sgd.web.shared.body import read_upload
 from mnist_sgd.web.shared.guard import Guard
 
 STATIC_DIR = Path(__file__).parents[1] / "static"
@@ -32,13 +30,25 @@ MAX_PIXELS = 24_000_000
 
 
 def starlette_app(
-    routes: Sequence[BaseRoute], allowed_hosts: list[str] | None, lifespan: Any = None
+    routes: Sequence[BaseRoute],
+    allowed_hosts: list[str] | None,
+    lifespan: Any = None,
+    statuses: dict[type[Exception], int] | None = None,
 ) -> Starlette:
-    """``routes`` plus ``/static``, behind the :class:`Guard`, with JSON errors."""
+    """``routes`` plus ``/static``, behind the :class:`Guard`, with JSON errors.
+
+    ``statuses``: exceptions answered with a status, their message as the error.
+    """
+    statuses = statuses or {}
+
+    async def by_status(request: Request, exc: Exception) -> Response:
+        return await http_error(request, HTTPException(statuses[type(exc)], str(exc)))
+
+    handlers: dict[Any, Any] = {HTTPException: http_error, Exception: server_error}
     return Starlette(
         routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
         middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
+        exception_handlers=handlers | dict.fromkeys(statuses, by_status),
         lifespan=lifespan,
     )
 
@@ -55,6 +65,18 @@ def static_page(name: str) -> Callable[[Request], Awaitable[Response]]:
 def error_text(error: object) -> str:
     """What an ``{"error": ...}`` answer says: one line, at most 500 characters."""
     return one_line(error, limit=500)
+
+
+async def predict_upload(
+    request: Request, max_body: int, workers: Workers, predict: Callable[[bytes], Any]
+) -> Response:
+    """``predict(bytes of the uploaded image)`` in a worker thread; 400 when no use."""
+    data = await read_upload(request, max_body)
+    try:
+        result = await workers.call(predict, data)
+    except MnistSgdError as error:
+        raise HTTPException(400, error_text(error)) from None
+    return JSONResponse(result, headers={"cache-control": "no-store"})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -84,9 +106,8 @@ class Workers:
         self.size = size
         self._limiter: CapacityLimiter | None = None  # made in the event loop, on first use
 
-    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
-        """``function(*args, **kwargs)`` in a worker thread, once one is free."""
+    async def call(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` in a worker thread, once one is free."""
         if self._limiter is None:
             self._limiter = CapacityLimiter(self.size)
-        call = functools.partial(function, *args, **kwargs)
-        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)

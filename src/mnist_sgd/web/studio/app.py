@@ -1,8 +1,4 @@
-"""The studio (``mnist-sgd studio``): a Starlette app to train, watch and step SGD live.
-
-Routes: ``/``, ``/static/*``, ``/openapi.json`` and the ``/api`` ones of :func:`routes`, each
-with its documentation. Errors are ``{"error": "..."}`` JSON, as in ``serve``.
-"""
+"""The studio (``mnist-sgd studio``): a Starlette app to train, watch and step SGD live."""
 
 from __future__ import annotations
 
@@ -20,21 +16,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.web.shared import openapi as doc
-from mnist_sgd.web.shared.body import media_type, read_capped, read_upload
-from mnist_sgd.web.shared.images import read_image, seen_image
+from mnist_sgd.web.shared.body import media_type, read_capped
+from mnist_sgd.web.shared.images import seen_image
 from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
     Workers,
-    error_text,
+    predict_upload,
     starlette_app,
     static_page,
 )
 from mnist_sgd.web.studio.config import BadOption, options_schema, parse_config
+from mnist_sgd.web.studio.config import choices as option_choices
 from mnist_sgd.web.studio.events import FINAL, sse
-from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training
+from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training, Unknown
 
 MAX_CONFIG_BODY = 64 * 1024
 GATHER_S = 0.01
@@ -74,11 +70,7 @@ def create_studio_app(
 ) -> Starlette:
     """The studio app; trainings write run folders under ``runs_dir``.
 
-    Args:
-        data_options: ``DataOptions`` for every dataset (cache folder, mirror, offline).
-        device: where trainings run (``auto``, ``cpu``, ``cuda``, ``mps``).
-        max_active: trainings at once (more: 429).
-        allowed_hosts: accepted ``Host`` headers (None: any), as for ``serve``.
+    ``data_options``: ``DataOptions`` for every dataset (cache folder, mirror, offline).
     """
     from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import DataOptions
@@ -92,40 +84,25 @@ def create_studio_app(
         max_active=max_active,
     )
 
-    app = starlette_app(routes(), allowed_hosts, _lifespan(studio))
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        studio.shutdown()  # at shutdown (Ctrl-C) every training stops with a checkpoint
+
+    statuses: dict[type[Exception], int] = {Unknown: 404, Conflict: 409, Busy: 429}
+    app = starlette_app(routes(), allowed_hosts, lifespan, statuses)
     app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
     return app
 
 
-def _lifespan(studio: Studio) -> Any:
-    """The app's lifespan: at shutdown (Ctrl-C) every training stops with a checkpoint."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        studio.shutdown()
-
-    return lifespan
-
-
-def _studio(request: Request) -> Studio:
-    studio: Studio = request.app.state.studio
-    return studio
-
-
 def _training(request: Request, tid: str | None = None) -> Training:
-    """The training the path (or ``tid``) names; 404 when there is none."""
-    try:
-        return _studio(request).get(tid or request.path_params["id"])
-    except KeyError as error:
-        raise HTTPException(404, str(error.args[0])) from None
+    """The training the path (or ``tid``) names (Unknown, a 404, when there is none)."""
+    return request.app.state.studio.get(tid or request.path_params["id"])
 
 
 async def choices(request: Request) -> Response:
     """What the page's controls offer: datasets, models, losses, optimisers, recipes."""
-    from mnist_sgd.web.studio.config import choices as lists
-
-    return JSONResponse(lists())
+    return JSONResponse(option_choices())
 
 
 async def start(request: Request) -> Response:
@@ -139,11 +116,9 @@ async def start(request: Request) -> Response:
         raise HTTPException(400, f"the body is not valid JSON: {error}") from None
     try:
         config = parse_config(options)
-        training = _studio(request).start(config)
     except BadOption as error:
         return JSONResponse({"error": str(error), "option": error.name}, status_code=422)
-    except Busy as error:
-        raise HTTPException(429, str(error)) from None
+    training = request.app.state.studio.start(config)
     return JSONResponse(
         {"id": training.id, "run_dir": str(training.run_dir)},
         status_code=202,
@@ -153,7 +128,7 @@ async def start(request: Request) -> Response:
 
 async def listing(request: Request) -> Response:
     """Every training of this session, oldest first (the page's comparison curves)."""
-    return JSONResponse([t.status() for t in _studio(request).trainings.values()])
+    return JSONResponse([t.status() for t in request.app.state.studio.trainings.values()])
 
 
 async def status(request: Request) -> Response:
@@ -164,11 +139,7 @@ async def status(request: Request) -> Response:
 async def command(request: Request) -> Response:
     """Pause, resume, step (one batch, then paused) or stop (a resumable checkpoint)."""
     training = _training(request)
-    action = request.url.path.rsplit("/", 1)[-1]
-    try:
-        training.command(action)
-    except Conflict as error:
-        raise HTTPException(409, str(error)) from None
+    training.command(request.url.path.rsplit("/", 1)[-1])
     return JSONResponse(training.status(), status_code=202)
 
 
@@ -206,12 +177,8 @@ async def events(request: Request) -> Response:
 
 
 async def _live(request: Request, what: str) -> Any:
-    """Call ``Training.<what>()`` in a worker thread; 409 while the data still loads."""
-    training = _training(request)
-    try:
-        return await request.app.state.workers.call(getattr(training, what))
-    except Conflict as error:
-        raise HTTPException(409, str(error)) from None
+    """Call ``Training.<what>()`` in a worker thread (Conflict, a 409, while the data loads)."""
+    return await request.app.state.workers.call(getattr(_training(request), what))
 
 
 async def weights(request: Request) -> Response:
@@ -242,20 +209,12 @@ async def predict(request: Request) -> Response:
     if not tid:
         raise HTTPException(400, "say which training predicts: POST /api/predict?train=ID")
     training = _training(request, tid)
-    data = await read_upload(request, request.app.state.max_body)
-    try:
-        seen = await request.app.state.workers.call(_seen, data)
-        result = await request.app.state.workers.call(training.predict, seen)
-    except MnistSgdError as error:
-        raise HTTPException(400, error_text(error)) from None
-    except Conflict as error:
-        raise HTTPException(409, str(error)) from None
-    return JSONResponse(result, headers={"cache-control": "no-store"})
 
+    def read(data: bytes) -> Any:
+        return training.predict(seen_image(data, max_pixels=MAX_PIXELS))
 
-def _seen(data: bytes) -> Any:
-    """The ``(28, 28)`` uint8 picture the model sees for uploaded bytes."""
-    return seen_image(read_image(data, max_pixels=MAX_PIXELS))
+    state = request.app.state
+    return await predict_upload(request, state.max_body, state.workers, read)
 
 
 _ID_404 = {404: "no such training"}

@@ -1,12 +1,8 @@
 """The studio's training options: a JSON object from the page, checked into a ``TrainConfig``.
 
-Every key is a ``TrainConfig`` field (``dataset``, ``model``, ``loss``, ``opt``,
-``lr``, ``bs``, ``epochs``, ``seed``, ``mom``, ``wd``, ``schedule``, ``augment``),
-plus ``recipe`` (start from a named recipe) and ``std`` (the linear model's
-init std: the book's 1.0, or small). A bad value raises :class:`BadOption`
-naming it, which the API answers with a 422. ``TrainConfig`` checks its own
-fields (``ConfigError`` names the field); checked here are only what the page
-adds: the body's keys, ``recipe`` and ``std``, and the limits of a local page.
+Every key is a ``TrainConfig`` field, plus ``recipe`` (start from a named recipe) and ``std``
+(the linear model's init std). ``TrainConfig`` checks its own fields; checked here are only what
+the page adds: the body's keys, ``recipe`` and ``std``, and the limits of a local page.
 """
 
 from __future__ import annotations
@@ -44,20 +40,12 @@ class BadOption(ValueError):
         self.name = name
 
 
-def known_options() -> list[str]:
-    """The keys ``POST /api/train`` accepts."""
-    return list(_OPTIONS)  # a copy
-
-
 def options_schema() -> dict[str, Any]:
     """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts."""
-    from mnist_sgd.config import registry
-    from mnist_sgd.config.recipes import RECIPES
-    from mnist_sgd.datasets import DATASETS
-
-    enums = {"recipe": list(RECIPES), "dataset": list(DATASETS), "model": list(registry.MODELS)}
-    enums.update(loss=list(registry.LOSSES), opt=list(registry.OPTIMISERS))
-    enums.update(schedule=list(registry.SCHEDULES))
+    lists = choices()
+    enums = {"recipe": list(lists["recipes"]), "dataset": lists["datasets"]}
+    enums.update(model=lists["models"], loss=lists["losses"], opt=lists["optimizers"])
+    enums.update(schedule=lists["schedules"])
     notes = {"std": "the linear model's init std (book: 1.0); only with model linear"}
     notes.update(loss="mnist_loss and bce: two-class datasets only", mom="not with opt basic")
     properties = {
@@ -65,7 +53,7 @@ def options_schema() -> dict[str, Any]:
         | ({"enum": enums[key]} if key in enums else {})
         | _BOUNDS.get(key, {})
         | ({"description": notes[key]} if key in notes else {})
-        for key in known_options()
+        for key in _OPTIONS
     }
     description = "Training options; every key is optional (the seed's defaults)."
     return {
@@ -80,11 +68,9 @@ def parse_config(body: Any) -> TrainConfig:
     """The ``TrainConfig`` a JSON body asks for; :class:`BadOption` names the first bad value."""
     if not isinstance(body, dict):
         raise BadOption("body", "the body must be a JSON object of training options")
-    unknown = sorted(set(body) - set(known_options()))
+    unknown = sorted(set(body) - set(_OPTIONS))
     if unknown:
-        raise BadOption(
-            unknown[0], f"unknown option {unknown[0]!r}; known: {', '.join(known_options())}"
-        )
+        raise BadOption(unknown[0], f"unknown option {unknown[0]!r}; known: {', '.join(_OPTIONS)}")
     given = {key: _checked(key, value) for key, value in body.items()}
     base = _recipe(given.pop("recipe", None))
     std = given.pop("std", None)

@@ -1,10 +1,7 @@
 """A bounded, thread-safe event log that asyncio readers can wait on.
 
-The training thread ``publish``es events (``batch``, ``epoch``, ``step``,
-``state``, ``done``, ``error``); each gets a sequence number. Readers (the
-``text/event-stream`` of each browser) ask for the events after the last
-number they saw; the log keeps only the newest ``maxlen``, so a slow or
-vanished reader costs no memory, it just skips what fell out.
+Readers (each browser's ``text/event-stream``) ask for the events after the last number they
+saw; the log keeps only the newest ``maxlen``, so a slow or vanished reader costs no memory.
 """
 
 from __future__ import annotations
@@ -27,22 +24,21 @@ class EventLog:
 
     def __init__(self, maxlen: int = EVENT_BUFFER) -> None:
         self._events: deque[Event] = deque(maxlen=maxlen)
-        self._seq = 0
+        self.last_seq = 0  # the number of the newest event (0 before the first)
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.closed = False
 
-    def publish(self, kind: str, data: dict[str, Any]) -> int:
-        """Append an event, wake every waiting reader; its sequence number."""
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        """Append an event and wake every waiting reader."""
         with self._lock:
-            self._seq += 1
-            self._events.append((self._seq, kind, data))
+            self.last_seq += 1
+            self._events.append((self.last_seq, kind, data))
             self.closed = self.closed or kind in FINAL
             waiters = list(self._waiters)
         for loop, ready in waiters:
             with contextlib.suppress(RuntimeError):  # that loop has closed
                 loop.call_soon_threadsafe(ready.set)
-        return self._seq
 
     def after(self, seq: int) -> list[Event]:
         """The kept events numbered above ``seq``, oldest first."""
@@ -50,11 +46,6 @@ class EventLog:
             if not self._events or self._events[-1][0] <= seq:
                 return []
             return [event for event in self._events if event[0] > seq]
-
-    @property
-    def last_seq(self) -> int:
-        """The number of the newest event (0 before the first)."""
-        return self._seq
 
     def __len__(self) -> int:
         return len(self._events)

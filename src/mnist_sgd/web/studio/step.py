@@ -23,6 +23,18 @@ SHOWN = 16
 """Images of the batch shown."""
 
 
+def verdicts(
+    classes: list[str], images: Tensor, labels: Tensor, guess: Tensor, probs: Tensor
+) -> dict[str, Any]:
+    """Each uint8 picture as a PNG, its true label, the model's guess and that one's probability."""
+    return {
+        "images": [png_base64(image) for image in images],
+        "labels": [classes[int(i)] for i in labels],
+        "predicted": [classes[int(i)] for i in guess],
+        "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],
+    }
+
+
 class StepCapture:
     """Record one batch's seven steps; :meth:`finish` returns them as JSON-able facts."""
 
@@ -44,15 +56,10 @@ class StepCapture:
 
         return keep
 
-    def remove(self) -> None:
-        """Take the hooks off the model."""
+    def finish(self, classes: list[str], binary: bool) -> dict[str, Any]:
+        """Take the hooks off; the step's facts: images, predictions, loss, gradient, update."""
         for handle in self.handles:
             handle.remove()
-        self.handles = []
-
-    def finish(self, classes: list[str], binary: bool) -> dict[str, Any]:
-        """The step's facts: images, predictions, loss, gradient, update, loss after."""
-        self.remove()
         learn, preds = self.learn, self.preds
         assert preds is not None, "the batch's forward pass was not seen"
         after: dict[str, Tensor] = dict(learn.model.named_parameters())
@@ -85,15 +92,10 @@ class StepCapture:
         xb, yb = self.learn.xb[:SHOWN], self.learn.yb[:SHOWN]
         images = (xb.detach().float().reshape(-1, 28, 28).clamp(0, 1) * 255).round()
         scores = preds[:SHOWN].float().cpu()
-        truth = binary_labels(yb) if binary else yb.reshape(-1)
+        truth = (binary_labels(yb) if binary else yb.reshape(-1)).cpu()
         guess, probs = predicted_labels(scores), probabilities(scores)
-        return {
-            "size": len(self.learn.yb),
-            "images": [png_base64(image.to(torch.uint8).cpu()) for image in images],
-            "labels": [classes[int(i)] for i in truth.cpu()],
-            "predicted": [classes[int(i)] for i in guess],
-            "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],
-        }
+        shown = verdicts(classes, images.to(torch.uint8).cpu(), truth, guess, probs)
+        return {"size": len(self.learn.yb), **shown}
 
     def _param(self, name: str, p: Tensor) -> dict[str, Any]:
         """Sizes of one parameter's gradient and update (``p -= lr * grad`` for plain SGD)."""

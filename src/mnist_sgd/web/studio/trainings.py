@@ -1,11 +1,8 @@
 """The studio's trainings: each one a ``RunTrainer`` in a worker thread, watched by a callback.
 
-``Training`` runs the real ``Learner`` through ``mnist_sgd.runs.RunTrainer``
-(so every studio training is a normal run folder with a resumable checkpoint)
-and adds one callback, :class:`Watch`, which publishes an event per batch and
-per epoch, keeps a copy of the model for live predictions, and waits while
-the training is paused (``step`` lets exactly one batch through and records
-its seven steps). ``Studio`` holds the trainings of a session, with limits.
+Through ``RunTrainer`` every studio training is a normal run folder with a resumable checkpoint;
+the callback, :class:`Watch`, publishes events, keeps the live model copy and holds a paused
+training (``step`` lets exactly one batch through and records its seven steps).
 """
 
 from __future__ import annotations
@@ -16,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +31,9 @@ from mnist_sgd.runs import (
     write_run_info,
     writing,
 )
-from mnist_sgd.web.shared.images import finite, png_base64, prediction, weight_pictures
+from mnist_sgd.web.shared.images import finite, prediction, weight_pictures
 from mnist_sgd.web.studio.events import EventLog
-from mnist_sgd.web.studio.step import StepCapture
+from mnist_sgd.web.studio.step import StepCapture, verdicts
 
 MAX_ACTIVE = 2
 """Trainings that may run (or wait paused) at once; more get a 429."""
@@ -53,6 +51,10 @@ class Conflict(Exception):
 
 class Busy(Exception):
     """Too many trainings at once (answered 429)."""
+
+
+class Unknown(Exception):
+    """No training of that id (answered 404)."""
 
 
 class Control:
@@ -212,11 +214,8 @@ class Training:
         self.publish("done", done)  # warnings: curves it could not draw, a chance-level model
 
     def _fail(self, message: str, *, diverged: bool) -> None:
-        self.state, self.error, self.diverged = (
-            ("diverged" if diverged else "error"),
-            message,
-            diverged,
-        )
+        self.state = "diverged" if diverged else "error"
+        self.error, self.diverged = message, diverged
         if diverged and self.trainer is not None:
             write_run_info(
                 self.run_dir, {**self.trainer.info, "status": "diverged", "error": message}
@@ -297,32 +296,20 @@ class Training:
         with self.lock:
             probs = live.probabilities(images)
         guess = probs.argmax(dim=1)
-        return finite(
-            {
-                "iter": self.iter,
-                "images": [png_base64(image) for image in images],
-                "labels": [live.classes[int(i)] for i in labels],
-                "predicted": [live.classes[int(i)] for i in guess],
-                "probability": [round(float(probs[k, int(i)]), 4) for k, i in enumerate(guess)],
-            }
-        )
+        return finite({"iter": self.iter, **verdicts(live.classes, images, labels, guess, probs)})
 
 
+@dataclass
 class Studio:
     """The trainings of one studio server: start, find, list, shut down; with limits."""
 
-    def __init__(
-        self,
-        runs_dir: Path,
-        load: Callable[[str], Any],
-        *,
-        device: torch.device | None = None,
-        max_active: int = MAX_ACTIVE,
-    ) -> None:
-        self.runs_dir, self.load, self.device = Path(runs_dir), load, device
-        self.max_active = max_active
-        self.trainings: dict[str, Training] = {}
-        self.lock = threading.Lock()
+    runs_dir: Path
+    load: Callable[[str], Any]
+    _: KW_ONLY
+    device: torch.device | None = None
+    max_active: int = MAX_ACTIVE
+    trainings: dict[str, Training] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, config: TrainConfig) -> Training:
         """Start a training in its own thread; :class:`Busy` when ``max_active`` already run."""
@@ -345,10 +332,10 @@ class Studio:
             del self.trainings[key]
 
     def get(self, tid: str) -> Training:
-        """The training ``tid``; KeyError with a one-line message when unknown."""
+        """The training ``tid``; :class:`Unknown` when there is none."""
         training = self.trainings.get(tid)
         if training is None:
-            raise KeyError(f"no training {tid!r} in this studio; start one with POST /api/train")
+            raise Unknown(f"no training {tid!r} in this studio; start one with POST /api/train")
         return training
 
     def stop_all(self) -> None:

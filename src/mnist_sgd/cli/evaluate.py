@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_sgd.cli.common import add_data_options, add_json_flag, data_options
+from mnist_sgd.cli.common import add_data_options, add_json_flag, add_run_dir, data_options
+from mnist_sgd.config.registry import DEVICE_NAMES
 
 if TYPE_CHECKING:
     from mnist_sgd.datasets import MnistData
@@ -22,15 +22,11 @@ def add_parser(subparsers: Any) -> None:
         description="Score a run folder's model on its dataset's validation (or test) split.",
         epilog="example: mnist-sgd evaluate runs/mnist_sample-linear-20261129-101500",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
+    add_run_dir(p)
     p.add_argument(
         "--dataset", default=None, help="evaluate on another dataset with the same classes"
     )
-    p.add_argument(
-        "--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="where to run"
-    )
+    p.add_argument("--device", default="cpu", choices=DEVICE_NAMES, help="where to run")
     add_json_flag(p, "the results")
     add_data_options(p)
     p.set_defaults(run=run)

@@ -17,6 +17,7 @@ from mnist_sgd.cli.common import (
 )
 from mnist_sgd.cli.train import CHOICE_FLAGS, braces
 from mnist_sgd.config.recipes import recipe_names
+from mnist_sgd.config.registry import DEVICE_NAMES
 from mnist_sgd.core.callback import Callback
 
 # mnist_sgd.callbacks.lr_find's START_LR, END_LR, NUM_IT (it imports torch; --help must not)
@@ -73,9 +74,7 @@ def add_finder_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-lr", type=positive_float, default=START_LR, help="first lr tried")
     p.add_argument("--end-lr", type=positive_float, default=END_LR, help="last lr tried")
     p.add_argument("--num-it", type=positive_int, default=NUM_IT, help="mini-batches to try")
-    p.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
-    )
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--plot", type=Path, default=None, help="save the plot (PNG) here")
     where.add_argument(

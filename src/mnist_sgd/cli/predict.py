@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mnist_sgd.cli.common import add_json_flag
+from mnist_sgd.cli.common import add_json_flag, add_run_dir
 
 
 def add_parser(subparsers: Any) -> None:
@@ -21,9 +21,7 @@ def add_parser(subparsers: Any) -> None:
         "centre of mass) unless --raw.",
         epilog="example: mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digit.jpg",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
+    add_run_dir(p)
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
     p.add_argument(
         "--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from mnist_sgd.cli.common import add_data_options, data_options
+from mnist_sgd.cli.common import add_data_options, add_run_dir, data_options
 
 
 def add_parser(subparsers: Any) -> None:
@@ -18,9 +17,7 @@ def add_parser(subparsers: Any) -> None:
         "samples into RUN/plots/, and RUN/report.html with every image embedded.",
         epilog="example: mnist-sgd report runs/mnist_sample-linear-20261129-101500",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
+    add_run_dir(p)
     add_data_options(p)
     p.set_defaults(run=run)
 

@@ -50,33 +50,23 @@ def trainer(
     from mnist_sgd.runs.parallel import data_parallel_trainer
 
     world = world_from_env()
+    # curves=False: the CLI draws them, detached (cli/train.py)
+    same: dict[str, Any] = {"device": device, "cbs": cbs, "checkpoint": checkpoint, "curves": False}
     if world is None:  # one process: no process group, no DistributedDataParallel
-        return RunTrainer(
-            run_dir, config, data, device=device, cbs=cbs, checkpoint=checkpoint, curves=False
-        )
-    return data_parallel_trainer(
-        run_dir,
-        config,
-        data,
-        world=world,
-        device=device,
-        cbs=cbs,
-        checkpoint=checkpoint,
-        timeout=timeout(),
-        curves=False,  # the CLI draws them, detached (cli/train.py)
-    )
+        return RunTrainer(run_dir, config, data, **same)
+    return data_parallel_trainer(run_dir, config, data, world=world, timeout=timeout(), **same)
 
 
 def resume_note(run_dir: Path, config: Any) -> str | None:
     """What resuming ``run_dir`` with this many workers means, when it was trained by another."""
-    from mnist_sgd.runs.parallel import World, resume_note
+    from mnist_sgd.runs.parallel import resume_note
 
-    world = World.from_env(os.environ)
+    world = world_from_env()
     return resume_note(run_dir, config, 1 if world is None else world.size)
 
 
 def free_port(port: int | None = None) -> int:
-    """``port`` if it is free on 127.0.0.1 (None: any free one); else a DistributedError."""
+    """``port`` if it is free on 127.0.0.1 (None: any free one)."""
     from mnist_sgd.runs.parallel import DistributedError
 
     with socket.socket() as probe:
@@ -175,7 +165,7 @@ def failed(error: Any, nproc: int, run_dir: Path) -> int:
 
 
 def quiet_launcher_logs() -> None:
-    """The elastic agent's own log lines (warnings on every stop) give way to our one line."""
+    """The elastic agent's log lines (warnings on every stop) give way to our one line."""
     import logging
 
     for name in list(logging.root.manager.loggerDict):  # torch sets each one's own level

@@ -58,7 +58,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per command."""
     parser = ArgumentParser(
         prog="mnist-sgd",
         description="Train fastbook chapter 4's digit classifier with SGD from scratch.",
@@ -75,7 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -118,7 +116,6 @@ def report_error(error: BaseException, *, debug: bool = False, command: str = ""
 
 
 def _warning_line(message: Warning | str, *_: object, **__: object) -> str:
-    """A warning as one line on stderr, without Python's file and source line."""
     return f"mnist-sgd: warning: {one_line(message)}\n"
 
 

@@ -30,7 +30,6 @@ fastai (a peer) runs in its own venv: sh benchmarks/peers/setup.sh
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``bench`` and its flags."""
     p = subparsers.add_parser(
         "bench",
         help="run the speed benchmarks against PyTorch and fastai",
@@ -128,7 +127,6 @@ def machine() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen benchmarks, print each row as it comes, then a summary line."""
     suite = load_suite(find_benchmarks())
     suite.benchlib.use_data(data_options(args))
     names = chosen(args.only, list(suite.ENTRIES))
@@ -153,7 +151,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_entries(suite: ModuleType, names: list[str], plan: Any, *, quiet: bool) -> list[Any]:
-    """Each benchmark's rows, printed as each one ends unless ``quiet``."""
     rows: list[Any] = []
     for name in names:
         started = time.perf_counter()
@@ -166,7 +163,6 @@ def run_entries(suite: ModuleType, names: list[str], plan: Any, *, quiet: bool) 
 
 
 def summarise(rows: list[Any], facts: dict[str, Any], *, as_json: bool) -> None:
-    """All rows as one JSON object, or a line counting pass, miss, skip and error."""
     if as_json:
         print(json.dumps({**facts, "rows": [r.to_dict() for r in rows]}, indent=1))
         return

@@ -143,7 +143,6 @@ def download_bar() -> Callable[[str, int, int | None], None]:
 
 
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    """Add ``--json``: machine-readable output on stdout."""
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")
 
 

@@ -39,7 +39,6 @@ ACTIONS = {
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``data`` and its actions on the top-level ``subparsers``."""
     parser = subparsers.add_parser(
         "data",
         help="list, fetch, inspect and verify datasets",
@@ -65,7 +64,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one ``data`` action; return the exit code."""
     options = data_options(args)
     if args.action == "list":
         return _list(options, as_json=args.json)

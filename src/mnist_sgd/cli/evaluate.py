@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``evaluate``."""
     p = subparsers.add_parser(
         "evaluate",
         help="score a trained run on a dataset's validation/test split",
@@ -33,7 +32,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the run and its data, score, print."""
     from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
@@ -67,7 +65,6 @@ def score(run: Run, data: MnistData, facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_summary(summary: dict[str, Any], classes: list[str]) -> None:
-    """The results as a person reads them: totals, per class, confusion matrix."""
     print(
         f"{summary['dataset']}: {summary['items']} items, loss {summary['loss']:.4f}, "
         f"accuracy {summary['accuracy']:.4f}"

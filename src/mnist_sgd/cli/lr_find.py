@@ -70,7 +70,6 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_finder_options(p: argparse.ArgumentParser) -> None:
-    """The finder's own flags: the lr range, the batches, the device, where the plot goes."""
     p.add_argument("--start-lr", type=positive_float, default=START_LR, help="first lr tried")
     p.add_argument("--end-lr", type=positive_float, default=END_LR, help="last lr tried")
     p.add_argument("--num-it", type=positive_int, default=NUM_IT, help="mini-batches to try")
@@ -88,7 +87,6 @@ def add_finder_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the learner the flags describe, run the finder, print (and plot) the result."""
     from mnist_sgd.callbacks.lr_find import lr_find
     from mnist_sgd.cli.train import config_from_args
     from mnist_sgd.config.build import build_learner, resolve_device

@@ -12,7 +12,6 @@ from mnist_sgd.cli.common import add_json_flag, add_run_dir
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``predict``."""
     p = subparsers.add_parser(
         "predict",
         help="predict the digit in image files",
@@ -79,7 +78,6 @@ def prepare_all(args: argparse.Namespace) -> tuple[list[Path], list[Any]]:
 
 
 def print_prediction(path: Path, p: Any, classes: list[str], args: argparse.Namespace) -> None:
-    """One line for one image: its top classes (``--json``: one object)."""
     top = p.topk(min(max(args.top, 1), len(p)))
     labels = [classes[i] for i in top.indices.tolist()]
     if args.json:

@@ -9,7 +9,6 @@ from mnist_sgd.cli.common import add_data_options, add_run_dir, data_options
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``report``."""
     p = subparsers.add_parser(
         "report",
         help="write a run's plots and an HTML report",
@@ -23,7 +22,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the run and its dataset, write the report, say where."""
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
     from mnist_sgd.runs.report import write_report

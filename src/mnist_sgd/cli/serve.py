@@ -22,7 +22,6 @@ NEEDED = (
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``serve``."""
     p = subparsers.add_parser(
         "serve",
         help="a local web page to draw a digit and watch the model decide",
@@ -38,7 +37,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def add_host_port(p: argparse.ArgumentParser) -> None:
-    """``--host`` and ``--port``, as ``serve`` and ``studio`` take them."""
     p.add_argument(
         "--host",
         default="127.0.0.1",
@@ -48,14 +46,12 @@ def add_host_port(p: argparse.ArgumentParser) -> None:
 
 
 def port_number(text: str) -> int:
-    """argparse type: a TCP port, 0..65535."""
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {text!r}")
     return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the extra is installed, load the run, bind, serve until Ctrl-C."""
     require_web_extra()
     import uvicorn
 
@@ -99,7 +95,6 @@ def serve_until_ctrl_c(server: Any, sock: socket.socket) -> None:
 
 
 def require_web_extra() -> None:
-    """Raise a one-line MnistSgdError naming the install command if the extra is missing."""
     missing = [pip for module, pip in NEEDED if importlib.util.find_spec(module) is None]
     if missing:
         raise MnistSgdError(
@@ -138,6 +133,5 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def url(sock: socket.socket) -> str:
-    """``http://host:port/`` for a bound socket (IPv6 hosts in brackets)."""
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"

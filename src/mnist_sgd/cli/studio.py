@@ -20,7 +20,6 @@ DESCRIPTION = (
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``studio``."""
     from mnist_sgd.cli.serve import add_host_port
 
     p = subparsers.add_parser(

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mnist_sgd.cli.common import add_data_options, data_options
+from mnist_sgd.cli.common import add_data_options, add_json_flag, data_options
 from mnist_sgd.errors import MnistSgdError
 
 EXAMPLES = """examples:
@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--quick", action="store_true", help="fewer epochs and repeats")
     p.add_argument("--dry-run", action="store_true", help="run each benchmark minimally")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    add_json_flag(p, "the rows")
     p.add_argument(
         "--write",
         action="store_true",

@@ -149,15 +149,21 @@ def run(args: argparse.Namespace) -> int:
     ``train`` into the same folder is refused before it loads data or writes.
     """
     from mnist_sgd import runs
-    from mnist_sgd.cli.workers import world_from_env
+    from mnist_sgd.cli.workers import launch, world_from_env
     from mnist_sgd.config.build import resolve_device
 
     resuming = args.resume is not None
     config: Any = None if resuming else config_from_args(args)
     device = resolve_device(args.device)
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
-    if args.nproc is not None:
-        return launch_workers(args, run_dir, resuming)
+    if args.nproc is not None:  # check the folder, then run this command in N workers
+        if resuming:
+            runs.resume_point(run_dir, epochs=args.epochs)
+        else:
+            runs.check_new(run_dir)
+        return launch(
+            args.nproc, port=args.port, run_dir=run_dir, new=not resuming, argv=sys.argv[1:]
+        )
     world = world_from_env()
     writer = world is None or world.writer
     with runs.writing(run_dir, create=not resuming, writer=writer):
@@ -174,18 +180,6 @@ def run(args: argparse.Namespace) -> int:
             config = replace(config, epochs=1, bs=min(config.bs, 64))
         data = load_data(config.dataset, args)
         return train_into(run_dir, config, data, device, args, checkpoint)
-
-
-def launch_workers(args: argparse.Namespace, run_dir: Path, resuming: bool) -> int:
-    """``--nproc N``: check the folder, then run this command in N workers (rank 0 writes)."""
-    from mnist_sgd import runs
-    from mnist_sgd.cli.workers import launch
-
-    if resuming:
-        runs.resume_point(run_dir, epochs=args.epochs)
-    else:
-        runs.check_new(run_dir)
-    return launch(args.nproc, port=args.port, run_dir=run_dir, new=not resuming, argv=sys.argv[1:])
 
 
 def load_data(name: str, args: argparse.Namespace) -> MnistData:

@@ -103,9 +103,8 @@ def cpu_info() -> tuple[str, str]:
     }
     flags = set(fields.get("flags", "").split())
     bf16 = "avx512_bf16" if "avx512_bf16" in flags else "no avx512_bf16"
-    return fields.get(
-        "model name", platform.machine()
-    ), f"{bf16}, {'AMX' if 'amx_bf16' in flags else 'no AMX'}"
+    amx = "AMX" if "amx_bf16" in flags else "no AMX"
+    return fields.get("model name", platform.machine()), f"{bf16}, {amx}"
 
 
 def machine() -> dict[str, Any]:

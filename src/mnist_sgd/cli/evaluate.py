@@ -22,9 +22,7 @@ def add_parser(subparsers: Any) -> None:
         epilog="example: mnist-sgd evaluate runs/mnist_sample-linear-20261129-101500",
     )
     add_run_dir(p)
-    p.add_argument(
-        "--dataset", default=None, help="evaluate on another dataset with the same classes"
-    )
+    p.add_argument("--dataset", help="evaluate on another dataset with the same classes")
     p.add_argument("--device", default="cpu", choices=DEVICE_NAMES, help="where to run")
     add_json_flag(p, "the results")
     add_data_options(p)

@@ -8,6 +8,7 @@ sets. The library itself reads no environment variable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -26,13 +27,10 @@ TIMEOUT_ENV = "MNIST_SGD_DIST_TIMEOUT"  # seconds a worker waits for the others 
 def timeout() -> timedelta:
     """How long a worker waits for the others: env ``MNIST_SGD_DIST_TIMEOUT`` seconds, or 120."""
     text = os.environ.get(TIMEOUT_ENV, "120")
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError(f"{TIMEOUT_ENV}={text!r} must be a number of seconds above 0")
-    return timedelta(seconds=seconds)
+    with contextlib.suppress(ValueError):
+        if (seconds := float(text)) > 0:
+            return timedelta(seconds=seconds)
+    raise ValueError(f"{TIMEOUT_ENV}={text!r} must be a number of seconds above 0")
 
 
 def world_from_env() -> Any:
@@ -96,11 +94,9 @@ def worker_argv(argv: Sequence[str], out: Path | None) -> list[str]:
 
 
 def launch(nproc: int, *, port: int | None, run_dir: Path, new: bool, argv: Sequence[str]) -> int:
-    """Run ``mnist-sgd ARGV`` (``sys.argv[1:]``) in ``nproc`` local workers, torch's elastic way.
+    """Run ``mnist-sgd ARGV`` in ``nproc`` local workers; 130 when they stopped on a signal.
 
     A ``new`` run's ``run_dir`` goes to every worker as ``--out``, so all agree on it.
-    Returns 0, or 130 when the workers stopped on SIGINT/SIGTERM; a worker that
-    fails is a ``DistributedError`` naming its rank.
     """
     from torch.distributed.elastic.multiprocessing import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError

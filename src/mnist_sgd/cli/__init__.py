@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import importlib
 import os
 import signal
 import sys
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
-from types import ModuleType
 from typing import Any, NoReturn
 
 from mnist_sgd.cli.common import HelpFormatter
@@ -47,11 +47,7 @@ COMMANDS = (
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse's parser, but a usage error is one line on stderr, not a usage block.
-
-    Every command's parser is one of these, with the one help layout
-    (``cli.common.HelpFormatter``).
-    """
+    """argparse's parser with the one help layout; a usage error is one line on stderr."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
@@ -62,7 +58,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per command."""
     parser = ArgumentParser(
         prog="mnist-sgd",
         description="Train fastbook chapter 4's digit classifier with SGD from scratch.",
@@ -74,26 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", metavar="COMMAND", parser_class=ArgumentParser
     )
     for name in COMMANDS:
-        module = _command_module(name)
-        if module is not None:
-            module.add_parser(subparsers)
+        importlib.import_module(f"mnist_sgd.cli.{name}").add_parser(subparsers)
     return parser
 
 
-def _command_module(name: str) -> ModuleType | None:
-    """Import ``mnist_sgd.cli.<name>`` if that command is built in this version."""
-    import importlib
-
-    try:
-        return importlib.import_module(f"mnist_sgd.cli.{name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"mnist_sgd.cli.{name}":
-            return None
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the process exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -136,7 +116,6 @@ def report_error(error: BaseException, *, debug: bool = False, command: str = ""
 
 
 def _warning_line(message: Warning | str, *_: object, **__: object) -> str:
-    """A warning as one line on stderr, without Python's file and source line."""
     return f"mnist-sgd: warning: {one_line(message)}\n"
 
 

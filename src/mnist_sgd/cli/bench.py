@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from mnist_sgd.cli.common import add_data_options, data_options
+from mnist_sgd.cli.common import add_data_options, add_json_flag, data_options
 from mnist_sgd.errors import MnistSgdError
 
 EXAMPLES = """examples:
@@ -30,7 +30,6 @@ fastai (a peer) runs in its own venv: sh benchmarks/peers/setup.sh
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``bench`` and its flags."""
     p = subparsers.add_parser(
         "bench",
         help="run the speed benchmarks against PyTorch and fastai",
@@ -40,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--quick", action="store_true", help="fewer epochs and repeats")
     p.add_argument("--dry-run", action="store_true", help="run each benchmark minimally")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
+    add_json_flag(p, "the rows")
     p.add_argument(
         "--write",
         action="store_true",
@@ -104,9 +103,8 @@ def cpu_info() -> tuple[str, str]:
     }
     flags = set(fields.get("flags", "").split())
     bf16 = "avx512_bf16" if "avx512_bf16" in flags else "no avx512_bf16"
-    return fields.get(
-        "model name", platform.machine()
-    ), f"{bf16}, {'AMX' if 'amx_bf16' in flags else 'no AMX'}"
+    amx = "AMX" if "amx_bf16" in flags else "no AMX"
+    return fields.get("model name", platform.machine()), f"{bf16}, {amx}"
 
 
 def machine() -> dict[str, Any]:
@@ -128,7 +126,6 @@ def machine() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen benchmarks, print each row as it comes, then a summary line."""
     suite = load_suite(find_benchmarks())
     suite.benchlib.use_data(data_options(args))
     names = chosen(args.only, list(suite.ENTRIES))
@@ -153,7 +150,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_entries(suite: ModuleType, names: list[str], plan: Any, *, quiet: bool) -> list[Any]:
-    """Each benchmark's rows, printed as each one ends unless ``quiet``."""
     rows: list[Any] = []
     for name in names:
         started = time.perf_counter()
@@ -166,7 +162,6 @@ def run_entries(suite: ModuleType, names: list[str], plan: Any, *, quiet: bool) 
 
 
 def summarise(rows: list[Any], facts: dict[str, Any], *, as_json: bool) -> None:
-    """All rows as one JSON object, or a line counting pass, miss, skip and error."""
     if as_json:
         print(json.dumps({**facts, "rows": [r.to_dict() for r in rows]}, indent=1))
         return

@@ -7,7 +7,7 @@ import os
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.datasets.base import CACHE_ENV, MIRROR_ENV
 
@@ -39,8 +39,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def add_run_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
+    )
+
+
 def add_data_options(parser: argparse.ArgumentParser) -> None:
-    """Add --data-path, --cache-dir, --mirror and --offline to ``parser``."""
     group = parser.add_argument_group("data sources")
     group.add_argument(
         "--data-path",
@@ -66,18 +71,19 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
 
 def number(text: str) -> float:
     """argparse type: a float (its range is checked by whoever uses it, e.g. ``TrainConfig``)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    return _parse(float, text, "a number")
 
 
 def whole_number(text: str) -> int:
     """argparse type: an int (its range is checked by whoever uses it, e.g. ``TrainConfig``)."""
+    return _parse(int, text, "a whole number")
+
+
+def _parse(kind: Callable[[str], Any], text: str, what: str) -> Any:
     try:
-        return int(text)
+        return kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
 
 
 def positive_float(text: str) -> float:
@@ -137,7 +143,6 @@ def download_bar() -> Callable[[str, int, int | None], None]:
 
 
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
-    """Add ``--json``: machine-readable output on stdout."""
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout")
 
 

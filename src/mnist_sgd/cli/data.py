@@ -39,7 +39,6 @@ ACTIONS = {
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``data`` and its actions on the top-level ``subparsers``."""
     parser = subparsers.add_parser(
         "data",
         help="list, fetch, inspect and verify datasets",
@@ -65,7 +64,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one ``data`` action; return the exit code."""
     options = data_options(args)
     if args.action == "list":
         return _list(options, as_json=args.json)
@@ -140,16 +138,12 @@ def _info(name: str, options: DataOptions, *, as_json: bool) -> int:
         print(f"            {file.url}")
     print(f"  content   sha256 {info.content_sha256}")
     print(f"  licence   {info.licence}")
-    _print_cache(name, options)
-    return 0
-
-
-def _print_cache(name: str, options: DataOptions) -> None:
     status = cache_status(name, options)
     for path, present in status.downloads:
         print(f"  cached    {path} ({'present' if present else 'not fetched'})")
     tensor_state = "present" if status.tensor_cache_present else "not built"
     print(f"  tensors   {status.tensor_cache} ({tensor_state})")
+    return 0
 
 
 def _facts(info: DatasetInfo, options: DataOptions) -> dict[str, object]:

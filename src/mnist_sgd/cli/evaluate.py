@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_sgd.cli.common import add_data_options, add_json_flag, data_options
+from mnist_sgd.cli.common import add_data_options, add_json_flag, add_run_dir, data_options
+from mnist_sgd.config.registry import DEVICE_NAMES
 
 if TYPE_CHECKING:
     from mnist_sgd.datasets import MnistData
@@ -15,29 +15,21 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``evaluate``."""
     p = subparsers.add_parser(
         "evaluate",
         help="score a trained run on a dataset's validation/test split",
         description="Score a run folder's model on its dataset's validation (or test) split.",
         epilog="example: mnist-sgd evaluate runs/mnist_sample-linear-20261129-101500",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
-    p.add_argument(
-        "--dataset", default=None, help="evaluate on another dataset with the same classes"
-    )
-    p.add_argument(
-        "--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="where to run"
-    )
+    add_run_dir(p)
+    p.add_argument("--dataset", help="evaluate on another dataset with the same classes")
+    p.add_argument("--device", default="cpu", choices=DEVICE_NAMES, help="where to run")
     add_json_flag(p, "the results")
     add_data_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the run and its data, score, print."""
     from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
@@ -71,7 +63,6 @@ def score(run: Run, data: MnistData, facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_summary(summary: dict[str, Any], classes: list[str]) -> None:
-    """The results as a person reads them: totals, per class, confusion matrix."""
     print(
         f"{summary['dataset']}: {summary['items']} items, loss {summary['loss']:.4f}, "
         f"accuracy {summary['accuracy']:.4f}"

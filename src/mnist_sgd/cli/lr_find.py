@@ -17,6 +17,7 @@ from mnist_sgd.cli.common import (
 )
 from mnist_sgd.cli.train import CHOICE_FLAGS, braces
 from mnist_sgd.config.recipes import recipe_names
+from mnist_sgd.config.registry import DEVICE_NAMES
 from mnist_sgd.core.callback import Callback
 
 # mnist_sgd.callbacks.lr_find's START_LR, END_LR, NUM_IT (it imports torch; --help must not)
@@ -44,7 +45,19 @@ def add_parser(subparsers: Any) -> None:
         "and plot loss against lr (with --plot or --run). The model is thrown away afterwards.",
     )
     add_model_options(p)
-    add_finder_options(p)
+    p.add_argument("--start-lr", type=positive_float, default=START_LR, help="first lr tried")
+    p.add_argument("--end-lr", type=positive_float, default=END_LR, help="last lr tried")
+    p.add_argument("--num-it", type=positive_int, default=NUM_IT, help="mini-batches to try")
+    p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--plot", type=Path, help="save the plot (PNG) here")
+    where.add_argument(
+        "--run",
+        dest="run_dir",
+        type=Path,
+        metavar="RUN",
+        help="save the plot as RUN/plots/lr_find.png (where 'mnist-sgd report' finds it)",
+    )
     p.add_argument("--no-plot", action="store_true", help="do not draw the plot")
     p.add_argument("--json", action="store_true", help="print lrs, losses and suggestions as JSON")
     add_data_options(p)
@@ -55,41 +68,19 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """What is trained: a recipe and ``train``'s model and data flags (each overrides it)."""
     p.add_argument(
         "--recipe",
-        default=None,
         choices=recipe_names(),
         help="a named set of options (see 'mnist-sgd recipes'); default: the seed's",
     )
     for flag in ("dataset", "model", "loss", "opt"):
         choices, text = CHOICE_FLAGS[flag]
         p.add_argument(f"--{flag}", metavar=braces(choices), help=f"{text}, as for train")
-    p.add_argument("--bs", type=whole_number, default=None, help="batch size")
-    p.add_argument("--seed", type=int, default=None, help="random seed")
-    p.add_argument("--mom", type=float, default=None, help="SGD momentum (Adam's first beta)")
-    p.add_argument("--wd", type=float, default=None, help="weight decay")
-
-
-def add_finder_options(p: argparse.ArgumentParser) -> None:
-    """The finder's own flags: the lr range, the batches, the device, where the plot goes."""
-    p.add_argument("--start-lr", type=positive_float, default=START_LR, help="first lr tried")
-    p.add_argument("--end-lr", type=positive_float, default=END_LR, help="last lr tried")
-    p.add_argument("--num-it", type=positive_int, default=NUM_IT, help="mini-batches to try")
-    p.add_argument(
-        "--device", default="auto", choices=["auto", "cpu", "cuda", "mps"], help="where to train"
-    )
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--plot", type=Path, default=None, help="save the plot (PNG) here")
-    where.add_argument(
-        "--run",
-        dest="run_dir",
-        type=Path,
-        default=None,
-        metavar="RUN",
-        help="save the plot as RUN/plots/lr_find.png (where 'mnist-sgd report' finds it)",
-    )
+    p.add_argument("--bs", type=whole_number, help="batch size")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--mom", type=float, help="SGD momentum (Adam's first beta)")
+    p.add_argument("--wd", type=float, help="weight decay")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build the learner the flags describe, run the finder, print (and plot) the result."""
     from mnist_sgd.callbacks.lr_find import lr_find
     from mnist_sgd.cli.train import config_from_args
     from mnist_sgd.config.build import build_learner, resolve_device

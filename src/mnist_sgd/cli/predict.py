@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mnist_sgd.cli.common import add_json_flag
+from mnist_sgd.cli.common import add_json_flag, add_run_dir
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``predict``."""
     p = subparsers.add_parser(
         "predict",
         help="predict the digit in image files",
@@ -21,9 +20,7 @@ def add_parser(subparsers: Any) -> None:
         "centre of mass) unless --raw.",
         epilog="example: mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digit.jpg",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
+    add_run_dir(p)
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
     p.add_argument(
         "--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)"
@@ -81,7 +78,6 @@ def prepare_all(args: argparse.Namespace) -> tuple[list[Path], list[Any]]:
 
 
 def print_prediction(path: Path, p: Any, classes: list[str], args: argparse.Namespace) -> None:
-    """One line for one image: its top classes (``--json``: one object)."""
     top = p.topk(min(max(args.top, 1), len(p)))
     labels = [classes[i] for i in top.indices.tolist()]
     if args.json:

@@ -18,7 +18,6 @@ EXAMPLES = """examples:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``recipes``."""
     p = subparsers.add_parser(
         "recipes",
         help="list the named training recipes",
@@ -33,7 +32,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the recipes (a table, or one in full), as text or JSON."""
     names = recipe_names() if args.name is None else [args.name]
     if args.json:
         out = {

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from mnist_sgd.cli.common import add_data_options, data_options
+from mnist_sgd.cli.common import add_data_options, add_run_dir, data_options
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``report``."""
     p = subparsers.add_parser(
         "report",
         help="write a run's plots and an HTML report",
@@ -18,15 +16,12 @@ def add_parser(subparsers: Any) -> None:
         "samples into RUN/plots/, and RUN/report.html with every image embedded.",
         epilog="example: mnist-sgd report runs/mnist_sample-linear-20261129-101500",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
+    add_run_dir(p)
     add_data_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the run and its dataset, write the report, say where."""
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
     from mnist_sgd.runs.report import write_report

@@ -8,9 +8,9 @@ import importlib.util
 import ipaddress
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
+from mnist_sgd.cli.common import add_run_dir
 from mnist_sgd.errors import MnistSgdError
 
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -22,7 +22,6 @@ NEEDED = (
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``serve``."""
     p = subparsers.add_parser(
         "serve",
         help="a local web page to draw a digit and watch the model decide",
@@ -31,28 +30,28 @@ def add_parser(subparsers: Any) -> None:
         "pip install 'mnist-sgd[web]'. API documentation: /openapi.json.",
         epilog="example: mnist-sgd serve runs/mnist-linear-20261129-101500 --port 8000",
     )
-    p.add_argument(
-        "run_dir", type=Path, metavar="RUN", help="a run folder made by 'mnist-sgd train'"
-    )
+    add_run_dir(p)
+    add_host_port(p)
+    p.add_argument("--max-mb", type=float, default=10.0, help="largest upload, in MiB")
+    p.set_defaults(run=run)
+
+
+def add_host_port(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to listen on; anything but loopback exposes the page to others",
     )
     p.add_argument("--port", type=port_number, default=8000, help="TCP port (0: any free port)")
-    p.add_argument("--max-mb", type=float, default=10.0, help="largest upload, in MiB")
-    p.set_defaults(run=run)
 
 
 def port_number(text: str) -> int:
-    """argparse type: a TCP port, 0..65535."""
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"must be a port number 0..65535, got {text!r}")
     return int(text)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the extra is installed, load the run, bind, serve until Ctrl-C."""
     require_web_extra()
     import uvicorn
 
@@ -60,34 +59,42 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.max_mb > 0:
         raise ValueError(f"--max-mb must be > 0, got {args.max_mb}")
-    local = is_loopback(args.host)
     app = create_app(
         args.run_dir,
         max_body=int(args.max_mb * 1024 * 1024),
-        allowed_hosts=[*LOOPBACK_NAMES, args.host] if local else None,
+        allowed_hosts=allowed_hosts(args.host),
     )
-    sock = bind(args.host, args.port)
-    if not local:
-        warn_not_loopback(args.host)
+    sock = listen(args.host, args.port, "use the page")
     print(f"serving {args.run_dir} at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
-        server.run(sockets=[sock])
+    serve_until_ctrl_c(server, sock)
     print("stopped", file=sys.stderr)
     return 0
 
 
-def warn_not_loopback(host: str) -> None:
-    """Say on stderr that the page is open to anyone who can reach ``host``."""
-    print(
-        f"warning: listening on {host}, not loopback: anyone who can reach this "
-        "machine can use the page; use --host 127.0.0.1 to keep it local",
-        file=sys.stderr,
-    )
+def allowed_hosts(host: str) -> list[str] | None:
+    """On loopback only loopback ``Host`` headers are answered (against DNS rebinding)."""
+    return [*LOOPBACK_NAMES, host] if is_loopback(host) else None
+
+
+def listen(host: str, port: int, use: str) -> socket.socket:
+    """``bind``, warning on stderr when anyone who can reach ``host`` can ``use`` it."""
+    sock = bind(host, port)
+    if not is_loopback(host):
+        print(
+            f"warning: listening on {host}, not loopback: anyone who can reach this "
+            f"machine can {use}; use --host 127.0.0.1 to keep it local",
+            file=sys.stderr,
+        )
+    return sock
+
+
+def serve_until_ctrl_c(server: Any, sock: socket.socket) -> None:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after a clean stop
+        server.run(sockets=[sock])
 
 
 def require_web_extra() -> None:
-    """Raise a one-line MnistSgdError naming the install command if the extra is missing."""
     missing = [pip for module, pip in NEEDED if importlib.util.find_spec(module) is None]
     if missing:
         raise MnistSgdError(
@@ -126,6 +133,5 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def url(sock: socket.socket) -> str:
-    """``http://host:port/`` for a bound socket (IPv6 hosts in brackets)."""
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"

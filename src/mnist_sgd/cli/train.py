@@ -51,7 +51,6 @@ NUMBER_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``train`` and its flags."""
     p = subparsers.add_parser(
         "train",
         help="train a model and save a run folder",
@@ -66,7 +65,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
-    """One flag per ``TrainConfig`` field, plus ``--recipe``."""
     names = recipe_names()
     p.add_argument(
         "--recipe",
@@ -90,7 +88,6 @@ def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Where to train, where the run goes, what is printed."""
     p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
     p.add_argument("--out", type=folder, help="run folder (default: runs/DATASET-MODEL-TIME)")
     p.add_argument(
@@ -152,21 +149,28 @@ def run(args: argparse.Namespace) -> int:
     ``train`` into the same folder is refused before it loads data or writes.
     """
     from mnist_sgd import runs
-    from mnist_sgd.cli.workers import world_from_env
+    from mnist_sgd.cli.workers import launch, world_from_env
     from mnist_sgd.config.build import resolve_device
 
     resuming = args.resume is not None
     config: Any = None if resuming else config_from_args(args)
     device = resolve_device(args.device)
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
-    if args.nproc is not None:
-        return launch_workers(args, run_dir, resuming)
+    if args.nproc is not None:  # check the folder, then run this command in N workers
+        if resuming:
+            runs.resume_point(run_dir, epochs=args.epochs)
+        else:
+            runs.check_new(run_dir)
+        return launch(
+            args.nproc, port=args.port, run_dir=run_dir, new=not resuming, argv=sys.argv[1:]
+        )
     world = world_from_env()
-    with runs.writing(run_dir, create=not resuming, writer=world is None or world.writer):
+    writer = world is None or world.writer
+    with runs.writing(run_dir, create=not resuming, writer=writer):
         if resuming:
             config, checkpoint = runs.resume_point(run_dir, epochs=args.epochs)
             if runs.is_complete(run_dir, config, checkpoint):
-                if world is None or world.writer:
+                if writer:
                     print(runs.verify_complete(run_dir, checkpoint))
                 return 0
         else:
@@ -178,20 +182,7 @@ def run(args: argparse.Namespace) -> int:
         return train_into(run_dir, config, data, device, args, checkpoint)
 
 
-def launch_workers(args: argparse.Namespace, run_dir: Path, resuming: bool) -> int:
-    """``--nproc N``: check the folder, then run this command in N workers (rank 0 writes)."""
-    from mnist_sgd import runs
-    from mnist_sgd.cli.workers import launch
-
-    if resuming:
-        runs.resume_point(run_dir, epochs=args.epochs)
-    else:
-        runs.check_new(run_dir)
-    return launch(args.nproc, port=args.port, run_dir=run_dir, new=not resuming, argv=sys.argv[1:])
-
-
 def load_data(name: str, args: argparse.Namespace) -> MnistData:
-    """Load the dataset (``--dry-run``: one batch of each split)."""
     from mnist_sgd.datasets import load_dataset
 
     data = load_dataset(name, data_options(args, progress=not args.quiet))
@@ -222,20 +213,13 @@ def train_into(
         resume = f"mnist-sgd train --resume {run_dir}"
         print(f"interrupted: checkpoint saved; resume with: {resume}", file=sys.stderr)
         return 130
-    finish(run_dir, history, trainer, args)
-    return 0
-
-
-def finish(
-    run_dir: Path, history: list[dict[str, float]], trainer: RunTrainer, args: argparse.Namespace
-) -> None:
-    """After a whole fit: the run's warnings (no better than chance), the curves, where it is."""
-    for warning in trainer.warnings:
+    for warning in trainer.warnings:  # e.g. no better than chance
         print(warning, file=sys.stderr)
     if not args.no_plots:
         write_curves(run_dir, history)
     if not args.json:
         print(f"saved run to {run_dir}")
+    return 0
 
 
 def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:
@@ -257,24 +241,23 @@ def say_resuming(
     """Where a resumed run goes on from, and what another worker count means (fresh: nothing)."""
     from mnist_sgd.cli.workers import resume_note
 
+    if args.quiet or args.json:
+        return
     if args.resume is not None and (note := resume_note(run_dir, config)):
-        say(args, note)
+        print(note, file=sys.stderr)
     if checkpoint is not None:
-        facts = checkpoint[1]
-        say(args, f"resuming {run_dir} at epoch {facts['epoch'] + 1}, batch {facts['iter'] + 1}")
+        at = f"epoch {checkpoint[1]['epoch'] + 1}, batch {checkpoint[1]['iter'] + 1}"
+        print(f"resuming {run_dir} at {at}", file=sys.stderr)
     elif args.resume is not None:
-        say(args, f"{run_dir} holds no checkpoint yet: training it again from epoch 1")
+        print(f"{run_dir} holds no checkpoint yet: training it again from epoch 1", file=sys.stderr)
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """``plots/history.png`` (:func:`mnist_sgd.runs.curves.draw_curves`), drawn without holding
-    up the prompt.
+    """``plots/history.png``, drawn by a detached grandchild where the OS can fork.
 
     Importing matplotlib and drawing took about 1 s after a 1 s training of the seed's model
-    (benchmarks/RESULTS.md, "Start-up"): where the OS can fork, a detached grandchild draws
-    the file (atomically, a second or so later) while the command returns; elsewhere it is
-    drawn here. A failure is said on stderr when that is a terminal (a pipe reading our
-    output must not wait for the drawing); ``mnist-sgd report`` draws the curves again.
+    (benchmarks/RESULTS.md, "Start-up"). A failure is said on stderr only when that is a
+    terminal (a pipe reading our output must not wait for it); ``report`` draws them again.
     """
     from mnist_sgd.runs.curves import draw_curves
 
@@ -295,9 +278,3 @@ def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
                 print(f"mnist-sgd: {warning}", file=sys.stderr, flush=True)
     finally:
         os._exit(0)
-
-
-def say(args: argparse.Namespace, text: str) -> None:
-    """A status line on stderr unless --quiet or --json."""
-    if not (args.quiet or args.json):
-        print(text, file=sys.stderr)

@@ -8,6 +8,7 @@ sets. The library itself reads no environment variable.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -26,13 +27,10 @@ TIMEOUT_ENV = "MNIST_SGD_DIST_TIMEOUT"  # seconds a worker waits for the others 
 def timeout() -> timedelta:
     """How long a worker waits for the others: env ``MNIST_SGD_DIST_TIMEOUT`` seconds, or 120."""
     text = os.environ.get(TIMEOUT_ENV, "120")
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError(f"{TIMEOUT_ENV}={text!r} must be a number of seconds above 0")
-    return timedelta(seconds=seconds)
+    with contextlib.suppress(ValueError):
+        if (seconds := float(text)) > 0:
+            return timedelta(seconds=seconds)
+    raise ValueError(f"{TIMEOUT_ENV}={text!r} must be a number of seconds above 0")
 
 
 def world_from_env() -> Any:
@@ -50,33 +48,23 @@ def trainer(
     from mnist_sgd.runs.parallel import data_parallel_trainer
 
     world = world_from_env()
+    # curves=False: the CLI draws them, detached (cli/train.py)
+    same: dict[str, Any] = {"device": device, "cbs": cbs, "checkpoint": checkpoint, "curves": False}
     if world is None:  # one process: no process group, no DistributedDataParallel
-        return RunTrainer(
-            run_dir, config, data, device=device, cbs=cbs, checkpoint=checkpoint, curves=False
-        )
-    return data_parallel_trainer(
-        run_dir,
-        config,
-        data,
-        world=world,
-        device=device,
-        cbs=cbs,
-        checkpoint=checkpoint,
-        timeout=timeout(),
-        curves=False,  # the CLI draws them, detached (cli/train.py)
-    )
+        return RunTrainer(run_dir, config, data, **same)
+    return data_parallel_trainer(run_dir, config, data, world=world, timeout=timeout(), **same)
 
 
 def resume_note(run_dir: Path, config: Any) -> str | None:
     """What resuming ``run_dir`` with this many workers means, when it was trained by another."""
-    from mnist_sgd.runs.parallel import World, resume_note
+    from mnist_sgd.runs.parallel import resume_note
 
-    world = World.from_env(os.environ)
+    world = world_from_env()
     return resume_note(run_dir, config, 1 if world is None else world.size)
 
 
 def free_port(port: int | None = None) -> int:
-    """``port`` if it is free on 127.0.0.1 (None: any free one); else a DistributedError."""
+    """``port`` if it is free on 127.0.0.1 (None: any free one)."""
     from mnist_sgd.runs.parallel import DistributedError
 
     with socket.socket() as probe:
@@ -106,11 +94,9 @@ def worker_argv(argv: Sequence[str], out: Path | None) -> list[str]:
 
 
 def launch(nproc: int, *, port: int | None, run_dir: Path, new: bool, argv: Sequence[str]) -> int:
-    """Run ``mnist-sgd ARGV`` (``sys.argv[1:]``) in ``nproc`` local workers, torch's elastic way.
+    """Run ``mnist-sgd ARGV`` in ``nproc`` local workers; 130 when they stopped on a signal.
 
     A ``new`` run's ``run_dir`` goes to every worker as ``--out``, so all agree on it.
-    Returns 0, or 130 when the workers stopped on SIGINT/SIGTERM; a worker that
-    fails is a ``DistributedError`` naming its rank.
     """
     from torch.distributed.elastic.multiprocessing import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
@@ -175,7 +161,7 @@ def failed(error: Any, nproc: int, run_dir: Path) -> int:
 
 
 def quiet_launcher_logs() -> None:
-    """The elastic agent's own log lines (warnings on every stop) give way to our one line."""
+    """The elastic agent's log lines (warnings on every stop) give way to our one line."""
     import logging
 
     for name in list(logging.root.manager.loggerDict):  # torch sets each one's own level

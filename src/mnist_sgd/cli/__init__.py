@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from mnist_sgd.cli.common import HelpFormatter
-from mnist_sgd.errors import MnistSgdError, one_line
+from mnist_sgd.errors import ConfigError, MnistSgdError, one_line
 
 OS_HINTS = {
     errno.ENOSPC: "; free some disk space and run it again (an interrupted train can --resume)",
@@ -112,6 +112,10 @@ def report_error(error: BaseException, *, debug: bool = False, command: str = ""
     """``mnist-sgd: error: ...`` on one line on stderr (after the traceback with ``--debug``)."""
     if debug:
         traceback.print_exception(error)
+    if isinstance(error, ConfigError) and str(error).startswith("argument --"):  # a flag's value
+        prog = f"mnist-sgd {command}"  # said as argparse says its own usage errors
+        print(f"{prog}: error: {one_line(error)} (see '{prog} --help')", file=sys.stderr)
+        return
     print(f"mnist-sgd: error: {_one_line(error, command)}", file=sys.stderr)
 
 

@@ -46,11 +46,6 @@ def decode_images(count: int, source: ImageSource) -> np.ndarray:
     return out
 
 
-def decode_image(data: bytes, name: str) -> np.ndarray:
-    """Decode one 28x28 grayscale image to ``(28, 28) uint8``."""
-    return decode_images(1, lambda _: (name, data))[0]
-
-
 def _decode(data: bytes, name: str) -> np.ndarray:
     """One image: header, size and mode checked, then the pixels."""
     try:

@@ -62,8 +62,9 @@ def writing(run_dir: Path, *, create: bool = True, writer: bool = True) -> Itera
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
-    """``runs/DATASET-MODEL-YYYYmmdd-HHMMSS``."""
-    return root / f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/DATASET-MODEL-YYYYmmdd-HHMMSS`` (a dataset given as a path: its stem)."""
+    name = Path(config.dataset).stem or "data"
+    return root / f"{name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def check_new(run_dir: Path) -> None:
@@ -207,7 +208,20 @@ def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict
         metrics=[m.__name__ for m in learn.metrics],
         train=config.to_dict(),
         sizes={"train": len(data.train_labels), "valid": len(data.valid_labels)},
+        data=data_source(data),
     )
+
+
+def data_source(data: MnistData) -> dict[str, Any] | None:
+    """Where a user's set came from and how it was split (None: a registry dataset)."""
+    if not data.source:
+        return None
+    return {
+        "source": data.source,
+        "content_sha256": data.digest,
+        "valid_pct": data.valid_pct,
+        "split_seed": data.split_seed,
+    }
 
 
 class RunTrainer:

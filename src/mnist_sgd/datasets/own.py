@@ -13,9 +13,10 @@ Book section: "Pixels: the foundations of computer vision": the chapter's
 
 A set without a validation split gets one as fastai's ``RandomSplitter`` makes
 it: ``valid_pct`` of the items, chosen by a seeded permutation, the same on
-every load. The decoded set is written once to the tensor cache, keyed by the
-source's fingerprint (every file's size and modification time), so a changed
-file is seen and read again; the cache records the decoded content's digest.
+every load. The decoded, split set is written once to the tensor cache, keyed by
+the source's fingerprint (every file's size and modification time) and the split
+asked for, so a changed file is seen and read again; the cache records the
+decoded content's digest (before the split), which ``run.json`` keeps.
 """
 
 from __future__ import annotations
@@ -56,25 +57,25 @@ def load_own(path: Path, options: DataOptions) -> MnistData:
     path = Path(path).expanduser().resolve()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder (given as a dataset)")
-    cache_file = options.resolved_cache_dir() / "tensors" / f"own-{_key(path)}.safetensors"
+    split = (options.valid_pct, options.split_seed)
+    cache_file = options.resolved_cache_dir() / "tensors" / f"own-{_key(path, split)}.safetensors"
     cached = _load_cache(cache_file)
     if cached is None:
-        decoded = read_own(path)
-        digest = content_digest(decoded[1])
-        _save_cache(cache_file, decoded, digest, path)
-    else:
-        decoded, digest = cached
-    classes, tensors = decoded
-    split = len(tensors["valid_labels"]) == 0
-    if split:
-        tensors = random_split(tensors, options.valid_pct, options.split_seed)
+        classes, tensors = read_own(path)
+        digest = content_digest(tensors)
+        was_split = len(tensors["valid_labels"]) == 0
+        if was_split:
+            tensors = random_split(tensors, *split)
+        cached = (classes, tensors), digest, was_split
+        _save_cache(cache_file, cached, path)
+    (classes, tensors), digest, was_split = cached
     return MnistData(
         name=path.stem,
         classes=classes,
         source=str(path),
         digest=digest,
-        valid_pct=options.valid_pct if split else None,
-        split_seed=options.split_seed if split else None,
+        valid_pct=options.valid_pct if was_split else None,
+        split_seed=options.split_seed if was_split else None,
         **tensors,
     )
 
@@ -219,10 +220,11 @@ def _empty_valid() -> dict[str, Tensor]:
     return _split_tensors("valid", torch.empty(0, 28, 28, dtype=torch.uint8), torch.empty(0))
 
 
-def _key(path: Path) -> str:
-    """The cache key: the path and its files' sizes and modification times."""
+def _key(path: Path, split: tuple[float, int]) -> str:
+    """The cache key: the path, its files' sizes and modification times, and the split asked."""
     listing = fingerprint(path) if path.is_dir() else _file_stamp(path)
-    return hashlib.sha256(f"v{FORMAT_VERSION}\0{path}\0{listing}".encode()).hexdigest()[:24]
+    text = f"v{FORMAT_VERSION}\0{path}\0{listing}\0{split}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _file_stamp(path: Path) -> str:
@@ -230,14 +232,20 @@ def _file_stamp(path: Path) -> str:
     return f"{stat.st_size}\0{stat.st_mtime_ns}"
 
 
-def _load_cache(cache_file: Path) -> tuple[Decoded, str] | None:
-    """The cached set and its content digest, or None (a missing or unreadable file: a miss)."""
+Cached = tuple[Decoded, str, bool]  # the split set, its content digest, whether split here
+
+
+def _load_cache(cache_file: Path) -> Cached | None:
+    """The cached set, or None (a missing or unreadable file is a miss).
+
+    The file is memory-mapped: its pages are read when the tensors are first used.
+    """
     try:
         with safetensors.safe_open(str(cache_file), framework="pt") as handle:
             metadata = handle.metadata() or {}
             classes = tuple(json.loads(metadata["classes"]))
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-            return (classes, tensors), metadata["content_sha256"]
+            return (classes, tensors), metadata["content_sha256"], metadata["split_here"] == "1"
     except FileNotFoundError:
         return None
     except (OSError, KeyError, ValueError, RuntimeError, safetensors.SafetensorError):
@@ -246,14 +254,15 @@ def _load_cache(cache_file: Path) -> tuple[Decoded, str] | None:
         return None
 
 
-def _save_cache(cache_file: Path, decoded: Decoded, digest: str, source: Path) -> None:
-    """Write the decoded set atomically; a cache that cannot be written only costs speed."""
-    classes, tensors = decoded
+def _save_cache(cache_file: Path, cached: Cached, source: Path) -> None:
+    """Write the split set atomically; a cache that cannot be written only costs speed."""
+    (classes, tensors), digest, split_here = cached
     metadata = {
         "mnist_sgd": str(FORMAT_VERSION),
         "source": str(source),
         "classes": json.dumps(classes),
         "content_sha256": digest,
+        "split_here": "1" if split_here else "0",
     }
     try:
         atomic_write_bytes(cache_file, save(tensors, metadata=metadata))

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from PIL import Image
 
 from mnist_sgd import cli
 
@@ -107,3 +109,57 @@ def test_bad_csv_is_one_line_and_exit_1(tmp_path: Path, capsys: pytest.CaptureFi
     assert cli.main(argv) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.csv:2: 2 columns, expected 785" in err
+
+
+def test_init_from_starts_from_the_runs_weights_exactly(
+    csv_run: Path, own_digits: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import load_file
+
+    out = tmp_path / "tuned"
+    flags = ["--cache-dir", str(tmp_path / "cache")]
+    argv = ["train", "--dataset", str(own_digits["idx"]), *FAST, "--out", str(out)]
+    assert cli.main([*argv, "--init-from", str(csv_run), *flags]) == 0
+    start, trained = load_file(out / "init.safetensors"), load_file(csv_run / "model.safetensors")
+    assert start.keys() == trained.keys()
+    assert all(torch.equal(start[k], trained[k]) for k in start)
+    assert json.loads((out / "run.json").read_text())["init_from"] == str(csv_run.resolve())
+
+
+def test_init_from_with_other_classes_gets_a_new_last_layer(
+    own_digits: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import load_file
+
+    base = tmp_path / "base"
+    argv = ["train", "--dataset", str(own_digits["idx"]), *FAST, "--model", "mlp"]
+    assert cli.main([*argv, "--out", str(base), "--cache-dir", str(tmp_path)]) == 0
+
+    for name in ("a", "b"):
+        (tmp_path / "set" / name).mkdir(parents=True)
+        for i in range(5):
+            Image.new("L", (28, 28), 40 * i).save(tmp_path / "set" / name / f"{i}.png")
+    out = tmp_path / "tuned"
+    argv = ["train", "--dataset", str(tmp_path / "set"), *FAST, "--model", "mlp", "--out", str(out)]
+    assert cli.main([*argv, "--init-from", str(base), "--cache-dir", str(tmp_path)]) == 0
+    assert "for 2 classes (the run had 10)" in capsys.readouterr().err
+    start, trained = load_file(out / "init.safetensors"), load_file(base / "model.safetensors")
+    same = [k for k in start if start[k].shape == trained[k].shape]
+    assert same and all(torch.equal(start[k], trained[k]) for k in same)
+    assert any(start[k].shape != trained[k].shape for k in start)
+
+
+def test_init_from_refuses_another_model(
+    csv_run: Path, own_digits: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--dataset", str(own_digits["idx"]), *FAST, "--model", "mlp"]
+    argv += [
+        "--out",
+        str(tmp_path / "run"),
+        "--init-from",
+        str(csv_run),
+        "--cache-dir",
+        str(tmp_path),
+    ]
+    assert cli.main(argv) == 1
+    assert "--init-from needs the same --model" in capsys.readouterr().err

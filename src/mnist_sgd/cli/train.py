@@ -101,6 +101,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="continue an interrupted run (with --epochs N: train it on to N epochs)",
     )
     p.add_argument(
+        "--init-from",
+        type=folder,
+        metavar="RUN",
+        help="fine-tune: start from RUN's trained weights (the same --model; a new last layer "
+        "when the classes differ)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
     )
     p.add_argument(
@@ -159,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from mnist_sgd.config.build import resolve_device
 
     resuming = args.resume is not None
+    if args.init_from is not None and (resuming or args.nproc is not None):
+        raise ConfigError("init_from", "argument --init-from: not with --resume or --nproc")
     config: Any = None if resuming else config_from_args(args)
     device = resolve_device(args.device)
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
@@ -223,6 +232,8 @@ def train_into(
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
     trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint)
+    if args.init_from is not None and (note := trainer.start_from(args.init_from)):
+        print(note, file=sys.stderr)
     if not trainer.writer:
         args.quiet = True  # rank 0 speaks for all workers
     say_resuming(args, run_dir, config, checkpoint)

@@ -111,7 +111,7 @@ def test_the_page_draws_picks_a_label_and_saves(
         page.mouse.up()
         page.select_option("#collect-label", classes[-1])
         page.click("#collect-save")
-        expect(page.locator("#status")).to_contain_text("saved as", timeout=20_000)
+        expect(page.locator("#collect-status")).to_contain_text("saved as", timeout=20_000)
         save_shot(page, tmp_path, "collect.png", "#draw-card")
         saved = list((tmp_path / "mine" / classes[-1]).glob("*.png"))
         assert len(saved) == 1

@@ -169,8 +169,14 @@
     $("collect-save").addEventListener("click", saveDrawing);
   }
 
+  // Its own status line: a prediction answering after the save must not wipe it.
+  function setCollectStatus(text, isError) {
+    $("collect-status").textContent = text;
+    $("collect-status").classList.toggle("error", isError);
+  }
+
   async function saveDrawing() {
-    if (!state.strokes.length) { setStatus("draw a digit first", true); return; }
+    if (!state.strokes.length) { setCollectStatus("draw a digit first", true); return; }
     const label = $("collect-label").value;
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
     let answer;
@@ -180,10 +186,10 @@
       answer = await response.json();
       if (!response.ok) throw new Error(answer.error || `the server answered ${response.status}`);
     } catch (error) {
-      setStatus(`not saved: ${error.message}`, true);
+      setCollectStatus(`not saved: ${error.message}`, true);
       return;
     }
-    setStatus(`saved as ${label}: ${answer.saved}`);
+    setCollectStatus(`saved as ${label}: ${answer.saved}`, false);
   }
 
   async function upload(file) {

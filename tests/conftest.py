@@ -66,3 +66,45 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def own_digits(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """300 MNIST digits as a user brings them: class folders, a Kaggle CSV pair, IDX files.
+
+    Keys: ``folders`` (``<digit>/<i>.png``), ``csv`` (``label,pixel0..``), ``test_csv`` (the
+    same pixels, no label), ``idx`` (``train-*`` 200 and ``t10k-*`` 100 images).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from mnist_sgd.datasets.idx import read_idx, write_idx
+
+    mnist = shared_data / "mnist"
+    images = read_idx((mnist / "t10k-images-idx3-ubyte.gz").read_bytes(), "images")[:300]
+    labels = read_idx((mnist / "t10k-labels-idx1-ubyte.gz").read_bytes(), "labels")[:300]
+    root = tmp_path_factory.mktemp("own")
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        (root / "folders" / str(label)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(root / "folders" / str(label) / f"{i:03d}.png")
+    pixels = ",".join(f"pixel{i}" for i in range(784))
+    rows = images.reshape(-1, 784).astype(np.int64)
+    np.savetxt(
+        root / "train.csv",
+        np.column_stack([labels, rows]),
+        "%d",
+        ",",
+        header="label," + pixels,
+        comments="",
+    )
+    np.savetxt(root / "test.csv", rows, "%d", ",", header=pixels, comments="")
+    (root / "idx").mkdir()
+    for prefix, part in (("train", slice(0, 200)), ("t10k", slice(200, 300))):
+        (root / "idx" / f"{prefix}-images-idx3-ubyte").write_bytes(write_idx(images[part]))
+        (root / "idx" / f"{prefix}-labels-idx1-ubyte").write_bytes(write_idx(labels[part]))
+    return {
+        "folders": root / "folders",
+        "csv": root / "train.csv",
+        "test_csv": root / "test.csv",
+        "idx": root / "idx",
+    }

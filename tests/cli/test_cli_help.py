@@ -47,7 +47,7 @@ def test_every_command_uses_the_one_help_formatter() -> None:
 
 def test_train_help_lists_every_registry_name_and_the_seed_defaults() -> None:
     text = " ".join(COMMANDS["train"].format_help().split())
-    for names in (MODELS, LOSSES, OPTIMISERS, SCHEDULES, DATASETS):
+    for names in (MODELS, LOSSES, OPTIMISERS, SCHEDULES, (*DATASETS, "PATH")):
         assert "{" + ",".join(names) + "}" in text
     assert all(name in text for name in recipe_names())
     for default in ("(default: 1.0)", "(default: 256)", "(default: 20)", "(default: linear)"):

@@ -67,6 +67,13 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--offline", action="store_true", help="never use the network (local copy, cache or mirror)"
     )
+    group.add_argument(
+        "--valid-pct",
+        type=number,
+        metavar="P",
+        help="a dataset given by its path with no validation split keeps this share of its "
+        "items for validation, chosen by a fixed seed (default: 0.2; a resumed run: its own)",
+    )
 
 
 def number(text: str) -> float:
@@ -106,12 +113,16 @@ def data_options(args: argparse.Namespace, progress: bool = True) -> DataOptions
     """The ``DataOptions`` the data flags describe, with a tqdm progress bar on stderr."""
     from mnist_sgd.datasets import DataOptions
 
+    valid_pct = 0.2 if args.valid_pct is None else args.valid_pct
+    if not 0 < valid_pct < 1:
+        raise ValueError(f"argument --valid-pct: must be between 0 and 1, got {valid_pct}")
     return DataOptions(
         path=args.data_path,
         cache_dir=args.cache_dir,
         mirror=args.mirror,
         offline=args.offline,
         progress=download_bar() if progress else None,
+        valid_pct=valid_pct,
     )
 
 

@@ -20,6 +20,7 @@ from mnist_sgd.cli.common import (
     print_table,
 )
 from mnist_sgd.datasets import DATASETS, DataOptions, DatasetInfo, cache_status, get_info
+from mnist_sgd.datasets.registry import is_dataset_path
 
 EXAMPLES = f"""examples:
   mnist-sgd data list
@@ -28,6 +29,7 @@ EXAMPLES = f"""examples:
   mnist-sgd data fetch mnist_sample --extract        # also unpack, for the book's path.ls()
   mnist-sgd data info fashion_mnist --json
   mnist-sgd data verify fashion_mnist --data-path /usr/share/datasets/fashion-mnist
+  mnist-sgd data info ~/kaggle/digit-recognizer/train.csv    # your own set, by its path
 
 environment: {CACHE_ENV} moves the cache, {MIRROR_ENV} sets the mirror."""
 ACTIONS = {
@@ -50,7 +52,11 @@ def add_parser(subparsers: Any) -> None:
         sub = actions.add_parser(action, help=text, description=text)
         if action != "list":
             sub.add_argument(
-                "name", choices=list(DATASETS), metavar="NAME", help=", ".join(DATASETS)
+                "name",
+                type=dataset_name,
+                metavar="NAME|PATH",
+                help=f"{', '.join(DATASETS)}, or a path to your own set (a folder of class "
+                "folders, a Kaggle CSV, a folder of IDX files)",
             )
         if action in ("list", "info"):
             sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -63,8 +69,19 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
+def dataset_name(text: str) -> str:
+    """argparse type: a registry name or a path (a user's set)."""
+    if text in DATASETS or is_dataset_path(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(DATASETS)}, or give a path)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     options = data_options(args)
+    if args.action != "list" and is_dataset_path(args.name):
+        return _own(args.action, args.name, options, as_json=getattr(args, "json", False))
     if args.action == "list":
         return _list(options, as_json=args.json)
     if args.action == "fetch":
@@ -175,4 +192,36 @@ def _verify(name: str, options: DataOptions) -> int:
     for line in report.checks:
         print(f"ok  {line}")
     print(f"{name}: verified")
+    return 0
+
+
+def _own(action: str, path: str, options: DataOptions, *, as_json: bool) -> int:
+    """``fetch``/``info``/``verify`` of a user's set: decode it (once), say what it holds.
+
+    ``verify`` decodes the files again, whatever the cache holds, and compares.
+    """
+    from mnist_sgd.datasets import load_dataset
+    from mnist_sgd.datasets.own import verify_own
+
+    data = load_dataset(path, options)
+    facts = {
+        "source": data.source,
+        "classes": list(data.classes),
+        "train": len(data.train_labels),
+        "valid": len(data.valid_labels),
+        "content_sha256": data.digest,
+        "valid_pct": data.valid_pct,
+        "split_seed": data.split_seed,
+    }
+    if action == "verify":
+        verify_own(data.source, data.digest)
+    if as_json:
+        print(json.dumps(facts, indent=2))
+        return 0
+    split = "its own" if data.valid_pct is None else f"{data.valid_pct:g} by seed {data.split_seed}"
+    print(f"{data.source}: {facts['train']} train, {facts['valid']} valid images (split: {split})")
+    print(f"  classes   {', '.join(data.classes)}")
+    print(f"  content   sha256 {data.digest}")
+    if action == "verify":
+        print(f"{data.source}: verified (decoded again, the content matches the tensor cache)")
     return 0

@@ -22,7 +22,12 @@ def add_parser(subparsers: Any) -> None:
         epilog="example: mnist-sgd evaluate runs/mnist_sample-linear-20261129-101500",
     )
     add_run_dir(p)
-    p.add_argument("--dataset", help="evaluate on another dataset with the same classes")
+    p.add_argument(
+        "--dataset",
+        metavar="NAME|PATH",
+        help="evaluate on another dataset with the same classes: a name, or a path (a folder "
+        "of class folders, a Kaggle CSV, IDX files)",
+    )
     p.add_argument("--device", default="cpu", choices=DEVICE_NAMES, help="where to run")
     add_json_flag(p, "the results")
     add_data_options(p)
@@ -30,16 +35,21 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mnist_sgd.cli.train import recorded_split
     from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import load_dataset
     from mnist_sgd.runs import load_run
 
     run_ = load_run(args.run_dir, resolve_device(args.device))
     name = args.dataset or run_.info["dataset"]
-    data = load_dataset(name, data_options(args))
+    options = data_options(args)
+    if args.dataset is None and args.valid_pct is None:  # the run's own split of its set
+        options = recorded_split(args.run_dir, options)
+    data = load_dataset(name, options)
     if list(data.classes) != run_.classes:
         raise ValueError(
-            f"{name} has classes {list(data.classes)}, but the run was trained on {run_.classes}"
+            f"{name} has classes {list(data.classes)}, but the run was trained on "
+            f"{run_.classes}; evaluate on a set with the run's classes"
         )
     summary = score(run_, data, {"run": str(args.run_dir), "dataset": name})
     if args.json:

@@ -18,10 +18,27 @@ def add_parser(subparsers: Any) -> None:
         description="Predict each image's class. Photos and drawings are preprocessed the way "
         "MNIST was made (grayscale, light ink on dark, cropped, fitted in 20x20, centred by "
         "centre of mass) unless --raw.",
-        epilog="example: mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digit.jpg",
+        epilog="examples:\n"
+        "  mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digit.jpg\n"
+        "  mnist-sgd predict runs/mnist-cnn-20261129-101500 test.csv --csv submission.csv"
+        "   # Kaggle\n"
+        "  mnist-sgd predict runs/mnist-cnn-20261129-101500 my_digits/ --csv labels.csv",
     )
     add_run_dir(p)
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="PNG, JPEG, ... files")
+    p.add_argument(
+        "images",
+        type=Path,
+        nargs="+",
+        metavar="IMAGE",
+        help="PNG, JPEG, ... files, folders of them, or one Kaggle-layout CSV (test.csv)",
+    )
+    p.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="write the predictions to FILE: Kaggle's ImageId,Label for a CSV given, "
+        "file,label,probability for images",
+    )
     p.add_argument(
         "--raw", action="store_true", help="skip MNIST-style preprocessing (just 28x28 grayscale)"
     )
@@ -40,11 +57,20 @@ def run(args: argparse.Namespace) -> int:
     from mnist_sgd.runs import load_run
 
     run_ = load_run(args.run_dir)
+    if any(path.suffix.lower() == ".csv" for path in args.images):
+        return predict_csv(run_, args)
+    args.images = expand_folders(args.images)
     paths, images = prepare_all(args)
     if not images:
         return 1
     batch = torch.stack(images)
     probs = run_.probabilities(batch)
+    if args.csv is not None:
+        rows = [
+            f"{path},{run_.classes[int(p.argmax())]},{float(p.max()):.6f}"
+            for path, p in zip(paths, probs, strict=True)
+        ]
+        write_csv(args.csv, "file,label,probability", rows)
     if args.show is not None:
         save_seen(args.show, paths, batch, probs, run_.classes)
     for path, p in zip(paths, probs, strict=True):
@@ -58,6 +84,58 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0 if len(paths) == len(args.images) else 1
+
+
+def predict_csv(run: Any, args: argparse.Namespace) -> int:
+    """Kaggle's round trip: ``test.csv`` in, ``ImageId,Label`` out (``--csv``) or printed."""
+    import torch
+
+    from mnist_sgd.datasets.kaggle_csv import read_kaggle_csv
+
+    if len(args.images) != 1:
+        raise ValueError("give one CSV alone (not mixed with images or other CSVs)")
+    images, _ = read_kaggle_csv(args.images[0])
+    probs = torch.cat([run.probabilities(chunk) for chunk in images.split(4096)])
+    labels = [run.classes[i] for i in probs.argmax(dim=1).tolist()]
+    rows = [f"{i},{label}" for i, label in enumerate(labels, start=1)]
+    if args.csv is None:
+        print("ImageId,Label", *rows, sep="\n")
+        return 0
+    write_csv(args.csv, "ImageId,Label", rows)
+    print(f"wrote {len(rows)} predictions to {args.csv}")
+    return 0
+
+
+def write_csv(path: Path, header: str, rows: list[str]) -> None:
+    """``header`` and ``rows`` as one file, written atomically (never half a file)."""
+    from mnist_sgd.files import atomic_write_text
+
+    atomic_write_text(path, "\n".join([header, *rows]) + "\n")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def expand_folders(paths: list[Path]) -> list[Path]:
+    """Each folder replaced by the image files under it (by suffix, hidden ones skipped), sorted."""
+    from mnist_sgd.errors import ImageError
+
+    expanded: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            expanded.append(path)
+            continue
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+        )
+        if not files:
+            raise ImageError(
+                f"{path} is a folder with no image files ({', '.join(IMAGE_SUFFIXES)})"
+            )
+        expanded += files
+    return expanded
 
 
 def prepare_all(args: argparse.Namespace) -> tuple[list[Path], list[Any]]:

@@ -8,9 +8,10 @@ import importlib.util
 import ipaddress
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
-from mnist_sgd.cli.common import add_run_dir
+from mnist_sgd.cli.common import add_run_dir, positive_int
 from mnist_sgd.errors import MnistSgdError
 
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
@@ -33,6 +34,21 @@ def add_parser(subparsers: Any) -> None:
     add_run_dir(p)
     add_host_port(p)
     p.add_argument("--max-mb", type=float, default=10.0, help="largest upload, in MiB")
+    p.add_argument(
+        "--collect",
+        type=Path,
+        metavar="DIR",
+        help="show a label picker and Save: each drawing is written as a 28x28 PNG into "
+        "DIR/<label>/ (loopback only), for 'evaluate RUN --dataset DIR' and "
+        "'train --init-from RUN --dataset DIR'",
+    )
+    p.add_argument(
+        "--collect-max",
+        type=positive_int,
+        default=2000,
+        metavar="N",
+        help="most PNGs --collect writes into DIR (and at most 20 MB)",
+    )
     p.set_defaults(run=run)
 
 
@@ -59,10 +75,13 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.max_mb > 0:
         raise ValueError(f"--max-mb must be > 0, got {args.max_mb}")
+    if args.collect is not None and not is_loopback(args.host):
+        raise ValueError(f"--collect writes files: only on loopback, not --host {args.host}")
     app = create_app(
         args.run_dir,
         max_body=int(args.max_mb * 1024 * 1024),
         allowed_hosts=allowed_hosts(args.host),
+        collect=collector(args),
     )
     sock = listen(args.host, args.port, "use the page")
     print(f"serving {args.run_dir} at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
@@ -70,6 +89,17 @@ def run(args: argparse.Namespace) -> int:
     serve_until_ctrl_c(server, sock)
     print("stopped", file=sys.stderr)
     return 0
+
+
+def collector(args: argparse.Namespace) -> Any:
+    """The ``Collector`` for ``--collect DIR`` (None without it)."""
+    if args.collect is None:
+        return None
+    from mnist_sgd.runs.info import read_run_info
+    from mnist_sgd.web.draw.collect import Collector
+
+    classes = [str(c) for c in read_run_info(args.run_dir)["classes"]]
+    return Collector(args.collect, classes, max_files=args.collect_max)
 
 
 def allowed_hosts(host: str) -> list[str] | None:

@@ -15,13 +15,13 @@ from mnist_sgd.cli.common import add_data_options, data_options, number, positiv
 from mnist_sgd.config.recipes import recipe_names
 from mnist_sgd.config.registry import DEVICE_NAMES, LOSSES, MODELS, OPTIMISERS, SCHEDULES
 from mnist_sgd.config.train_config import TrainConfig
-from mnist_sgd.datasets.registry import DATASETS
+from mnist_sgd.datasets.registry import DATASETS, is_dataset_path
 from mnist_sgd.errors import ConfigError
 
 if TYPE_CHECKING:
     import torch
 
-    from mnist_sgd.datasets import MnistData
+    from mnist_sgd.datasets import DataOptions, MnistData
     from mnist_sgd.runs import Checkpoint, RunTrainer
 
 EXAMPLES = """examples:
@@ -34,7 +34,11 @@ EXAMPLES = """examples:
 # flag -> (the names it takes, help); the default shown is the seed's (TrainConfig()).
 # Every flag is the TrainConfig field of its name: TrainConfig checks the values.
 CHOICE_FLAGS = {
-    "dataset": (tuple(DATASETS), "dataset"),
+    "dataset": (
+        (*DATASETS, "PATH"),
+        "dataset: a name, or a path to your own (a folder of class folders, a Kaggle CSV, "
+        "a folder of IDX files)",
+    ),
     "model": (tuple(MODELS), "model"),
     "loss": (tuple(LOSSES), "loss (mnist_loss and bce: two classes, one output)"),
     "opt": (tuple(OPTIMISERS), "optimiser (basic: the book's BasicOptim, plain steps)"),
@@ -97,6 +101,13 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
         help="continue an interrupted run (with --epochs N: train it on to N epochs)",
     )
     p.add_argument(
+        "--init-from",
+        type=folder,
+        metavar="RUN",
+        help="fine-tune: start from RUN's trained weights (the same --model; a new last layer "
+        "when the classes differ)",
+    )
+    p.add_argument(
         "--dry-run", action="store_true", help="one batch of each split, for smoke tests"
     )
     p.add_argument(
@@ -134,6 +145,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         for f in fields(TrainConfig)
         if getattr(args, f.name, None) is not None
     }
+    if "dataset" in given and is_dataset_path(given["dataset"]):  # run.json holds where it is
+        given["dataset"] = str(Path(given["dataset"]).expanduser().resolve())
     try:
         return replace(base, **given)
     except ConfigError as error:
@@ -153,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     from mnist_sgd.config.build import resolve_device
 
     resuming = args.resume is not None
+    if args.init_from is not None and (resuming or args.nproc is not None):
+        raise ConfigError("init_from", "argument --init-from: not with --resume or --nproc")
     config: Any = None if resuming else config_from_args(args)
     device = resolve_device(args.device)
     run_dir = args.resume if resuming else args.out or runs.default_run_dir(config)
@@ -178,15 +193,29 @@ def run(args: argparse.Namespace) -> int:
             checkpoint = None
         if args.dry_run:
             config = replace(config, epochs=1, bs=min(config.bs, 64))
-        data = load_data(config.dataset, args)
+        data = load_data(config.dataset, args, run_dir if resuming else None)
         return train_into(run_dir, config, data, device, args, checkpoint)
 
 
-def load_data(name: str, args: argparse.Namespace) -> MnistData:
+def load_data(name: str, args: argparse.Namespace, resumed: Path | None = None) -> MnistData:
+    """The dataset; a resumed run's own set is split again as its ``run.json`` records."""
     from mnist_sgd.datasets import load_dataset
 
-    data = load_dataset(name, data_options(args, progress=not args.quiet))
+    options = data_options(args, progress=not args.quiet)
+    if resumed is not None and args.valid_pct is None:
+        options = recorded_split(resumed, options)
+    data = load_dataset(name, options)
     return data.head(64) if args.dry_run else data
+
+
+def recorded_split(run_dir: Path, options: DataOptions) -> DataOptions:
+    """``options`` with the ``valid_pct`` and ``split_seed`` a run's ``run.json`` records."""
+    from mnist_sgd.runs.info import read_run_info
+
+    recorded = read_run_info(run_dir).get("data") or {}
+    if recorded.get("valid_pct") is None:
+        return options
+    return replace(options, valid_pct=recorded["valid_pct"], split_seed=recorded["split_seed"])
 
 
 def train_into(
@@ -203,6 +232,8 @@ def train_into(
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
     trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint)
+    if args.init_from is not None and (note := trainer.start_from(args.init_from)):
+        print(note, file=sys.stderr)
     if not trainer.writer:
         args.quiet = True  # rank 0 speaks for all workers
     say_resuming(args, run_dir, config, checkpoint)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from mnist_sgd.config import registry
-from mnist_sgd.datasets.registry import get_info
+from mnist_sgd.datasets.registry import get_info, is_dataset_path
 from mnist_sgd.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -99,7 +99,8 @@ def check(config: TrainConfig) -> None:
                     f.name, f"{f.name} must be a finite number, got {value}"
                 ) from None
     try:
-        info = get_info(config.dataset)
+        # a user's set (a path) has its classes checked once loaded, by build.make_dls
+        info = None if is_dataset_path(config.dataset) else get_info(config.dataset)
     except ValueError as error:
         raise ConfigError("dataset", str(error)) from None
     for name in registry.KINDS:
@@ -121,4 +122,5 @@ def check(config: TrainConfig) -> None:
             "opt 'basic' (the book's BasicOptim) has no momentum or weight decay; "
             "drop --mom/--wd or use --opt sgd",
         )
-    config.check_classes(len(info.classes), config.dataset)
+    if info is not None:
+        config.check_classes(len(info.classes), config.dataset)

@@ -41,6 +41,8 @@ class DataOptions:
             ``fashion-mnist/<name>.gz``); used instead of the official URLs.
         offline: forbid the network (a folder or ``file://`` mirror is still used).
         progress: called with ``(what, done_bytes, total_bytes or None)`` during downloads.
+        valid_pct: a user's set without a validation split (``load_dataset`` of a path)
+            keeps this share of its items for validation, chosen by ``split_seed``.
     """
 
     path: Path | None = None
@@ -48,6 +50,8 @@ class DataOptions:
     mirror: str | None = None
     offline: bool = False
     progress: Progress | None = None
+    valid_pct: float = 0.2
+    split_seed: int = 42
 
     def resolved_cache_dir(self) -> Path:
         """The cache folder these options point at (not created here)."""
@@ -69,6 +73,9 @@ class MnistData:
         valid_images: ``(n_valid, 28, 28) uint8`` (MNIST_SAMPLE's ``valid/``; the
             official 10,000-image test set for the other datasets).
         valid_labels: ``(n_valid,) int64``.
+        source: a user's set: the path it was read from ("" for a registry name).
+        digest: a user's set: SHA-256 of its decoded pixels and labels ("": the registry's).
+        valid_pct, split_seed: a user's set split here (``DataOptions``); None: its own split.
     """
 
     name: str
@@ -77,6 +84,10 @@ class MnistData:
     train_labels: Tensor
     valid_images: Tensor
     valid_labels: Tensor
+    source: str = ""
+    digest: str = ""
+    valid_pct: float | None = None
+    split_seed: int | None = None
 
     def head(self, n_train: int, n_valid: int | None = None) -> MnistData:
         """The first ``n_train`` training and ``n_valid`` (default ``n_train``) validation items."""

@@ -31,8 +31,11 @@ ImageSource = Callable[[int], tuple[str, bytes]]
 """``source(i) -> (name, bytes)``: the i-th image's name (for errors) and encoded bytes."""
 
 
-def decode_images(count: int, source: ImageSource) -> np.ndarray:
+def decode_images(count: int, source: ImageSource, *, fit: bool = False) -> np.ndarray:
     """Decode ``count`` images, ``source(i)`` giving the i-th; return ``(count, 28, 28) uint8``.
+
+    ``fit``: an image of another size or mode is made grayscale and resized to 28x28
+    (a user's own set) instead of refused.
 
     Raises:
         DataError: naming the first file that is not a 28x28 grayscale image.
@@ -42,14 +45,22 @@ def decode_images(count: int, source: ImageSource) -> np.ndarray:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         for i in range(count):
             name, data = source(i)
-            out[i] = _decode(data, name)
+            out[i] = _decode(data, name, fit)
     return out
 
 
-def _decode(data: bytes, name: str) -> np.ndarray:
-    """One image: header, size and mode checked, then the pixels."""
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Decode one 28x28 grayscale image to ``(28, 28) uint8``."""
+    return decode_images(1, lambda _: (name, data))[0]
+
+
+def _decode(data: bytes, name: str, fit: bool = False) -> np.ndarray:
+    """One image: header, size and mode checked (or fitted), then the pixels."""
     try:
         with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as image:
+            if fit and (image.size != (SIDE, SIDE) or image.mode != "L"):
+                fitted = image.convert("L").resize((SIDE, SIDE), Image.Resampling.LANCZOS)
+                return np.frombuffer(fitted.tobytes(), np.uint8).reshape(SIDE, SIDE)
             if image.size != (SIDE, SIDE) or image.mode != "L":
                 width, height = image.size
                 raise DataError(
@@ -69,10 +80,11 @@ def _decode(data: bytes, name: str) -> np.ndarray:
 
 
 _SOURCE: ImageSource | None = None  # what forked workers decode (inherited, never pickled)
+_FIT = False  # and whether they fit other sizes to 28x28
 _FORK_LOCK = threading.Lock()
 
 
-def parallel_decode(count: int, source: ImageSource) -> np.ndarray:
+def parallel_decode(count: int, source: ImageSource, *, fit: bool = False) -> np.ndarray:
     """:func:`decode_images` spread over the cores (forked workers, Linux only) when worth it.
 
     Returns:
@@ -80,18 +92,18 @@ def parallel_decode(count: int, source: ImageSource) -> np.ndarray:
     """
     workers = min(_cpu_count(), count // MIN_IMAGES_PER_WORKER)
     if workers < 2 or sys.platform != "linux":
-        return decode_images(count, source)
-    global _SOURCE
+        return decode_images(count, source, fit=fit)
+    global _SOURCE, _FIT
     bounds = np.linspace(0, count, workers * 2 + 1, dtype=np.int64).tolist()
     with _FORK_LOCK:  # one source at a time, should two threads load at once
-        _SOURCE = source
+        _SOURCE, _FIT = source, fit
         try:
             with multiprocessing.get_context("fork").Pool(workers, _plain_signals) as pool:
                 parts = pool.map(_decode_range, itertools.pairwise(bounds))
                 pool.close()  # a clean end: terminate() can miss a worker still starting,
                 pool.join()  # which then waits on the queue's lock forever
         finally:
-            _SOURCE = None
+            _SOURCE, _FIT = None, False
     return np.concatenate(parts) if parts else np.empty((0, SIDE, SIDE), np.uint8)
 
 
@@ -112,7 +124,7 @@ def _decode_range(bounds: tuple[int, int]) -> np.ndarray:
     start, stop = bounds
     source = _SOURCE
     assert source is not None, "parallel_decode sets the source before forking"
-    return decode_images(stop - start, lambda i: source(start + i))
+    return decode_images(stop - start, lambda i: source(start + i), fit=_FIT)
 
 
 def _cpu_count() -> int:

@@ -27,7 +27,8 @@ from mnist_sgd.datasets.checks import check_content, is_official
 from mnist_sgd.datasets.folders import read_png_archive
 from mnist_sgd.datasets.idx import read_idx_dataset
 from mnist_sgd.datasets.layout import download_path, tensor_cache_path
-from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile, get_info
+from mnist_sgd.datasets.own import load_own
+from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile, get_info, is_dataset_path
 from mnist_sgd.datasets.sources import (
     LocalCopy,
     Tensors,
@@ -41,7 +42,10 @@ from mnist_sgd.errors import DataError
 
 
 def load_dataset(name: str, options: DataOptions = DEFAULT_OPTIONS) -> MnistData:
-    """Load ``name`` (``mnist_sample``, ``mnist``, ``mnist_png``, ``fashion_mnist``) as tensors.
+    """Load ``name`` (``mnist_sample``, ``mnist``, ``mnist_png``, ``fashion_mnist``, or a path).
+
+    A path is a user's own set (:mod:`mnist_sgd.datasets.own`: class folders, a
+    Kaggle CSV, IDX files), split by ``options.valid_pct`` when it has no split.
 
     Sources, in order: ``options.path`` (read in place), the tensor cache, the
     download cache, ``options.mirror``, the official URL. Whatever the source,
@@ -55,8 +59,10 @@ def load_dataset(name: str, options: DataOptions = DEFAULT_OPTIONS) -> MnistData
         ValueError: an unknown name (the message lists the valid ones).
         DataError: the data is missing, corrupt, or cannot be downloaded.
     """
-    info = get_info(name)
     remove_dead_temps(options.resolved_cache_dir())
+    if is_dataset_path(name):
+        return load_own(Path(name), options)
+    info = get_info(name)
     cache_file = tensor_cache_path(options.resolved_cache_dir(), info)
     if options.path is not None:
         return _as_data(info, _load_local(info, find_local(info, Path(options.path)), cache_file))

@@ -17,8 +17,10 @@ checksum guard it:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
@@ -218,10 +220,24 @@ _ALL = (
 DATASETS: Mapping[str, DatasetInfo] = MappingProxyType({info.name: info for info in _ALL})
 
 
+def is_dataset_path(name: str) -> bool:
+    """True when ``name`` is a user's set given by its path, not a registry name.
+
+    A path holds a ``/`` (or the OS's separator), ends in ``.csv``, or exists; a
+    registry name always wins.
+    """
+    if name in DATASETS:
+        return False
+    return "/" in name or os.sep in name or name.lower().endswith(".csv") or Path(name).exists()
+
+
 def get_info(name: str) -> DatasetInfo:
     """The registry entry for ``name``; ``ValueError`` listing the valid names otherwise."""
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
         valid = ", ".join(DATASETS)
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {valid}") from None
+        raise ValueError(
+            f"unknown dataset {name!r}; choose one of: {valid}, or give a path "
+            "(a folder of class folders, a Kaggle CSV, a folder of IDX files)"
+        ) from None

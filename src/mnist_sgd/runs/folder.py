@@ -62,8 +62,9 @@ def writing(run_dir: Path, *, create: bool = True, writer: bool = True) -> Itera
 
 
 def default_run_dir(config: TrainConfig, root: Path = Path("runs")) -> Path:
-    """``runs/DATASET-MODEL-YYYYmmdd-HHMMSS``."""
-    return root / f"{config.dataset}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/DATASET-MODEL-YYYYmmdd-HHMMSS`` (a dataset given as a path: its stem)."""
+    name = Path(config.dataset).stem or "data"
+    return root / f"{name}-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def check_new(run_dir: Path) -> None:
@@ -207,7 +208,36 @@ def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict
         metrics=[m.__name__ for m in learn.metrics],
         train=config.to_dict(),
         sizes={"train": len(data.train_labels), "valid": len(data.valid_labels)},
+        data=data_source(data),
     )
+
+
+def data_source(data: MnistData) -> dict[str, Any] | None:
+    """Where a user's set came from and how it was split (None: a registry dataset)."""
+    if not data.source:
+        return None
+    return {
+        "source": data.source,
+        "content_sha256": data.digest,
+        "valid_pct": data.valid_pct,
+        "split_seed": data.split_seed,
+    }
+
+
+def start_from_weights(learn: Learner, weights: dict[str, torch.Tensor], source: Path) -> list[str]:
+    """Load ``weights`` into ``learn.model`` where the shapes agree; the names kept fresh.
+
+    Raises:
+        ModelFileError: the names differ (another architecture).
+    """
+    state = learn.model.state_dict()
+    if set(state) != set(weights):
+        raise ModelFileError(f"{source}: weights of another architecture; give the same --model")
+    fresh = [name for name, value in state.items() if weights[name].shape != value.shape]
+    taken = {name: weights[name].to(state[name].dtype) for name in state if name not in fresh}
+    learn.model.load_state_dict({**state, **taken})
+    learn.initial_state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+    return fresh
 
 
 class RunTrainer:
@@ -279,6 +309,34 @@ class RunTrainer:
             found.append(draw_curves(self.run_dir, self.history))
         self.warnings = [warning for warning in found if warning is not None]
         return self.history
+
+    def start_from(self, source_run: Path) -> str | None:
+        """Fine-tuning: start from ``source_run``'s trained weights (the same architecture).
+
+        Weights whose shape differs (the last layer, when the classes differ) keep their
+        fresh initialisation; ``init.safetensors`` records the weights the fit starts from.
+
+        Returns:
+            One line saying which layers start fresh, or None when every weight was taken.
+        """
+        from mnist_sgd.runs.tensors import read_tensors
+
+        source_run = Path(source_run)
+        info = read_run_info(source_run)
+        if info["model"].get("name") != self.config.model:
+            raise ModelFileError(
+                f"{source_run}: its model is {info['model'].get('name')!r}, not "
+                f"{self.config.model!r}; --init-from needs the same --model"
+            )
+        weights, _ = read_tensors(source_run / MODEL_FILE)
+        fresh = start_from_weights(self.learn, weights, source_run / MODEL_FILE)
+        self.info = {**self.info, "init_from": str(source_run.resolve())}
+        if not fresh:
+            return None
+        return (
+            f"starting from {source_run}; new {', '.join(fresh)} for "
+            f"{len(self.info['classes'])} classes (the run had {len(info['classes'])})"
+        )
 
     def _restore(self, checkpoint: Checkpoint) -> None:
         """Load the checkpoint into the learner after checking it fits this run's model."""

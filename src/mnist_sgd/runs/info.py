@@ -138,6 +138,7 @@ def describe_run(
     metrics: list[str],
     train: dict[str, Any] | None = None,
     sizes: dict[str, int] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``run.json`` facts (no status yet): all that is needed to rebuild and evaluate a model.
 
@@ -145,6 +146,7 @@ def describe_run(
         model: ``{"name", "n_out", "kwargs", "flat", "parameters"}``; ``flat`` says whether it
             takes ``(n, 784)`` rows (else ``(n, 1, 28, 28)`` images).
         train: the ``TrainConfig`` as a dict, when the run can be resumed or retrained.
+        data: a user's set (a path): ``{"source", "content_sha256", "valid_pct", "split_seed"}``.
     """
     import platform
 
@@ -175,4 +177,5 @@ def describe_run(
             "python": platform.python_version(),
         },
         "sizes": sizes,
+        "data": data,
     }

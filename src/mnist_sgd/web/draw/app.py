@@ -15,8 +15,11 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.predict.image_files import png_bytes
 from mnist_sgd.runs import Run, load_run
+from mnist_sgd.web.draw.collect import CollectError, Collector
 from mnist_sgd.web.shared import openapi as doc
+from mnist_sgd.web.shared.body import read_upload
 from mnist_sgd.web.shared.images import (
     finite,
     linear_weights,
@@ -28,6 +31,7 @@ from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
     Workers,
+    error_text,
     predict_upload,
     starlette_app,
     static_page,
@@ -43,12 +47,14 @@ def create_app(
     max_pixels: int = MAX_PIXELS,
     allowed_hosts: list[str] | None = None,
     workers: int | None = None,
+    collect: Collector | None = None,
 ) -> Starlette:
     """The web app for the run in ``run_dir`` (loaded once, here).
 
     ``allowed_hosts``: accepted ``Host`` headers (None: any); the CLI passes the loopback
     names when it binds to loopback, which stops DNS rebinding. ``workers``: predictions
-    computed at once (None: one per CPU core).
+    computed at once (None: one per CPU core). ``collect``: where ``POST /api/collect``
+    saves drawings (None: that route answers 404).
     """
     workers = workers or os.cpu_count() or 1
     if max_body < 1 or max_pixels < 1 or workers < 1:
@@ -60,6 +66,7 @@ def create_app(
     app = starlette_app(routes(), allowed_hosts)
     app.state.run, app.state.max_body, app.state.max_pixels = run, max_body, max_pixels
     app.state.workers = Workers(workers)
+    app.state.collect = collect
     return app
 
 
@@ -102,9 +109,34 @@ async def predict(request: Request) -> Response:
 
 
 async def info(request: Request) -> Response:
-    """The run's summary: dataset, model, accuracy, per-epoch history."""
+    """The run's summary: dataset, model, accuracy, per-epoch history; whether it collects."""
     run = request.app.state.run
-    return JSONResponse(run_summary(run, plot_names(run)))
+    return JSONResponse(
+        {**run_summary(run, plot_names(run)), "collect": request.app.state.collect is not None}
+    )
+
+
+async def collect(request: Request) -> Response:
+    """Save the posted drawing, as the 28x28 picture the model sees, under ``?label=``."""
+    state = request.app.state
+    if state.collect is None:
+        raise HTTPException(404, "not collecting: start the server with --collect DIR")
+    label = request.query_params.get("label", "")
+    if label not in state.run.classes:
+        raise HTTPException(422, f"label {label!r} is not one of the run's classes")
+    data = await read_upload(request, state.max_body)
+
+    def save() -> str:
+        seen = seen_image(data, max_pixels=state.max_pixels)
+        return str(state.collect.save(label, png_bytes(seen)))
+
+    try:
+        path = await state.workers.call(save)
+    except CollectError as error:
+        raise HTTPException(409, error_text(error)) from None
+    except MnistSgdError as error:
+        raise HTTPException(400, error_text(error)) from None
+    return JSONResponse({"saved": path, "label": label}, headers={"cache-control": "no-store"})
 
 
 async def weights(request: Request) -> Response:
@@ -171,6 +203,20 @@ def routes() -> list[BaseRoute]:
             errors=doc.PREDICT_ERRORS,
         ),
         doc.ApiRoute("GET /api/info", info, description=INFO_TEXT),
+        doc.ApiRoute(
+            "POST /api/collect",
+            collect,
+            description="Save the drawing (as the 28x28 picture the model sees) as a PNG in "
+            "the --collect folder, under the class given as ?label=.",
+            body=doc.IMAGE_BODY,
+            ok=(200, "where it was saved", json_object),
+            errors={
+                400: "no usable image",
+                404: "the server is not collecting",
+                409: "the folder is full",
+                422: "the label is not one of the run's classes",
+            },
+        ),
         doc.ApiRoute(
             "GET /api/weights",
             weights,

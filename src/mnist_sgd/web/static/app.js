@@ -161,6 +161,37 @@
     setStatus("");
   }
 
+  // --collect: the drawing (as the model sees it) saved under the picked class.
+  function setUpCollect(classes) {
+    const picker = $("collect-label");
+    picker.replaceChildren(...classes.map((name) => new Option(name, name)));
+    $("collect-block").hidden = false;
+    $("collect-save").addEventListener("click", saveDrawing);
+  }
+
+  // Its own status line: a prediction answering after the save must not wipe it.
+  function setCollectStatus(text, isError) {
+    $("collect-status").textContent = text;
+    $("collect-status").classList.toggle("error", isError);
+  }
+
+  async function saveDrawing() {
+    if (!state.strokes.length) { setCollectStatus("draw a digit first", true); return; }
+    const label = $("collect-label").value;
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+    let answer;
+    try {
+      const response = await fetch(`/api/collect?label=${encodeURIComponent(label)}`,
+        { method: "POST", body: blob, headers: { "Content-Type": "image/png" } });
+      answer = await response.json();
+      if (!response.ok) throw new Error(answer.error || `the server answered ${response.status}`);
+    } catch (error) {
+      setCollectStatus(`not saved: ${error.message}`, true);
+      return;
+    }
+    setCollectStatus(`saved as ${label}: ${answer.saved}`, false);
+  }
+
   async function upload(file) {
     if (!file) return;
     startOver();
@@ -294,6 +325,7 @@
     ], true);
     showPlotLinks(info.plots || []);
     if (info.has_weights) loadWeights();
+    if (info.collect) setUpCollect(info.classes);
   }
 
   function showFacts(info) {

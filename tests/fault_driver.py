@@ -77,7 +77,7 @@ def child(request: dict[str, Any], data_file: str) -> int:
     proxy = PausingOs(request.get("pause"))
     files.os = proxy  # type: ignore[assignment]
     data = load_subset(data_file)
-    cli_train.load_data = lambda name, args: data  # type: ignore[assignment]
+    cli_train.load_data = lambda name, args, resumed=None: data  # type: ignore[assignment]
     original = runs.StopOnRequest.after_batch
 
     def after_batch(self: runs.StopOnRequest, learn: Any) -> None:

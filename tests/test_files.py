@@ -323,7 +323,7 @@ def test_remove_stale_temps(tmp_path: Path) -> None:
 def cli_train(argv: list[str], data: Any, monkeypatch: pytest.MonkeyPatch) -> int:
     import mnist_sgd.cli.train as cli_train_module
 
-    monkeypatch.setattr(cli_train_module, "load_data", lambda name, args: data)
+    monkeypatch.setattr(cli_train_module, "load_data", lambda name, args, resumed=None: data)
     return cli.main(argv)
 
 

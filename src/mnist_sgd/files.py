@@ -157,3 +157,28 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def write_new(folder: str | os.PathLike[str], data: bytes, names: Iterator[str]) -> Path:
+    """Write ``data`` as a new file in ``folder`` under the first of ``names`` that is free.
+
+    Written whole and synced under a temporary name, then hard-linked into place: the file
+    appears complete or not at all, and never replaces another one. Returns its path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".tmp-", delete=False) as handle:
+        temp = Path(handle.name)
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        for name in names:
+            try:
+                os.link(temp, folder / name)
+                return folder / name
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"{folder}: no free name for a new file")
+    finally:
+        temp.unlink(missing_ok=True)

@@ -128,7 +128,7 @@ async def collect(request: Request) -> Response:
 
     def save() -> str:
         seen = seen_image(data, max_pixels=state.max_pixels)
-        return str(state.collect.save(label, png_bytes(seen)))
+        return str(state.collect.add(label, png_bytes(seen)))
 
     try:
         path = await state.workers.call(save)

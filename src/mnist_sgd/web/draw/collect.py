@@ -11,13 +11,13 @@ final name, which fails rather than replace another file; the folder holds at mo
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.files import write_new
 
 MAX_FILES = 2_000
 MAX_BYTES = 20 * 1024 * 1024
@@ -38,7 +38,7 @@ class Collector:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _counter: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
-    def save(self, label: str, png: bytes) -> Path:
+    def add(self, label: str, png: bytes) -> Path:
         """Write ``png`` as a new file in ``folder/<label>/``; the path written."""
         if label not in self.classes:
             raise CollectError(f"label {label!r} is not one of the run's classes: {self.classes}")
@@ -57,19 +57,5 @@ class Collector:
         return len(sizes), sum(sizes)
 
     def _write_new(self, folder: Path, data: bytes) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        temp = folder / f".tmp-{os.getpid()}-{next(self._counter)}"
-        with temp.open("xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            while True:
-                target = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter)}.png"
-                try:
-                    os.link(temp, target)  # never over another file
-                    return target
-                except FileExistsError:
-                    continue
-        finally:
-            temp.unlink(missing_ok=True)
+        stamps = (f"{time.strftime('%Y%m%d-%H%M%S')}-{n}.png" for n in self._counter)
+        return write_new(folder, data, stamps)  # never over another file

@@ -17,7 +17,13 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "seed_walkthrough.ipynb"
+NOTEBOOK = (
+    Path(__file__).resolve().parents[2]
+    / "src"
+    / "mnist_sgd"
+    / "notebooks"
+    / "seed_walkthrough.ipynb"
+)
 
 
 def outputs_text(nb: nbformat.NotebookNode) -> str:

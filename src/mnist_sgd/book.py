@@ -5,7 +5,8 @@ the names the chapter uses, each doing what the chapter asks of it:
 
 - modules: ``torch``, ``nn``, ``F``, ``matplotlib``, ``plt``, ``np``, ``pd`` (pandas, from the
   ``[notebook]`` extra), ``string``; ``array`` (NumPy's), ``Image`` (PIL's), ``Path`` with
-  ``.ls()`` (patched on as fastcore does) returning an ``L`` (:mod:`mnist_sgd.foundation`);
+  ``.ls()`` returning an ``L`` and fastcore's ``Path('train')`` repr (both patched on as
+  fastcore does; :mod:`mnist_sgd.foundation`);
 - data: ``URLs.MNIST_SAMPLE`` and ``untar_data`` (through the data layer: cache, mirror,
   checksums, honouring ``MNIST_SGD_MIRROR`` and ``MNIST_SGD_CACHE``), ``first``, ``tensor``,
   ``to_np``, ``DataLoader``, ``DataLoaders``;
@@ -47,7 +48,7 @@ from mnist_sgd.core.optim import SGD
 from mnist_sgd.datasets import DataOptions, MnistData, fetch, load_dataset
 from mnist_sgd.datasets.base import CACHE_ENV, MIRROR_ENV
 from mnist_sgd.datasets.registry import DATASETS, get_info
-from mnist_sgd.foundation import L, first, gv, ls, tensor, to_np
+from mnist_sgd.foundation import L, first, gv, ls, path_repr, tensor, to_np
 from mnist_sgd.pictures.interpret import Interpretation
 from mnist_sgd.pictures.show import plot_function, show_image
 from mnist_sgd.runs.export import load_learner
@@ -59,7 +60,9 @@ try:
 except ImportError:  # the [notebook] extra brings it; say so where the chapter reaches for it
     pd = ModuleType("pandas", "pandas is missing: pip install 'mnist-sgd[notebook]'")
 
-Path.ls = ls  # type: ignore[attr-defined]  # fastcore patches it on the same way
+# fastcore patches both on the same way: path.ls(), and Path('valid') once Path.BASE_PATH is set
+Path.ls = ls  # type: ignore[attr-defined]
+Path.__repr__ = path_repr  # type: ignore[method-assign,assignment]
 
 
 class Learner(_Learner):

@@ -2,7 +2,8 @@
 
 Each does what the chapter asks of it and no more: ``L`` (fastcore's list, as far as
 ``(#n) [...]``, ``.sorted()`` and ``.itemgot(i)``), ``ls`` (``Path.ls()``: an ``L`` of a
-folder's entries), ``first``, ``tensor`` (also from a PIL image), ``to_np`` and fastbook's
+folder's entries), ``path_repr`` (``Path('train/3/10.png')``, relative to ``Path.BASE_PATH``
+once the chapter sets it), ``first``, ``tensor`` (also from a PIL image), ``to_np`` and fastbook's
 ``gv`` (a graphviz diagram). They stand beside the book's scope, not in the library.
 """
 
@@ -49,6 +50,14 @@ class L(list[Any]):
 def ls(self: Path) -> L:
     """``path.ls()``: the folder's entries as an ``L``, in the file system's order, as fastcore."""
     return L(self.iterdir())
+
+
+def path_repr(self: Path) -> str:
+    """fastcore's ``repr`` of a ``Path``: ``Path('valid')``, relative to ``Path.BASE_PATH``."""
+    base = getattr(Path, "BASE_PATH", None)
+    if base is not None and self.is_relative_to(base):
+        self = self.relative_to(base)
+    return f"Path({self.as_posix()!r})"
 
 
 def first(items: Iterable[Any]) -> Any:

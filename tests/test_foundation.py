@@ -12,7 +12,17 @@ import torch
 from PIL import Image
 
 from mnist_sgd import foundation
-from mnist_sgd.foundation import MISSING_DOT, L, first, gv, ls, path_repr, tensor, to_np
+from mnist_sgd.foundation import (
+    MISSING_DOT,
+    L,
+    MissingModule,
+    first,
+    gv,
+    ls,
+    path_repr,
+    tensor,
+    to_np,
+)
 
 
 def test_l_shows_its_length_and_ten_items_sorts_and_gets_items() -> None:
@@ -55,3 +65,9 @@ def test_gv_without_dot_shows_one_line_then_the_source(monkeypatch: pytest.Monke
 def test_gv_with_dot_draws_svg() -> None:
     pytest.importorskip("graphviz")
     assert "<svg" in gv("init->predict")._repr_mimebundle_()["image/svg+xml"]
+
+
+def test_a_missing_optional_package_says_what_to_install_when_used() -> None:
+    pd = MissingModule("pandas", "pip install 'mnist-sgd[notebook]'")
+    with pytest.raises(ModuleNotFoundError, match=r"pandas is missing; install it with: pip"):
+        pd.DataFrame([[1]])

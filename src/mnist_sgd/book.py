@@ -31,7 +31,6 @@ from __future__ import annotations
 import os
 import string
 from pathlib import Path
-from types import ModuleType
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -48,7 +47,7 @@ from mnist_sgd.core.optim import SGD
 from mnist_sgd.datasets import DataOptions, MnistData, fetch, load_dataset
 from mnist_sgd.datasets.base import CACHE_ENV, MIRROR_ENV
 from mnist_sgd.datasets.registry import DATASETS, get_info
-from mnist_sgd.foundation import L, first, gv, ls, path_repr, tensor, to_np
+from mnist_sgd.foundation import L, MissingModule, first, gv, ls, path_repr, tensor, to_np
 from mnist_sgd.pictures.interpret import Interpretation
 from mnist_sgd.pictures.show import plot_function, show_image
 from mnist_sgd.runs.export import load_learner
@@ -58,7 +57,7 @@ from mnist_sgd.verbs import fit_one_cycle as _fit_one_cycle
 try:
     import pandas as pd
 except ImportError:  # the [notebook] extra brings it; say so where the chapter reaches for it
-    pd = ModuleType("pandas", "pandas is missing: pip install 'mnist-sgd[notebook]'")
+    pd = MissingModule("pandas", "pip install 'mnist-sgd[notebook]'")
 
 # fastcore patches both on the same way: path.ls(), and Path('valid') once Path.BASE_PATH is set
 Path.ls = ls  # type: ignore[attr-defined]

@@ -2,9 +2,10 @@
 
 Each does what the chapter asks of it and no more: ``L`` (fastcore's list, as far as
 ``(#n) [...]``, ``.sorted()`` and ``.itemgot(i)``), ``ls`` (``Path.ls()``: an ``L`` of a
-folder's entries), ``path_repr`` (``Path('train/3/10.png')``, relative to ``Path.BASE_PATH``
-once the chapter sets it), ``first``, ``tensor`` (also from a PIL image), ``to_np`` and fastbook's
-``gv`` (a graphviz diagram). They stand beside the book's scope, not in the library.
+folder's entries), ``path_repr`` (``Path('train/3/10.png')``, relative to
+``Path.BASE_PATH`` once the chapter sets it), ``first``, ``tensor`` (also from a PIL
+image), ``to_np``, fastbook's ``gv`` (a graphviz diagram), and ``MissingModule`` (an
+optional package's stand-in). They stand beside the book's scope, not in the library.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,18 @@ MISSING_DOT = (
     "conda install graphviz)"
 )
 MISSING_GRAPHVIZ = "gv: the graphviz package is missing; pip install 'mnist-sgd[notebook]'"
+
+
+class MissingModule(ModuleType):
+    """Stands in for an optional package: any use raises ``ModuleNotFoundError`` saying what
+    to install (``pd.DataFrame`` without pandas)."""
+
+    def __init__(self, name: str, install: str) -> None:
+        super().__init__(name)
+        self.install = install
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise ModuleNotFoundError(f"{self.__name__} is missing; install it with: {self.install}")
 
 
 class L(list[Any]):

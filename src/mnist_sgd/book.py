@@ -85,10 +85,10 @@ class URLs:
 def untar_data(url: str) -> Path:
     """fastai's ``untar_data``: the archive at ``url`` fetched (or found in the cache or the
     mirror), checked and unpacked by the data layer; returns the folder it unpacks to."""
-    for info in DATASETS.values():
-        if info.archive_root is not None and any(f.url == url for f in info.files):
-            return fetch(info.name, book_options(), extract=True)
-    raise ValueError(f"untar_data knows {URLs.MNIST_SAMPLE!r} only, got {url!r}")
+    archives = {f.url: i.name for i in DATASETS.values() if i.archive_root for f in i.files}
+    if url not in archives:
+        raise ValueError(f"untar_data knows {', '.join(archives)}; got {url!r}")
+    return fetch(archives[url], _options, extract=True)  # the environment as read on import
 
 
 def book_options() -> DataOptions:

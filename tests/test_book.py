@@ -96,6 +96,15 @@ def test_the_book_module_has_the_chapter_in_scope(book_env: None) -> None:
         assert name in ns, name
     for name in ("init_params", "linear1", "mnist_loss", "batch_accuracy", "simple_net"):
         assert name not in ns, f"{name} is the reader's to write"
+    chapter = ("matplotlib", "plt", "np", "array", "pd", "Image", "L", "first", "to_np", "string")
+    for name in (*chapter, "gv", "show_image", "plot_function", "SGD", "accuracy", "untar_data"):
+        assert name in ns, name
+    for name in ("ImageDataLoaders", "vision_learner", "resnet18"):  # see mnist_sgd.book
+        assert name not in ns, name
+    assert ns["untar_data"](ns["URLs"].MNIST_SAMPLE) == ns["path"]
+    with pytest.raises(ValueError, match=r"untar_data knows https://s3\.amazonaws\.com/fast-ai"):
+        ns["untar_data"]("https://example.com/mnist.tgz")
+    assert repr(ns["path"].ls()).startswith("(#3) [Path(")
     assert (ns["path"] / "train" / "3").is_dir() and (ns["path"] / "labels.csv").is_file()
     threes, sevens = ns["threes"], ns["sevens"]
     assert (len(threes), len(sevens)) == (6131, 6265) and threes == sorted(threes)

@@ -26,7 +26,7 @@ LAYERS = [
     ("runs",),
     ("verbs", "web"),
     ("cli",),
-    ("book", "__init__", "__main__"),
+    ("book", "foundation", "__init__", "__main__"),
 ]
 # Imported only inside a running Jupyter kernel, which brings it (callbacks/progress.py).
 UNDECLARED_OK = {"IPython"}
@@ -119,7 +119,8 @@ def test_the_learner_reads_beside_the_chapter() -> None:
 
 def test_every_imported_package_is_declared() -> None:
     project = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["web"]]
+    extras = project["optional-dependencies"]
+    wanted = [*project["dependencies"], *extras["web"], *extras["notebook"]]
     declared = {w.split(";")[0].split(">")[0].split("=")[0].strip().lower() for w in wanted}
     declared |= {"pil"}  # pillow's import name
     declared.add("multipart")  # python-multipart's

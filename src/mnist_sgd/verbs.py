@@ -2,7 +2,9 @@
 
 ``core/learner.py`` stays the loop the chapter writes; what a notebook also asks of a
 learner lives in the modules that own it and is attached here, once, the way fastai grows
-its ``Learner`` (``@patch``): ``learn.lr_find()`` (:mod:`mnist_sgd.callbacks.lr_find`),
+its ``Learner`` (``@patch``): ``learn.fit_one_cycle(n, lr_max)`` (``fit`` under
+:func:`mnist_sgd.core.schedule.one_cycle`), ``learn.lr_find()``
+(:mod:`mnist_sgd.callbacks.lr_find`),
 ``learn.predict(item)`` (:class:`mnist_sgd.predict.predictor.Predictor`),
 ``learn.show_results()`` and ``dls.show_batch()`` (:mod:`mnist_sgd.pictures.interpret`),
 ``learn.export(path)`` (:mod:`mnist_sgd.runs.export`), and in Jupyter a live progress
@@ -23,10 +25,20 @@ from mnist_sgd.callbacks import lr_find as finder
 from mnist_sgd.callbacks.progress import NotebookProgress, in_notebook, notebook_callbacks
 from mnist_sgd.core.data import DataLoaders
 from mnist_sgd.core.learner import Learner
+from mnist_sgd.core.schedule import one_cycle
 from mnist_sgd.predict.image_files import ImageSource
 from mnist_sgd.predict.predictor import Predictor
 
 __all__ = ["Learner"]
+
+
+def fit_one_cycle(self: Learner, n_epoch: int, lr_max: float = 1e-3) -> list[dict[str, float]]:
+    """``fit`` under fastai's 1cycle schedule peaking at ``lr_max`` (fastai's default 1e-3)."""
+    kept, self.lr_schedule = self.lr_schedule, one_cycle
+    try:
+        return Learner.fit(self, n_epoch, lr_max)
+    finally:
+        self.lr_schedule = kept
 
 
 def lr_find(
@@ -84,7 +96,7 @@ def show_batch(self: DataLoaders, n: int = 9, ncols: int = 3) -> Any:
     return draw(self.train, n, ncols, self.vocab)
 
 
-for _verb in (lr_find, predict, show_results, export):
+for _verb in (fit_one_cycle, lr_find, predict, show_results, export):
     setattr(Learner, _verb.__name__, _verb)
 DataLoaders.show_batch = show_batch  # type: ignore[attr-defined]
 if notebook_callbacks not in Learner.default_cbs:

@@ -17,7 +17,13 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "seed_walkthrough.ipynb"
+NOTEBOOK = (
+    Path(__file__).resolve().parents[2]
+    / "src"
+    / "mnist_sgd"
+    / "notebooks"
+    / "seed_walkthrough.ipynb"
+)
 
 
 def outputs_text(nb: nbformat.NotebookNode) -> str:
@@ -55,17 +61,22 @@ def check_outputs(nb: nbformat.NotebookNode) -> None:
         "tensor([0.1000, 0.4000, 0.8000])",
         "tensor(0.4333)",
         "tensor(0.2333)",
+        "(tensor(0.9168), tensor(0.9854), tensor(0.9511))",  # pixel similarity, as the book
+        "tensor([ 6.,  8., 20.])",  # the gradient of (x**2).sum() at [3, 4, 10]
     ):
         assert printed in text
     from PIL import Image
 
     pictures = [Image.open(io.BytesIO(png)) for png in images(nb)]
-    assert len(pictures) >= 12  # 3, 7, mean 3, mean 7, sigmoid, weight change, losses, mistakes
+    assert len(pictures) >= 17  # 3, 7, means, the quadratic's 4 pictures, sigmoid, losses, ...
     assert all(p.width >= 100 and p.height >= 100 for p in pictures)
     tables = fit_tables(nb)
     assert len(tables) == 2  # the nn.Linear Learner (10 epochs) and simple_net (40)
     assert tables[0].count("<tr>") == 1 + 10 and tables[1].count("<tr>") == 1 + 40
     assert "batch_accuracy" in tables[1]
+    fits = [c for c in nb.cells if c.source.split("\n")[-1].startswith("learn.fit(")]
+    assert len(fits) == 2  # and fit returns None, as fastai's: no history under the table
+    assert not any(o.output_type == "execute_result" for c in fits for o in c.outputs)
 
 
 def test_the_notebook_is_saved_executed_and_small() -> None:
@@ -87,6 +98,10 @@ def test_the_notebook_uses_the_book_module_and_the_seeds_code() -> None:
         "train_y = tensor([1]*len(threes) + [0]*len(sevens)).unsqueeze(1)",
         "d1 = DataLoader(ds, batch_size=6, shuffle=True)",
         "learn.fit(40, 0.1)",
+        "def mnist_distance(a,b): return (a-b).abs().mean((-1,-2))",
+        "for ax in axs: show_preds(apply_step(params, False), ax)",
+        "class BasicOptim:",
+        "ds = L(enumerate(string.ascii_lowercase))",
     ):
         assert line in source
 

@@ -4,6 +4,11 @@
 a plain-text twin for consoles and ``nbconvert --to markdown``). A ``Learner``
 made inside a Jupyter kernel gets one by itself (:func:`notebook_callbacks`);
 outside a notebook nothing is shown unless a callback is given.
+
+Epochs are numbered 1..n, as ``learn.history`` records them and as the CLI's table and
+``metrics.jsonl`` do: one numbering wherever a learner meets an epoch number, counted as
+people count epochs ("the 10th epoch" is the last of ``fit(10)``). fastai's table counts
+from 0; that is the one place the book's printed table and ours differ.
 """
 
 from __future__ import annotations
@@ -119,5 +124,5 @@ class NotebookProgress(Callback):
 
 
 def _cell(name: str, value: float) -> str:
-    """An epoch numbered from 1, as the CLI's table does; other values to four places."""
-    return str(int(value) + 1) if name == "epoch" else f"{value:.4f}"
+    """The epoch as recorded (from 1, as the CLI's table); other values to four places."""
+    return str(int(value)) if name == "epoch" else f"{value:.4f}"

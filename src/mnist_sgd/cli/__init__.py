@@ -43,6 +43,7 @@ COMMANDS = (
     "bench",
     "serve",
     "studio",
+    "notebook",
 )
 
 

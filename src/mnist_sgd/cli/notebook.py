@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mnist_sgd.errors import MnistSgdError
+from mnist_sgd.files import atomic_write_bytes
 
 WALKTHROUGH = "seed_walkthrough.ipynb"
 MISSING = "JupyterLab is missing; install it with: pip install 'mnist-sgd[notebook]'"
@@ -47,7 +48,7 @@ def copy_walkthrough(folder: Path) -> Path:
     target = folder / WALKTHROUGH
     if not target.exists():
         source = resources.files("mnist_sgd") / "notebooks" / WALKTHROUGH
-        target.write_bytes(source.read_bytes())
+        atomic_write_bytes(target, source.read_bytes())  # a whole copy or none
     return target
 
 

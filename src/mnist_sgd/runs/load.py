@@ -159,13 +159,17 @@ class Run(Predictor):
         return dict(fresh.state_dict())
 
 
+def load_model(run_dir: Path, info: dict[str, Any]) -> nn.Module:
+    """The model ``info`` (``run.json``) describes, with checked ``model.safetensors`` weights."""
+    model = build_model(info, run_dir / MODEL_FILE, run_dir / RUN_FILE)  # header checked first
+    tensors, _ = read_tensors(run_dir / MODEL_FILE)
+    load_weights(model, tensors, run_dir / MODEL_FILE)
+    return model
+
+
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load a run folder: validate ``run.json``, build the model, load checked weights."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
-    model = build_model(
-        info, run_dir / MODEL_FILE, run_dir / RUN_FILE
-    )  # checked against the file's header first
-    tensors, _ = read_tensors(run_dir / MODEL_FILE)
-    load_weights(model, tensors, run_dir / MODEL_FILE)
+    model = load_model(run_dir, info)
     return Run(run_dir, info, model.to(device).eval(), read_history(run_dir))

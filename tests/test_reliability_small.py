@@ -154,3 +154,17 @@ def test_curves_that_cannot_be_written_are_said_by_train(
     lines = [line for line in done.stderr.splitlines() if "curves" in line]  # --dry-run: chance
     assert len(lines) == 1 and "could not draw the curves into" in lines[0], done.stderr
     assert str(out / "plots" / "history.png") in lines[0] and "No space left" in lines[0]
+
+
+def test_fetch_extract_replaces_a_corrupt_archive_in_the_cache(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 29, 6: ``data fetch --extract`` failed on a corrupt cached archive on every run."""
+    cache = tmp_path / "cache"
+    cached = cache / "downloads" / "mnist_sample.tgz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes((shared_data / "mnist_sample.tgz").read_bytes()[:100_000])
+    args = ["data", "fetch", "mnist_sample", "--extract", "--mirror", str(shared_data)]
+    assert cli.main([*args, "--cache-dir", str(cache)]) == 0, capsys.readouterr().err
+    assert cached.read_bytes() == (shared_data / "mnist_sample.tgz").read_bytes()
+    assert (cache / "extracted" / "mnist_sample" / "labels.csv").is_file()

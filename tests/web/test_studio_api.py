@@ -41,7 +41,7 @@ def client(
     tmp_path_factory: pytest.TempPathFactory, shared_data: Path, sample_cache: Path
 ) -> Iterator[TestClient]:
     app = make_app(tmp_path_factory.mktemp("studio"), shared_data, sample_cache)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers={"x-requested-with": "mnist-sgd"}) as test_client:
         yield test_client
 
 

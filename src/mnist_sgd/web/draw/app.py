@@ -43,12 +43,14 @@ def create_app(
     max_pixels: int = MAX_PIXELS,
     allowed_hosts: list[str] | None = None,
     workers: int | None = None,
+    token: str | None = None,
 ) -> Starlette:
     """The web app for the run in ``run_dir`` (loaded once, here).
 
     ``allowed_hosts``: accepted ``Host`` headers (None: any); the CLI passes the loopback
     names when it binds to loopback, which stops DNS rebinding. ``workers``: predictions
-    computed at once (None: one per CPU core).
+    computed at once (None: one per CPU core). ``token``: what a POST must carry
+    (``web.shared.guard``; the CLI makes one when it binds beyond loopback).
     """
     workers = workers or os.cpu_count() or 1
     if max_body < 1 or max_pixels < 1 or workers < 1:
@@ -57,7 +59,7 @@ def create_app(
             f"{max_pixels}, {workers}"
         )
     run = load_run(run_dir)
-    app = starlette_app(routes(), allowed_hosts)
+    app = starlette_app(routes(), allowed_hosts, token=token)
     app.state.run, app.state.max_body, app.state.max_pixels = run, max_body, max_pixels
     app.state.workers = Workers(workers)
     return app

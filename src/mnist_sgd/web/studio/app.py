@@ -67,10 +67,12 @@ def create_studio_app(
     max_active: int = MAX_ACTIVE,
     allowed_hosts: list[str] | None = None,
     max_body: int = MAX_BODY,
+    token: str | None = None,
 ) -> Starlette:
     """The studio app; trainings write run folders under ``runs_dir``.
 
     ``data_options``: ``DataOptions`` for every dataset (cache folder, mirror, offline).
+    ``token``: what a request that starts, steers or writes must carry (``web.shared.guard``).
     """
     from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import DataOptions
@@ -90,7 +92,7 @@ def create_studio_app(
         studio.shutdown()  # at shutdown (Ctrl-C) every training stops with a checkpoint
 
     statuses: dict[type[Exception], int] = {Unknown: 404, Conflict: 409, Busy: 429}
-    app = starlette_app(routes(), allowed_hosts, lifespan, statuses)
+    app = starlette_app(routes(), allowed_hosts, lifespan, statuses, token)
     app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
     return app
 

@@ -206,7 +206,8 @@ def _check_metrics(
             raise _unrepairable(error) from None
         problem = "was unusable"
     else:
-        if checkpoint is None or len(history) == len(checkpoint[1]["history"]):
+        epochs = history[-1].get("epoch", len(history)) if history else 0
+        if checkpoint is None or epochs == len(checkpoint[1]["history"]):  # read_history thins
             return None
         problem = "was missing epochs"
     write_history(run_dir, checkpoint[1]["history"])

@@ -140,10 +140,22 @@ class Run(Predictor):
     classes: list[str]  # always known: run.json's
 
     def __init__(
-        self, path: Path, info: dict[str, Any], model: nn.Module, history: list[dict[str, float]]
+        self,
+        path: Path,
+        info: dict[str, Any],
+        model: nn.Module,
+        history: list[dict[str, float]] | None = None,
     ) -> None:
         super().__init__(model, list(info["classes"]), loss=info.get("loss", "cross_entropy"))
-        self.path, self.info, self.history = path, info, history
+        self.path, self.info, self._history = path, info, history
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """The per-epoch records, ``metrics.jsonl`` read (checked, thinned) on first use only:
+        ``evaluate`` and ``predict`` never pay for a long one."""
+        if self._history is None:
+            self._history = read_history(self.path)
+        return self._history
 
     def initial_state(self) -> dict[str, Tensor] | None:
         """The weights before training (``init.safetensors``), checked; None if absent.
@@ -172,4 +184,4 @@ def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
     model = load_model(run_dir, info)
-    return Run(run_dir, info, model.to(device).eval(), read_history(run_dir))
+    return Run(run_dir, info, model.to(device).eval())

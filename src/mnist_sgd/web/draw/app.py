@@ -59,6 +59,7 @@ def create_app(
             f"{max_pixels}, {workers}"
         )
     run = load_run(run_dir)
+    _ = run.history  # the page shows it: read (and checked) at start, not at the first visit
     app = starlette_app(routes(), allowed_hosts, token=token)
     app.state.run, app.state.max_body, app.state.max_pixels = run, max_body, max_pixels
     app.state.workers = Workers(workers)
@@ -86,7 +87,7 @@ def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
             "metric": metric,
             "accuracy": final.get(metric),
             "valid_loss": final.get("valid_loss"),
-            "epochs": len(run.history),
+            "epochs": int(run.history[-1].get("epoch", len(run.history))) if run.history else 0,
             "sizes": info.get("sizes"),
             "train": info.get("train"),
             "history": run.history,

@@ -78,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
     sock = listen(args.host, args.port, "use the page")
     where = url(sock, token)
     print(f"serving {args.run_dir} at {where} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    from mnist_sgd.web.shared.head import server_options
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, **server_options())
+    server = uvicorn.Server(config)
     serve_until_ctrl_c(server, sock)
     print("stopped", file=sys.stderr)
     return 0

@@ -67,8 +67,14 @@ def run(args: argparse.Namespace) -> int:
             studio.stop_all()  # Ctrl-C stops the trainings first (each saves a checkpoint)
             super().handle_exit(sig, frame)
 
+    from mnist_sgd.web.shared.head import server_options
+
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        **server_options(),
     )
     serve.serve_until_ctrl_c(StudioServer(config), sock)
     print(

@@ -11,16 +11,25 @@ from typing import Any
 # fast on a machine that other work keeps busy (see src/mnist_sgd/threads.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest
+# The suite sets its own data options: a user's exported MNIST_SGD_MIRROR or MNIST_SGD_CACHE
+# (the README's tour exports one) must not reach the code under test, here or in the
+# processes the tests start. The suite's own knobs stay.
+TEST_KNOBS = {"MNIST_SGD_SHARED_DATA", "MNIST_SGD_FAULT_SEED", "MNIST_SGD_FAULT_KILLS"}
+TEST_KNOBS |= {"MNIST_SGD_WEB_SHOTS"}
+for _name in [n for n in os.environ if n.startswith("MNIST_SGD_") and n not in TEST_KNOBS]:
+    del os.environ[_name]
+
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("MNIST_SGD_SHARED_DATA", REPO.parent / "shared" / "data"))
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The project's local copies of the datasets (``../shared/data``, a mirror-like folder)."""
-    path = REPO.parent / "shared" / "data"
+    """The local copies of the datasets (``../shared/data`` or ``$MNIST_SGD_SHARED_DATA``)."""
+    path = SHARED_DATA
     if not (path / "mnist_sample.tgz").is_file():
         pytest.skip(f"no shared data copy at {path} (see the data README)")
     return path

@@ -129,3 +129,42 @@ def test_the_resume_hint_follows_only_train() -> None:
     assert "--resume" in _one_line(full, "train")
     assert "--resume" not in _one_line(full, "data")
     assert _one_line(full, "data").endswith("free some disk space and run it again")
+
+
+def test_curves_that_cannot_be_written_are_said_by_train(
+    sample_cache: Path, tmp_path: Path
+) -> None:
+    """Issue 29, 5: with the disk full, a detached drawer's error went nowhere and train said 0."""
+    script = (
+        "import errno, sys\n"
+        "from mnist_sgd import cli\n"
+        "from mnist_sgd.pictures import plots\n"
+        "def full(*_):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device', 'history.png')\n"
+        "plots.plot_history = full\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", script, "train", "--dry-run", "--quiet", "--out", str(out),
+         "--cache-dir", str(sample_cache)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "curves" in line]  # --dry-run: chance
+    assert len(lines) == 1 and "could not draw the curves into" in lines[0], done.stderr
+    assert str(out / "plots" / "history.png") in lines[0] and "No space left" in lines[0]
+
+
+def test_fetch_extract_replaces_a_corrupt_archive_in_the_cache(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 29, 6: ``data fetch --extract`` failed on a corrupt cached archive on every run."""
+    cache = tmp_path / "cache"
+    cached = cache / "downloads" / "mnist_sample.tgz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes((shared_data / "mnist_sample.tgz").read_bytes()[:100_000])
+    args = ["data", "fetch", "mnist_sample", "--extract", "--mirror", str(shared_data)]
+    assert cli.main([*args, "--cache-dir", str(cache)]) == 0, capsys.readouterr().err
+    assert cached.read_bytes() == (shared_data / "mnist_sample.tgz").read_bytes()
+    assert (cache / "extracted" / "mnist_sample" / "labels.csv").is_file()

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(
+    os.environ.get(
+        "MNIST_SGD_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+)
 CANVAS = 280  # the page's canvas, in its own pixels
 LINE_WIDTH = 20  # the page's pen (app.js LINE_WIDTH)
 INK = 128  # MNIST pixels at least this bright are traced as strokes

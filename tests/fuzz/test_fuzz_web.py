@@ -56,6 +56,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
 
 def post(client: TestClient, data: bytes, content_type: str) -> None:
     headers = {"content-type": content_type} if content_type else {}
+    headers["x-requested-with"] = "mnist-sgd"  # as the draw page sends a form upload
     with no_hang():
         response = client.post("/api/predict", content=data, headers=headers)
     assert response.status_code in ANSWERS, (response.status_code, response.text[:200])

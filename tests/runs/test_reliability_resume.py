@@ -156,3 +156,48 @@ def test_resume_cleans_temps_at_any_depth(finished: Path, tmp_path: Path, cache:
     assert resume(run_dir, cache, "--epochs", "3") == 0
     assert not any(t.exists() for t in temps)
     assert (run_dir / "keep.safetensors").exists()
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing-epochs"])
+def test_resume_of_a_finished_run_repairs_its_metrics_and_says_so(
+    damage: str,
+    finished: Path,
+    tmp_path: Path,
+    cache: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 29, 4: a corrupt metrics.jsonl was blamed on the model and left corrupt."""
+    run_dir = copy(finished, tmp_path)
+    metrics, model = run_dir / runs.METRICS_FILE, run_dir / runs.MODEL_FILE
+    good, weights = metrics.read_bytes(), model.read_bytes()
+    metrics.write_bytes(b"{not json\n" if damage == "corrupt" else good.splitlines(True)[0])
+    assert resume(run_dir, cache) == 0
+    out = capsys.readouterr().out
+    assert f"its {runs.METRICS_FILE} " in out and "rewritten from the checkpoint" in out, out
+    assert runs.MODEL_FILE not in out, out
+    assert metrics.read_bytes() == good and model.read_bytes() == weights
+    assert len(runs.load_run(run_dir).history) == 2
+
+
+def test_resume_of_a_finished_run_redraws_damaged_curves(
+    finished: Path, tmp_path: Path, cache: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = copy(finished, tmp_path)
+    curves = run_dir / "plots" / "history.png"
+    curves.parent.mkdir()
+    curves.write_bytes(b"\x89PNG\r\n\x1a\n half a picture")
+    assert resume(run_dir, cache) == 0
+    out = capsys.readouterr().out
+    assert "plots/history.png was missing or damaged, drawn again" in out, out
+    assert curves.read_bytes().endswith(b"IEND\xaeB`\x82")
+
+
+def test_resume_of_a_finished_run_without_checkpoint_names_corrupt_metrics(
+    finished: Path, tmp_path: Path, cache: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = copy(finished, tmp_path)
+    (run_dir / runs.CHECKPOINT_FILE).unlink()
+    (run_dir / runs.METRICS_FILE).write_bytes(b"{not json\n")
+    assert resume(run_dir, cache) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and runs.METRICS_FILE in err and runs.MODEL_FILE not in err, err

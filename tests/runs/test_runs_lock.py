@@ -141,3 +141,30 @@ def test_the_holder_record_reads_well_even_when_damaged(tmp_path: Path) -> None:
     assert holder(tmp_path) == "another process (it has not said which yet)"
     tmp_path.joinpath(LOCK_FILE).write_text(f'{{"pid": 42, "host": "h", "since": {time.time()}}}')
     assert holder(tmp_path).startswith("process 42 on host h (since ")
+
+
+@pytest.mark.parametrize("failing", ["pwrite", "ftruncate", "open"])
+def test_a_run_folder_that_cannot_be_created_leaves_nothing_and_names_the_file(
+    failing: str,
+    tmp_path: Path,
+    sample_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 29, 8: out of disk at the lock, the line named no file and ``.lock`` stayed."""
+    import errno
+
+    from mnist_sgd import cli as mnist_cli
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, failing, full)
+    out = tmp_path / "new" / "run"
+    (tmp_path / "new").mkdir()
+    code = mnist_cli.main(["train", *TRAIN, "--out", str(out), "--cache-dir", str(sample_cache)])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1, err
+    assert "No space left on device" in err and str(out / LOCK_FILE) in err, err
+    assert not out.exists() and list((tmp_path / "new").iterdir()) == []

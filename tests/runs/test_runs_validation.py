@@ -169,7 +169,8 @@ def test_crafted_run_folders_give_one_line_in_bounded_memory(
     cases = {
         case: folder
         for case, folder in crafted.items()
-        if not (name == "train --resume" and case.startswith(("deep-metrics", "metrics-")))
+        # train --resume rewrites metrics.jsonl; evaluate and predict never read it (issue 29, 1)
+        if not (name != "serve" and case.startswith(("deep-metrics", "metrics-")))
     }
     results = measure([command(name, folder, digit, sample_cache) for folder in cases.values()])
     assert len(results) == len(cases)

@@ -83,3 +83,23 @@ def test_a_huge_header_gets_a_status_not_a_reset(server: int) -> None:
     request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n"
     reply = exchange(server, request)
     assert re.match(rb"HTTP/1.1 (400|431) ", reply), reply[:200]
+
+
+def test_connections_that_never_finish_their_headers_are_closed(server: int) -> None:
+    """Issue 29, 11: 200 of 200 connections that sent half a head were still open after 8 s."""
+    import time
+
+    socks = [socket.create_connection(("127.0.0.1", server), timeout=30) for _ in range(20)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        started = time.monotonic()
+        for sock in socks:
+            sock.settimeout(15)
+            assert sock.recv(1024) == b""  # closed by the server, not by this timeout
+        assert time.monotonic() - started < 15
+    finally:
+        for sock in socks:
+            sock.close()
+    whole_request = b"GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    assert exchange(server, whole_request).startswith(b"HTTP/1.1 200")

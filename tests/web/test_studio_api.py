@@ -41,7 +41,7 @@ def client(
     tmp_path_factory: pytest.TempPathFactory, shared_data: Path, sample_cache: Path
 ) -> Iterator[TestClient]:
     app = make_app(tmp_path_factory.mktemp("studio"), shared_data, sample_cache)
-    with TestClient(app) as test_client:
+    with TestClient(app, headers={"x-requested-with": "mnist-sgd"}) as test_client:
         yield test_client
 
 
@@ -399,3 +399,13 @@ def test_foreign_hosts_are_refused_and_leaving_stops_trainings(
     # leaving the client ran the app's shutdown: the training stopped with a checkpoint
     assert runs.read_run_info(run_dir)["status"] == "interrupted"
     assert runs.resume_point(run_dir)[1] is not None
+
+
+@pytest.mark.parametrize("opening", [b"[", b'{"a":'])
+def test_a_deeply_nested_body_is_a_400_not_a_traceback(client: TestClient, opening: bytes) -> None:
+    """Issue 29, 2: a RecursionError escaped as a 500 with a traceback in the server log."""
+    closing = b"]" if opening == b"[" else b"}"
+    body = opening * 10_000 + b"1" + closing * 10_000  # under the 64 KiB cap
+    response = client.post("/api/train", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "nests deeper than" in response.json()["error"]

@@ -40,11 +40,14 @@ from mnist_sgd.web.shared.server import STATIC_DIR
 from web_support import SHARED_DATA, mnist, photo_like, png_bytes
 
 PNG = {"content-type": "image/png"}
+PAGE = {"x-requested-with": "mnist-sgd"}  # as the page sends a form upload
 
 
 @pytest.fixture(scope="module")
 def client(web_run: Path) -> TestClient:
-    return TestClient(create_app(web_run, max_body=100_000), raise_server_exceptions=False)
+    return TestClient(
+        create_app(web_run, max_body=100_000), raise_server_exceptions=False, headers=PAGE
+    )
 
 
 @pytest.fixture(scope="module")

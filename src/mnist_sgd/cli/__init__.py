@@ -75,6 +75,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mnist-sgd ARGV``; Ctrl-C or SIGTERM at any moment: one line and exit 130.
+
+    The signals are handled from the first instruction, before torch is imported (a second
+    or more), so an early Ctrl-C is said as a late one is.
+    """
+    try:
+        with _sigterm_as_interrupt():
+            return _main(argv)
+    except KeyboardInterrupt:
+        print("mnist-sgd: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -94,14 +108,10 @@ def _run(args: argparse.Namespace) -> int:
     """``args.run(args)``, its failures turned into one line and an exit code."""
     previous_format, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
-        with _sigterm_as_interrupt():
-            return int(args.run(args))
+        return int(args.run(args))
     except BrokenPipeError:  # the reader has gone: no message, and none at exit either
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
-    except KeyboardInterrupt:
-        print("mnist-sgd: interrupted", file=sys.stderr)
-        return 130
     except (MnistSgdError, ValueError, OSError) as error:
         report_error(error, debug=args.debug, command=args.command)
         return 2 if isinstance(error, ValueError) else 1

@@ -6,8 +6,10 @@ import argparse
 import contextlib
 import importlib.util
 import ipaddress
+import secrets
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,14 @@ def add_host_port(p: argparse.ArgumentParser) -> None:
         help="address to listen on; anything but loopback exposes the page to others",
     )
     p.add_argument("--port", type=port_number, default=8000, help="TCP port (0: any free port)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another name the page is opened by (its Host header): loopback, this machine's "
+        "name and addresses are always answered, anything else refused; repeatable",
+    )
 
 
 def port_number(text: str) -> int:
@@ -80,12 +90,17 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(
         args.run_dir,
         max_body=int(args.max_mb * 1024 * 1024),
-        allowed_hosts=allowed_hosts(args.host),
+        allowed_hosts=allowed_hosts(args.host, args.allow_host),
+        token=(token := access_token(args.host)),
         collect=collector(args),
     )
     sock = listen(args.host, args.port, "use the page")
-    print(f"serving {args.run_dir} at {url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    where = url(sock, token)
+    print(f"serving {args.run_dir} at {where} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    from mnist_sgd.web.shared.head import server_options
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, **server_options())
+    server = uvicorn.Server(config)
     serve_until_ctrl_c(server, sock)
     print("stopped", file=sys.stderr)
     return 0
@@ -102,9 +117,28 @@ def collector(args: argparse.Namespace) -> Any:
     return Collector(args.collect, classes, max_files=args.collect_max)
 
 
-def allowed_hosts(host: str) -> list[str] | None:
-    """On loopback only loopback ``Host`` headers are answered (against DNS rebinding)."""
-    return [*LOOPBACK_NAMES, host] if is_loopback(host) else None
+def allowed_hosts(host: str, names: Sequence[str] = ()) -> list[str]:
+    """The ``Host`` headers answered (against DNS rebinding): loopback, ``host``, ``names``,
+    and beyond loopback this machine's own names and addresses."""
+    allowed = [*LOOPBACK_NAMES, host, *names]
+    if not is_loopback(host):
+        allowed += machine_names()
+    return [name.lower() for name in allowed]
+
+
+def machine_names() -> list[str]:
+    """This machine's host name, full name and addresses (IPv6 in brackets, as ``Host`` has it)."""
+    name = socket.gethostname()
+    found = [name, socket.getfqdn()]
+    with contextlib.suppress(OSError):
+        for *_, address in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM):
+            found.append(f"[{address[0]}]" if ":" in str(address[0]) else str(address[0]))
+    return found
+
+
+def access_token(host: str) -> str | None:
+    """A fresh token for a server bound beyond loopback (None on loopback: it is yours alone)."""
+    return None if is_loopback(host) else secrets.token_urlsafe(24)
 
 
 def listen(host: str, port: int, use: str) -> socket.socket:
@@ -162,6 +196,8 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url(sock: socket.socket) -> str:
+def url(sock: socket.socket, token: str | None = None) -> str:
+    """The address to open; with a token, the one that hands it to the browser."""
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    where = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return where if token is None else f"{where}?token={token}"

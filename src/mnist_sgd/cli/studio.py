@@ -49,15 +49,17 @@ def run(args: argparse.Namespace) -> int:
         args.runs_dir,
         data_options=data_options(args, progress=True),
         device=args.device,
-        allowed_hosts=serve.allowed_hosts(args.host),
+        allowed_hosts=serve.allowed_hosts(args.host, args.allow_host),
+        token=(token := serve.access_token(args.host)),
     )
     sock = serve.listen(args.host, args.port, "train here")
-    print(f"studio at {serve.url(sock)} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    where = serve.url(sock, token)
+    print(f"studio at {where} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     if not args.no_browser:
         import webbrowser
 
         with contextlib.suppress(Exception):  # no browser: the line above says where
-            webbrowser.open(serve.url(sock), new=2)
+            webbrowser.open(where, new=2)
     studio = app.state.studio
 
     class StudioServer(uvicorn.Server):
@@ -65,8 +67,14 @@ def run(args: argparse.Namespace) -> int:
             studio.stop_all()  # Ctrl-C stops the trainings first (each saves a checkpoint)
             super().handle_exit(sig, frame)
 
+    from mnist_sgd.web.shared.head import server_options
+
     config = uvicorn.Config(
-        app, log_level="warning", access_log=False, timeout_graceful_shutdown=10
+        app,
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+        **server_options(),
     )
     serve.serve_until_ctrl_c(StudioServer(config), sock)
     print(

@@ -284,15 +284,16 @@ def say_resuming(
 
 
 def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
-    """``plots/history.png``, drawn by a detached grandchild where the OS can fork.
+    """``plots/history.png``; a curve that cannot be drawn (a full disk) is said on stderr.
 
     Importing matplotlib and drawing took about 1 s after a 1 s training of the seed's model
-    (benchmarks/RESULTS.md, "Start-up"). A failure is said on stderr only when that is a
-    terminal (a pipe reading our output must not wait for it); ``report`` draws them again.
+    (benchmarks/RESULTS.md, "Start-up"). At a terminal a detached grandchild draws them, so
+    the prompt comes back sooner and a failure still reaches the terminal; otherwise (a script,
+    a pipe) they are drawn before exiting, so the warning is never lost.
     """
     from mnist_sgd.runs.curves import draw_curves
 
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or not os.isatty(2):
         if (warning := draw_curves(run_dir, history)) is not None:
             print(warning, file=sys.stderr)
         return
@@ -303,7 +304,7 @@ def write_curves(run_dir: Path, history: list[dict[str, float]]) -> None:
     try:
         if os.fork() == 0:
             devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1) if os.isatty(2) else (0, 1, 2):
+            for fd in (0, 1):
                 os.dup2(devnull, fd)
             if (warning := draw_curves(run_dir, history)) is not None:
                 print(f"mnist-sgd: {warning}", file=sys.stderr, flush=True)

@@ -135,8 +135,18 @@ def fetch(name: str, options: DataOptions = DEFAULT_OPTIONS, *, extract: bool = 
         return first
     dest = options.resolved_cache_dir() / "extracted" / info.name
     if not dest.is_dir():
-        extract_archive(first, dest, strip_root=info.archive_root)
+        _extract(info, first, dest, options)
     return dest
+
+
+def _extract(info: DatasetInfo, archive: Path, dest: Path, options: DataOptions) -> None:
+    """Unpack the cached ``archive``; one that does not unpack is removed and fetched again once."""
+    try:
+        extract_archive(archive, dest, strip_root=info.archive_root)
+    except DataError:
+        archive.unlink(missing_ok=True)
+        fetch_files(info, options)
+        extract_archive(archive, dest, strip_root=info.archive_root)
 
 
 def _obtain(

@@ -4,8 +4,8 @@ Every way of making a run folder finishes here (``RunTrainer`` for ``mnist-sgd t
 the studio, ``learn.export`` for a notebook), so each folder gets its curves, and a curve
 that cannot be drawn (a full disk) is said, never lost without a word: these functions
 return the warning's text for the caller to show. A plot never costs the trained model.
-``mnist-sgd train`` draws them in a detached process (``cli/train.py``: the prompt comes
-back a second sooner), through the same :func:`draw_curves`.
+At a terminal ``mnist-sgd train`` draws them in a detached process (``cli/train.py``: the
+prompt comes back a second sooner), through the same :func:`draw_curves`.
 """
 
 from __future__ import annotations

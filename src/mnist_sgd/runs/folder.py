@@ -24,13 +24,16 @@ from mnist_sgd.core.learner import Learner
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import remove_stale_temps
 from mnist_sgd.runs.checkpoint import SaveEachEpoch, StopOnRequest, load_checkpoint
-from mnist_sgd.runs.curves import chance_warning, draw_curves
+from mnist_sgd.runs.curves import CURVES, chance_warning, draw_curves
 from mnist_sgd.runs.info import (
     CHECKPOINT_FILE,
+    METRICS_FILE,
     MODEL_FILE,
     RUN_FILE,
     describe_run,
+    read_history,
     read_run_info,
+    write_history,
     write_run_info,
 )
 from mnist_sgd.runs.load import save_initial
@@ -140,54 +143,102 @@ def is_complete(run_dir: Path, config: TrainConfig, checkpoint: Checkpoint | Non
 
 
 def verify_complete(run_dir: Path, checkpoint: Checkpoint | None) -> str:
-    """Check a finished run's model against its checkpoint, repairing it from the checkpoint.
+    """Check a finished run's files, rebuilding each one the checkpoint can: model, metrics, curves.
 
     Returns:
-        One line saying what was verified or repaired.
+        One line naming each file repaired, or saying that all verified.
 
     Raises:
-        ModelFileError: the model is unusable and no checkpoint can replace it.
+        ModelFileError: a file is unusable and no checkpoint can rebuild it; the message names it.
     """
-    from mnist_sgd.runs.load import load_run
-
+    run_dir = Path(run_dir)
     remove_stale_temps(run_dir, recursive=True)  # a killed writer's, at any depth
     info = read_run_info(run_dir)
-    try:
-        saved = load_run(run_dir).model.state_dict()
-    except ModelFileError as error:
-        if checkpoint is None:
-            raise ModelFileError(
-                f"{error}; the run has no checkpoint to rebuild it from: train it again"
-            ) from None
-        _repair_model(run_dir, info, checkpoint)
-        return (
-            f"{run_dir} is complete; its {MODEL_FILE} was unusable, rewritten from the checkpoint"
-        )
+    repairs = [
+        repair(run_dir, info, checkpoint)
+        for repair in (_check_model, _check_metrics, _check_curves)
+    ]
+    if checkpoint is not None and info.get("status") != "done":  # killed before run.json
+        write_run_info(run_dir, {**info, "status": "done", "final": checkpoint[1]["history"][-1]})
+    if said := [repair for repair in repairs if repair is not None]:
+        return f"{run_dir} is complete; " + "; ".join(said)
     if checkpoint is None:
         return f"{run_dir} is complete: {MODEL_FILE} verified (no checkpoint); nothing to do"
-    if any(not saved[k].equal(v) for k, v in _model_state(checkpoint).items() if k in saved):
-        _repair_model(run_dir, info, checkpoint)
-        return f"{run_dir} is complete; its {MODEL_FILE} differed from the checkpoint's, rewritten"
-    if info.get("status") != "done":  # killed between the last checkpoint and run.json
-        write_run_info(run_dir, {**info, "status": "done", "final": checkpoint[1]["history"][-1]})
     return (
-        f"{run_dir} is complete ({checkpoint[1]['epoch']} epochs): {MODEL_FILE} and "
-        f"{CHECKPOINT_FILE} verified; nothing to do (--epochs N trains it further)"
+        f"{run_dir} is complete ({checkpoint[1]['epoch']} epochs): {MODEL_FILE}, {METRICS_FILE} "
+        f"and {CHECKPOINT_FILE} verified; nothing to do (--epochs N trains it further)"
     )
+
+
+def _unrepairable(error: ModelFileError) -> ModelFileError:
+    return ModelFileError(f"{error}; the run has no checkpoint to rebuild it from: train it again")
+
+
+def _check_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint | None) -> str | None:
+    """None when ``model.safetensors`` loads and equals the checkpoint's; else rewrite it."""
+    from mnist_sgd.runs.load import build_model, load_model, load_weights, save_model
+
+    try:
+        saved = load_model(run_dir, info).state_dict()
+    except ModelFileError as error:
+        if checkpoint is None:
+            raise _unrepairable(error) from None
+        problem = "was unusable"
+    else:
+        if checkpoint is None or all(
+            saved[k].equal(v) for k, v in _model_state(checkpoint).items() if k in saved
+        ):
+            return None
+        problem = "differed from the checkpoint's"
+    model = build_model(info, None, run_dir / RUN_FILE)
+    load_weights(model, _model_state(checkpoint), run_dir / CHECKPOINT_FILE)
+    save_model(run_dir, model)
+    return f"its {MODEL_FILE} {problem}, rewritten from the checkpoint"
+
+
+def _check_metrics(
+    run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint | None
+) -> str | None:
+    """None when ``metrics.jsonl`` reads and holds every epoch; else rewrite it."""
+    try:
+        history = read_history(run_dir)
+    except ModelFileError as error:
+        if checkpoint is None:
+            raise _unrepairable(error) from None
+        problem = "was unusable"
+    else:
+        epochs = history[-1].get("epoch", len(history)) if history else 0
+        if checkpoint is None or epochs == len(checkpoint[1]["history"]):  # read_history thins
+            return None
+        problem = "was missing epochs"
+    write_history(run_dir, checkpoint[1]["history"])
+    return f"its {METRICS_FILE} {problem}, rewritten from the checkpoint"
+
+
+def _check_curves(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint | None) -> str | None:
+    """None when the curves were drawn or never asked for (no ``plots/``); else draw them."""
+    path = run_dir / CURVES
+    if not path.parent.is_dir() or _is_png(path):
+        return None
+    history = checkpoint[1]["history"] if checkpoint is not None else read_history(run_dir)
+    if (warning := draw_curves(run_dir, history)) is not None:
+        return warning.removeprefix("warning: ")
+    return f"its {CURVES} was missing or damaged, drawn again"
+
+
+def _is_png(path: Path) -> bool:
+    """Whether ``path`` holds a whole PNG: its signature first, its ``IEND`` chunk last."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+            handle.seek(max(path.stat().st_size - 8, 0))
+            return head == b"\x89PNG\r\n\x1a\n" and handle.read(8) == b"IEND\xaeB`\x82"
+    except OSError:
+        return False
 
 
 def _model_state(checkpoint: Checkpoint) -> dict[str, Any]:
     return {k.removeprefix("model."): v for k, v in checkpoint[0].items() if k.startswith("model.")}
-
-
-def _repair_model(run_dir: Path, info: dict[str, Any], checkpoint: Checkpoint) -> None:
-    """Write ``model.safetensors`` (and a finished ``run.json``) from the checkpoint's weights."""
-    from mnist_sgd.runs.load import build_model, load_weights, save_model
-
-    model = build_model(info, None, Path(run_dir) / RUN_FILE)
-    load_weights(model, _model_state(checkpoint), Path(run_dir) / CHECKPOINT_FILE)
-    save_model(run_dir, model)
-    write_run_info(run_dir, {**info, "status": "done", "final": checkpoint[1]["history"][-1]})
 
 
 def train_run_info(config: TrainConfig, data: MnistData, learn: Learner) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mnist_sgd.errors import ModelFileError
 from mnist_sgd.files import atomic_write_text
-from mnist_sgd.runs.safejson import loads, read_bytes
+from mnist_sgd.runs.safejson import loads, open_capped, read_bytes
 
 FORMAT = "mnist-sgd/1"
 MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE, INIT_FILE = (
@@ -22,6 +23,8 @@ MODEL_FILE, RUN_FILE, METRICS_FILE, CHECKPOINT_FILE, INIT_FILE = (
 
 MAX_RUN_BYTES = 1 << 20  # run.json is about 2 KB
 MAX_METRICS_BYTES = 64 << 20  # metrics.jsonl: about 200 bytes an epoch
+MAX_LINE_BYTES = 64 << 10  # one epoch's record
+MAX_KEPT = 5_000  # records a reader keeps of a longer history (read_history thins it)
 MAX_CLASSES = 1000
 
 
@@ -110,23 +113,80 @@ def _jsonable(record: dict[str, float]) -> dict[str, float | int]:
     return {k: int(v) if k == "epoch" else v for k, v in record.items()}
 
 
-def read_history(run_dir: Path) -> list[dict[str, float]]:
-    """The per-epoch records of ``metrics.jsonl`` ([] when absent), read with bounds."""
+def read_history(run_dir: Path, keep: int = MAX_KEPT) -> list[dict[str, float]]:
+    """The per-epoch records of ``metrics.jsonl`` ([] when absent), streamed with bounds.
+
+    Every line is checked, a few thousand at a time; memory stays bounded whatever the
+    file holds under its cap: past ``2 * keep`` records every other one is dropped (the
+    curves keep their shape, each record its ``epoch``), and the last epoch is always kept.
+    """
     path = Path(run_dir) / METRICS_FILE
     try:
-        raw = read_bytes(path, MAX_METRICS_BYTES)
+        handle = open_capped(path, MAX_METRICS_BYTES)
     except FileNotFoundError:
         return []
-    history = []
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if line.strip():
-            record = loads(line, f"{path}: corrupt line {number}", max_depth=2)
-            if not isinstance(record, dict) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in record.values()
-            ):
-                raise ModelFileError(f"{path} line {number}: not a record of numbers")
-            history.append(record)
-    return history
+    kept: list[dict[str, float]] = []
+    seen, stride, last = 0, 1, None
+    with handle:
+        for first, lines in _batches(handle, path):
+            for record in _records(lines, first, path):
+                seen, last = seen + 1, record
+                if (seen - 1) % stride == 0:
+                    kept.append(record)
+                if len(kept) >= 2 * keep:
+                    kept, stride = kept[::2], stride * 2
+    if last is not None and kept[-1] is not last:
+        kept.append(last)
+    return kept
+
+
+def _batches(handle: BinaryIO, path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """``(first line's number, lines)``, about 4,096 lines at a time; a line past 64 KiB refused."""
+    number, total = 1, 0
+    lines: list[bytes] = []
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES:
+            raise ModelFileError(f"{path} line {number + len(lines)}: longer than any record")
+        total += len(line)
+        if total > MAX_METRICS_BYTES:
+            raise ModelFileError(f"{path}: grew past {MAX_METRICS_BYTES} bytes while being read")
+        lines.append(line)
+        if len(lines) == 4096:
+            yield number, lines
+            number, lines = number + len(lines), []
+    if lines:
+        yield number, lines
+
+
+def _records(lines: list[bytes], first: int, path: Path) -> list[dict[str, float]]:
+    """The records of ``lines``: parsed as one JSON array (C speed), or line by line to say
+    which line is wrong. Lines that each start ``{`` and end ``}`` and give as many flat
+    records of numbers as there are lines cannot be anything but one record a line."""
+    numbered = [(n, line.strip()) for n, line in enumerate(lines, start=first) if line.strip()]
+    if all(line[:1] == b"{" and line[-1:] == b"}" for _, line in numbered):
+        try:
+            records = loads(b"[" + b",".join(line for _, line in numbered) + b"]", "", 3)
+        except ModelFileError:
+            records = None
+        if (
+            isinstance(records, list)
+            and len(records) == len(numbered)
+            and all(_is_record(record) for record in records)
+        ):
+            return records
+    for number, line in numbered:  # something is wrong: find the line and say it
+        record = loads(line, f"{path}: corrupt line {number}", max_depth=2)
+        if not _is_record(record):
+            raise ModelFileError(f"{path} line {number}: not a record of numbers")
+    raise ModelFileError(f"{path}: lines {first} to {first + len(lines) - 1} are not records")
+
+
+def _is_record(record: Any) -> bool:
+    """A dict of numbers (``type`` in a set, not ``isinstance``: ``True`` is no number here)."""
+    return type(record) is dict and {type(v) for v in record.values()} <= _NUMBERS
+
+
+_NUMBERS = {int, float}
 
 
 def describe_run(

@@ -140,10 +140,22 @@ class Run(Predictor):
     classes: list[str]  # always known: run.json's
 
     def __init__(
-        self, path: Path, info: dict[str, Any], model: nn.Module, history: list[dict[str, float]]
+        self,
+        path: Path,
+        info: dict[str, Any],
+        model: nn.Module,
+        history: list[dict[str, float]] | None = None,
     ) -> None:
         super().__init__(model, list(info["classes"]), loss=info.get("loss", "cross_entropy"))
-        self.path, self.info, self.history = path, info, history
+        self.path, self.info, self._history = path, info, history
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        """The per-epoch records, ``metrics.jsonl`` read (checked, thinned) on first use only:
+        ``evaluate`` and ``predict`` never pay for a long one."""
+        if self._history is None:
+            self._history = read_history(self.path)
+        return self._history
 
     def initial_state(self) -> dict[str, Tensor] | None:
         """The weights before training (``init.safetensors``), checked; None if absent.
@@ -159,13 +171,17 @@ class Run(Predictor):
         return dict(fresh.state_dict())
 
 
+def load_model(run_dir: Path, info: dict[str, Any]) -> nn.Module:
+    """The model ``info`` (``run.json``) describes, with checked ``model.safetensors`` weights."""
+    model = build_model(info, run_dir / MODEL_FILE, run_dir / RUN_FILE)  # header checked first
+    tensors, _ = read_tensors(run_dir / MODEL_FILE)
+    load_weights(model, tensors, run_dir / MODEL_FILE)
+    return model
+
+
 def load_run(run_dir: str | Path, device: str | torch.device = "cpu") -> Run:
     """Load a run folder: validate ``run.json``, build the model, load checked weights."""
     run_dir = Path(run_dir)
     info = read_run_info(run_dir)
-    model = build_model(
-        info, run_dir / MODEL_FILE, run_dir / RUN_FILE
-    )  # checked against the file's header first
-    tensors, _ = read_tensors(run_dir / MODEL_FILE)
-    load_weights(model, tensors, run_dir / MODEL_FILE)
-    return Run(run_dir, info, model.to(device).eval(), read_history(run_dir))
+    model = load_model(run_dir, info)
+    return Run(run_dir, info, model.to(device).eval())

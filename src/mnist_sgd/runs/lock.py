@@ -84,26 +84,45 @@ class _Held:
 
 
 def _acquire(run_dir: Path) -> _Held:
-    """Take the OS lock without waiting, then write who holds it into the lock file."""
+    """Take the OS lock without waiting, then write who holds it into the lock file.
+
+    A lock that cannot be written (a full disk) leaves nothing behind in a folder it made,
+    and the error names the lock file.
+    """
     made = not run_dir.is_dir()
     run_dir.mkdir(parents=True, exist_ok=True)
     if fcntl is None:  # pragma: no cover - Windows
         return _Held(run_dir, made, None, _acquire_filelock(run_dir))
     path = run_dir / LOCK_FILE
+    try:
+        return _Held(run_dir, made, _lock(path))
+    except OSError as error:
+        if made:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+                run_dir.rmdir()
+        raise OSError(error.errno, error.strerror, str(error.filename or path)) from None
+
+
+def _lock(path: Path) -> int:
+    """The descriptor of ``path``, flocked, holding this process's pid, host and start time."""
     for _ in range(10):  # a holder that removed the file as we opened it: open it again
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if _same_file(fd, path):
+                facts = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (json.dumps(facts) + "\n").encode(), 0)
+                return fd
         except BlockingIOError:
             os.close(fd)
-            raise _busy(run_dir) from None
-        if _same_file(fd, path):
-            facts = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(facts) + "\n").encode(), 0)
-            return _Held(run_dir, made, fd)
+            raise _busy(path.parent) from None
+        except OSError:
+            os.close(fd)
+            raise
         os.close(fd)
-    raise _busy(run_dir)
+    raise _busy(path.parent)
 
 
 def _same_file(fd: int, path: Path) -> bool:

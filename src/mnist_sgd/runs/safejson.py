@@ -11,7 +11,7 @@ import json
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from mnist_sgd.errors import ModelFileError, one_line
 
@@ -28,6 +28,16 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
         FileNotFoundError: there is no ``path`` (callers say what that means).
         ModelFileError: not a regular file, or over ``max_bytes``; the message names ``path``.
     """
+    with open_capped(path, max_bytes) as handle:
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ModelFileError(f"{path}: grew past {max_bytes} bytes while being read")
+    return raw
+
+
+def open_capped(path: Path, max_bytes: int) -> BinaryIO:
+    """``path`` opened for reading once it is checked to be a regular file of at most
+    ``max_bytes`` (the errors of :func:`read_bytes`); for readers that stream it."""
     info = Path(path).stat()
     if not stat.S_ISREG(info.st_mode):
         raise ModelFileError(f"{path}: is not a regular file")
@@ -35,11 +45,7 @@ def read_bytes(path: Path, max_bytes: int) -> bytes:
         raise ModelFileError(
             f"{path}: is {info.st_size} bytes, more than the {max_bytes} a run file may hold"
         )
-    with Path(path).open("rb") as handle:
-        raw = handle.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ModelFileError(f"{path}: grew past {max_bytes} bytes while being read")
-    return raw
+    return Path(path).open("rb")
 
 
 def loads(text: str | bytes, where: str, max_depth: int = MAX_DEPTH) -> Any:
@@ -61,7 +67,7 @@ def loads(text: str | bytes, where: str, max_depth: int = MAX_DEPTH) -> Any:
         )
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
+    except (ValueError, RecursionError) as error:  # ValueError: a number of 5,000 digits
         raise ModelFileError(f"{where}: is not valid JSON ({one_line(error)})") from None
 
 

@@ -48,13 +48,15 @@ def create_app(
     allowed_hosts: list[str] | None = None,
     workers: int | None = None,
     collect: Collector | None = None,
+    token: str | None = None,
 ) -> Starlette:
     """The web app for the run in ``run_dir`` (loaded once, here).
 
     ``allowed_hosts``: accepted ``Host`` headers (None: any); the CLI passes the loopback
     names when it binds to loopback, which stops DNS rebinding. ``workers``: predictions
     computed at once (None: one per CPU core). ``collect``: where ``POST /api/collect``
-    saves drawings (None: that route answers 404).
+    saves drawings (None: that route answers 404). ``token``: what a POST must carry
+    (``web.shared.guard``; the CLI makes one when it binds beyond loopback).
     """
     workers = workers or os.cpu_count() or 1
     if max_body < 1 or max_pixels < 1 or workers < 1:
@@ -63,7 +65,8 @@ def create_app(
             f"{max_pixels}, {workers}"
         )
     run = load_run(run_dir)
-    app = starlette_app(routes(), allowed_hosts)
+    _ = run.history  # the page shows it: read (and checked) at start, not at the first visit
+    app = starlette_app(routes(), allowed_hosts, token=token)
     app.state.run, app.state.max_body, app.state.max_pixels = run, max_body, max_pixels
     app.state.workers = Workers(workers)
     app.state.collect = collect
@@ -91,7 +94,7 @@ def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
             "metric": metric,
             "accuracy": final.get(metric),
             "valid_loss": final.get("valid_loss"),
-            "epochs": len(run.history),
+            "epochs": int(run.history[-1].get("epoch", len(run.history))) if run.history else 0,
             "sizes": info.get("sizes"),
             "train": info.get("train"),
             "history": run.history,

@@ -34,10 +34,12 @@ def starlette_app(
     allowed_hosts: list[str] | None,
     lifespan: Any = None,
     statuses: dict[type[Exception], int] | None = None,
+    token: str | None = None,
 ) -> Starlette:
     """``routes`` plus ``/static``, behind the :class:`Guard`, with JSON errors.
 
     ``statuses``: exceptions answered with a status, their message as the error.
+    ``token``: what a request that may change something must carry (None: nothing).
     """
     statuses = statuses or {}
 
@@ -47,7 +49,7 @@ def starlette_app(
     handlers: dict[Any, Any] = {HTTPException: http_error, Exception: server_error}
     return Starlette(
         routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
-        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+        middleware=[Middleware(Guard, allowed_hosts=allowed_hosts, token=token)],
         exception_handlers=handlers | dict.fromkeys(statuses, by_status),
         lifespan=lifespan,
     )

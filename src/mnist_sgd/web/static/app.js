@@ -203,7 +203,7 @@
     state.inflight = true;
     updateBusy();
     try {
-      await postImage(form, {}, "upload", file.name);
+      await postImage(form, { "X-Requested-With": "mnist-sgd" }, "upload", file.name);
     } finally {
       state.inflight = false;
       updateBusy();

@@ -94,7 +94,7 @@
     try {
       response = await fetch(url, {
         method: "POST",
-        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+        headers: body === undefined ? { "X-Requested-With": "mnist-sgd" } : { "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       answer = await response.json();

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from mnist_sgd.errors import ModelFileError
+from mnist_sgd.runs import safejson
 from mnist_sgd.web.shared import openapi as doc
 from mnist_sgd.web.shared.body import media_type, read_capped
 from mnist_sgd.web.shared.images import seen_image
@@ -67,10 +68,12 @@ def create_studio_app(
     max_active: int = MAX_ACTIVE,
     allowed_hosts: list[str] | None = None,
     max_body: int = MAX_BODY,
+    token: str | None = None,
 ) -> Starlette:
     """The studio app; trainings write run folders under ``runs_dir``.
 
     ``data_options``: ``DataOptions`` for every dataset (cache folder, mirror, offline).
+    ``token``: what a request that starts, steers or writes must carry (``web.shared.guard``).
     """
     from mnist_sgd.config.build import resolve_device
     from mnist_sgd.datasets import DataOptions
@@ -90,7 +93,7 @@ def create_studio_app(
         studio.shutdown()  # at shutdown (Ctrl-C) every training stops with a checkpoint
 
     statuses: dict[type[Exception], int] = {Unknown: 404, Conflict: 409, Busy: 429}
-    app = starlette_app(routes(), allowed_hosts, lifespan, statuses)
+    app = starlette_app(routes(), allowed_hosts, lifespan, statuses, token)
     app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
     return app
 
@@ -110,10 +113,10 @@ async def start(request: Request) -> Response:
     if media_type(request.headers.get("content-type")) != "application/json":
         raise HTTPException(415, "send the training options as application/json")
     body = await read_capped(request, MAX_CONFIG_BODY)
-    try:
-        options = json.loads(body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise HTTPException(400, f"the body is not valid JSON: {error}") from None
+    try:  # bounded: a body nested 100,000 deep is a 400, not a RecursionError
+        options = safejson.loads(body or b"{}", "the body")
+    except ModelFileError as error:
+        raise HTTPException(400, str(error)) from None
     try:
         config = parse_config(options)
     except BadOption as error:

@@ -7,8 +7,11 @@ training (``step`` lets exactly one batch through and records its seven steps).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import math
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -192,6 +195,8 @@ class Training:
             self._fail(str(error), diverged=True)
         except (MnistSgdError, ValueError, OSError, RuntimeError) as error:
             self._fail(one_line(error), diverged=False)
+        finally:
+            give_back_free_memory()
 
     def _trainer(self, data: Any) -> RunTrainer:
         self.classes = list(data.classes)
@@ -297,6 +302,19 @@ class Training:
             probs = live.probabilities(images)
         guess = probs.argmax(dim=1)
         return finite({"iter": self.iter, **verdicts(live.classes, images, labels, guess, probs)})
+
+
+def give_back_free_memory() -> None:
+    """Return the C heap's free pages to the OS (glibc's ``malloc_trim``; elsewhere nothing).
+
+    Each training runs in a thread of its own and frees its tensors at the end, but glibc
+    keeps the freed memory: the studio grew about 1 MB a training, for ever (issue 29, 11;
+    ``benchmarks/soak_studio.py``), while Python's own heap stayed flat.
+    """
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @dataclass

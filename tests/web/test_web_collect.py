@@ -117,6 +117,10 @@ def test_the_page_draws_picks_a_label_and_saves(
         assert len(saved) == 1
         ink = np.asarray(Image.open(saved[0]))
         assert ink.shape == (28, 28) and ink.max() > 200  # the stroke, white on black
+        status, card = (page.locator(s).bounding_box() for s in ("#collect-status", "#draw-card"))
+        assert (
+            card["x"] <= status["x"] and status["x"] + status["width"] <= card["x"] + card["width"]
+        )
         picker = page.locator("#collect-label").bounding_box()
         assert picker["width"] > 20 and picker["height"] > 10  # drawn, not collapsed
     finally:

@@ -96,9 +96,8 @@ def test_the_page_draws_picks_a_label_and_saves(
     from mnist_sgd.cli.serve import LOOPBACK_NAMES
 
     classes = TestClient(create_app(web_run)).get("/api/info").json()["classes"]
-    app = create_app(
-        web_run, allowed_hosts=LOOPBACK_NAMES, collect=Collector(tmp_path / "mine", classes)
-    )
+    folder = tmp_path / ("a_class_folder_named_long_enough_" * 3)  # its path must wrap on the page
+    app = create_app(web_run, allowed_hosts=LOOPBACK_NAMES, collect=Collector(folder, classes))
     server = serve_in_thread(app)
     page = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
     try:
@@ -113,7 +112,7 @@ def test_the_page_draws_picks_a_label_and_saves(
         page.click("#collect-save")
         expect(page.locator("#collect-status")).to_contain_text("saved as", timeout=20_000)
         save_shot(page, tmp_path, "collect.png", "#draw-card")
-        saved = list((tmp_path / "mine" / classes[-1]).glob("*.png"))
+        saved = list((folder / classes[-1]).glob("*.png"))
         assert len(saved) == 1
         ink = np.asarray(Image.open(saved[0]))
         assert ink.shape == (28, 28) and ink.max() > 200  # the stroke, white on black

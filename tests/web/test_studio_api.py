@@ -7,8 +7,10 @@ runs its lifespan, so leaving the client stops every training as Ctrl-C would.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -359,6 +361,20 @@ def test_a_client_that_leaves_costs_nothing(client: TestClient) -> None:
     assert not training.events._waiters  # nobody is left waiting on this training's events
     assert len(training.events) <= 4096
     stop(client, tid)
+
+
+def test_a_finished_training_drops_its_learner(client: TestClient) -> None:
+    """Issue 29, 11: the 32 remembered trainings each held a learner (model, optimiser,
+    loaders): the studio grew about 1.3 MB a training until 32 were kept."""
+    tid = start(client, **LONG)
+    training = client.app.state.studio.get(tid)  # type: ignore[attr-defined]
+    wait_for(client, tid, lambda s: s["iter"] > 0)
+    learner = weakref.ref(training.trainer.learn)
+    stop(client, tid)
+    training.thread.join(60)
+    gc.collect()
+    assert training.trainer is None and learner() is None
+    assert client.get(f"/api/train/{tid}/digits").status_code == 200  # the live copy stays
 
 
 def test_the_event_log_is_bounded() -> None:

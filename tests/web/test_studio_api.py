@@ -385,6 +385,8 @@ def test_the_event_log_is_bounded() -> None:
     assert len(kept) == 100 and kept[-1][0] == 10_000
     assert kept[0][2] == 'id: 9901\nevent: batch\ndata: {"i": 9900}\n\n'  # as sent
     assert log.after(10_000) == []
+    log.publish("batch", {"loss": float("nan")})
+    assert log.after(10_000)[0][2].endswith('data: {"loss": null}\n\n')
 
 
 def test_openapi_documents_every_api_route(client: TestClient) -> None:

@@ -15,6 +15,8 @@ import threading
 from collections import deque
 from typing import Any
 
+from mnist_sgd.web.shared.images import finite
+
 Event = tuple[int, str, str]
 """``(number, kind, the server-sent event's text)``."""
 EVENT_BUFFER = 4096
@@ -33,8 +35,11 @@ class EventLog:
         self.closed = False
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
-        """Append an event and wake every waiting reader (``data``: JSON without NaN)."""
-        text = json.dumps(data, allow_nan=False)
+        """Append an event and wake every waiting reader (NaN and infinity sent as null)."""
+        try:
+            text = json.dumps(data, allow_nan=False)
+        except ValueError:  # callers pass finite data; a NaN must not end a training
+            text = json.dumps(finite(data), allow_nan=False)
         with self._lock:
             self.last_seq += 1
             seq = self.last_seq

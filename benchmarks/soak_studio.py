@@ -12,6 +12,7 @@ the RSS after the first 10 trainings.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import time
 from pathlib import Path
@@ -29,6 +30,13 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "an unnamed CPU"
 
 
 def wait(client: Any, tid: str, ok: Any, timeout: float = 120) -> dict[str, Any]:
@@ -50,13 +58,14 @@ def open_and_drop(port: int, tid: str) -> None:
         sock.recv(4096)
 
 
-def soak(trainings: int, streams: int) -> dict[str, float]:
+def soak(trainings: int, streams: int) -> dict[str, Any]:
     import httpx
 
     server, url = start_studio(WORK_DIR / "soak-runs")
     port = int(url.rstrip("/").rsplit(":", 1)[1])
     per_training = max(1, streams // trainings)
-    figures: dict[str, float] = {"start_mb": rss_mb(server.pid)}
+    figures: dict[str, Any] = {"start_mb": rss_mb(server.pid)}
+    curve: list[float] = []
     try:
         with httpx.Client(base_url=url, timeout=120, headers=PAGE) as client:
             for i in range(trainings):
@@ -68,15 +77,17 @@ def soak(trainings: int, streams: int) -> dict[str, float]:
                     open_and_drop(port, tid)
                 client.post(f"/api/train/{tid}/stop").raise_for_status()
                 wait(client, tid, lambda s: s["state"] in ("stopped", "done", "failed"))
-                if i == 9:
-                    time.sleep(1)
-                    figures["after_10_mb"] = rss_mb(server.pid)
+                if (i + 1) % 10 == 0:
+                    time.sleep(1)  # the training thread's last steps (its malloc_trim) are done
+                    curve.append(rss_mb(server.pid))
+                    figures.setdefault("after_10_mb", curve[0])
+                    print(f"after {i + 1} trainings: {curve[-1]:.0f} MB", flush=True)
             time.sleep(2)  # the dropped streams' handlers notice and end
             figures["end_mb"] = rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
-    figures |= {"trainings": trainings, "streams": per_training * trainings}
+    figures |= {"trainings": trainings, "streams": per_training * trainings, "curve": curve}
     return figures
 
 
@@ -86,7 +97,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=2000)
     parser.add_argument("--write", action="store_true", help="write the figures to RESULTS.md")
     args = parser.parse_args()
-    started = time.monotonic()
+    started, load_before = time.monotonic(), Path("/proc/loadavg").read_text().split()[0]
     f = soak(args.trainings, args.streams)
     growth = f["end_mb"] - f["after_10_mb"]
     body = (
@@ -95,7 +106,12 @@ def main() -> None:
         "| RSS | MB |\n| --- | ---: |\n"
         f"| at start | {f['start_mb']:.0f} |\n| after 10 trainings | {f['after_10_mb']:.0f} |\n"
         f"| at the end | {f['end_mb']:.0f} |\n| growth after the first 10 (goal: under 20) | "
-        f"{growth:.0f} |\n"
+        f"{growth:.0f} |\n\n"
+        "RSS every 10 trainings, 1 s after the 10th stopped (MB): "
+        f"{', '.join(f'{mb:.0f}' for mb in f['curve'])}.\n\n"
+        f"{cpu_model()}, {os.cpu_count()} cores, load average before "
+        f"{load_before}; `PYTHONPATH=src .venv/bin/python benchmarks/soak_studio.py "
+        f"--trainings {args.trainings} --streams {args.streams}`.\n"
     )
     print(body)
     if args.write:

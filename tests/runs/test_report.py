@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -55,3 +58,40 @@ def test_report_on_a_missing_run_is_one_clear_line(
     assert main(["report", str(tmp_path / "nope")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no such run folder" in err
+
+
+def report_peak_mb(run: Path, flags: list[str]) -> float:
+    """``mnist-sgd report RUN`` in a fresh process: its peak RSS in MB."""
+    code = (
+        "import resource, sys\nfrom mnist_sgd.cli import main\n"
+        "assert main(sys.argv[1:]) == 0\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, "report", str(run), *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return float(done.stdout.split()[-1])
+
+
+@pytest.mark.slow
+def test_report_on_a_63_mb_history_costs_little_more_memory(
+    run_dir: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """Issue 29, 1: 2,000,000 legal lines (63 MB, under the cap) cost 389 MB and 8.6 s more."""
+    out, flags = run_dir
+    big = tmp_path / "big"
+    shutil.copytree(out, big, ignore=shutil.ignore_patterns("plots", "report.html", ".lock"))
+    record = '{"epoch":%d,"accuracy":0.5}\n'
+    with (big / "metrics.jsonl").open("w") as handle:
+        for start in range(0, 2_000_000, 100_000):
+            handle.write("".join(record % (i + 1) for i in range(start, start + 100_000)))
+    assert 60 << 20 < (big / "metrics.jsonl").stat().st_size < 64 << 20
+    baseline, peak = report_peak_mb(out, flags), report_peak_mb(big, flags)
+    assert peak - baseline < 100, f"{peak:.0f} MB against {baseline:.0f} MB"
+    page = (big / "report.html").read_text(encoding="utf-8")
+    assert "<td>2000000</td>" in page  # the last epoch, always kept
+    assert page.count("<tr>") < 11_000  # the thinned history, not 2,000,000 rows

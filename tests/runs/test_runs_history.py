@@ -73,3 +73,21 @@ def test_a_number_too_long_for_python_in_run_json_names_the_file(tmp_path: Path)
     with pytest.raises(ModelFileError) as caught:
         runs.read_run_info(tmp_path)
     assert str(tmp_path / runs.RUN_FILE) in str(caught.value)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\n\n"], ids=["lf", "crlf", "blank-lines"])
+def test_lines_across_blocks_are_all_read(tmp_path: Path, end: str) -> None:
+    """The reader takes the file half a megabyte at a time: lines cut by a block's end, lines
+    written with CRLF or with blank lines between, and a last line with no newline."""
+    lines = [json.dumps({"epoch": i + 1, "valid_loss": 1 / (i + 1)}) for i in range(9000)]
+    (tmp_path / runs.METRICS_FILE).write_bytes(end.join(lines).encode())
+    history = runs.read_history(tmp_path)
+    assert [r["epoch"] for r in history] == list(range(1, 9001))
+    assert history[-1]["valid_loss"] == 1 / 9000
+
+
+def test_a_long_line_past_the_first_block_is_named(tmp_path: Path) -> None:
+    good = '{"epoch": 1}\n' * 50_000  # 650 KB: past the first block
+    (tmp_path / runs.METRICS_FILE).write_text(good + '{"a": "' + "x" * 70_000 + '"}\n')
+    with pytest.raises(ModelFileError, match="line 50001: longer than any record"):
+        runs.read_history(tmp_path)

@@ -7,8 +7,10 @@ runs its lifespan, so leaving the client stops every training as Ctrl-C would.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -361,13 +363,30 @@ def test_a_client_that_leaves_costs_nothing(client: TestClient) -> None:
     stop(client, tid)
 
 
+def test_a_finished_training_drops_its_learner(client: TestClient) -> None:
+    """Issue 29, 11: the 32 remembered trainings each held a learner (model, optimiser,
+    loaders): the studio grew about 1.3 MB a training until 32 were kept."""
+    tid = start(client, **LONG)
+    training = client.app.state.studio.get(tid)  # type: ignore[attr-defined]
+    wait_for(client, tid, lambda s: s["iter"] > 0)
+    learner = weakref.ref(training.trainer.learn)
+    stop(client, tid)
+    training.thread.join(60)
+    gc.collect()
+    assert training.trainer is None and learner() is None
+    assert client.get(f"/api/train/{tid}/digits").status_code == 200  # the live copy stays
+
+
 def test_the_event_log_is_bounded() -> None:
     log = EventLog(maxlen=100)
     for i in range(10_000):
         log.publish("batch", {"i": i})
     kept = log.after(0)
-    assert len(kept) == 100 and kept[0][2] == {"i": 9900} and kept[-1][0] == 10_000
+    assert len(kept) == 100 and kept[-1][0] == 10_000
+    assert kept[0][2] == 'id: 9901\nevent: batch\ndata: {"i": 9900}\n\n'  # as sent
     assert log.after(10_000) == []
+    log.publish("batch", {"loss": float("nan")})
+    assert log.after(10_000)[0][2].endswith('data: {"loss": null}\n\n')
 
 
 def test_openapi_documents_every_api_route(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -116,7 +117,7 @@ def _jsonable(record: dict[str, float]) -> dict[str, float | int]:
 def read_history(run_dir: Path, keep: int = MAX_KEPT) -> list[dict[str, float]]:
     """The per-epoch records of ``metrics.jsonl`` ([] when absent), streamed with bounds.
 
-    Every line is checked, a few thousand at a time; memory stays bounded whatever the
+    Every line is checked, half a megabyte at a time; memory stays bounded whatever the
     file holds under its cap: past ``2 * keep`` records every other one is dropped (the
     curves keep their shape, each record its ``epoch``), and the last epoch is always kept.
     """
@@ -128,57 +129,83 @@ def read_history(run_dir: Path, keep: int = MAX_KEPT) -> list[dict[str, float]]:
     kept: list[dict[str, float]] = []
     seen, stride, last = 0, 1, None
     with handle:
-        for first, lines in _batches(handle, path):
-            for record in _records(lines, first, path):
-                seen, last = seen + 1, record
-                if (seen - 1) % stride == 0:
-                    kept.append(record)
-                if len(kept) >= 2 * keep:
-                    kept, stride = kept[::2], stride * 2
+        for first, chunk, lines in _batches(handle, path):
+            records = _records(chunk, lines, first, path)
+            if not records:
+                continue
+            kept.extend(records[-seen % stride :: stride])  # the records at multiples of stride
+            seen, last = seen + len(records), records[-1]
+            while len(kept) >= 2 * keep:
+                kept, stride = kept[::2], stride * 2
     if last is not None and kept[-1] is not last:
         kept.append(last)
     return kept
 
 
-def _batches(handle: BinaryIO, path: Path) -> Iterator[tuple[int, list[bytes]]]:
-    """``(first line's number, lines)``, about 4,096 lines at a time; a line past 64 KiB refused."""
-    number, total = 1, 0
-    lines: list[bytes] = []
-    while line := handle.readline(MAX_LINE_BYTES + 1):
-        if len(line) > MAX_LINE_BYTES:
-            raise ModelFileError(f"{path} line {number + len(lines)}: longer than any record")
-        total += len(line)
+def _batches(handle: BinaryIO, path: Path) -> Iterator[tuple[int, bytes, list[bytes]]]:
+    """``(first line's number, whole lines as read, those lines)``, about 512 KiB at a time;
+    a line past 64 KiB refused."""
+    number, total, rest = 1, 0, b""
+    while block := handle.read(_BLOCK):
+        total += len(block)
         if total > MAX_METRICS_BYTES:
             raise ModelFileError(f"{path}: grew past {MAX_METRICS_BYTES} bytes while being read")
-        lines.append(line)
-        if len(lines) == 4096:
-            yield number, lines
-            number, lines = number + len(lines), []
-    if lines:
-        yield number, lines
+        end = block.rfind(b"\n")
+        if end < 0:
+            rest += block
+            _check_lengths([rest], number, path)
+            continue
+        chunk, rest = rest + block[:end], block[end + 1 :]
+        lines = chunk.split(b"\n")
+        _check_lengths([*lines, rest], number, path)
+        yield number, chunk, lines
+        number += len(lines)
+    if rest:
+        yield number, rest, [rest]
 
 
-def _records(lines: list[bytes], first: int, path: Path) -> list[dict[str, float]]:
-    """The records of ``lines``: parsed as one JSON array (C speed), or line by line to say
-    which line is wrong. Lines that each start ``{`` and end ``}`` and give as many flat
-    records of numbers as there are lines cannot be anything but one record a line."""
-    numbered = [(n, line.strip()) for n, line in enumerate(lines, start=first) if line.strip()]
-    if all(line[:1] == b"{" and line[-1:] == b"}" for _, line in numbered):
+def _check_lengths(lines: list[bytes], first: int, path: Path) -> None:
+    if max(map(len, lines)) >= MAX_LINE_BYTES:
+        long = next(i for i, line in enumerate(lines) if len(line) >= MAX_LINE_BYTES)
+        raise ModelFileError(f"{path} line {first + long}: longer than any record")
+
+
+_BLOCK = 512 << 10
+
+
+def _records(chunk: bytes, lines: list[bytes], first: int, path: Path) -> list[dict[str, float]]:
+    """The records of ``lines`` (``chunk``: the same lines joined by newlines).
+
+    As one JSON array (C speed) when the lines are as we write them: each one ``{...}``
+    with no other brace and no bracket (so nothing nests: no depth check needed), every
+    value a number. Otherwise line by line, to say which line is wrong."""
+    count = len(lines)
+    if (
+        chunk[:1] == b"{"
+        and chunk[-1:] == b"}"
+        and chunk.count(b"{") == count == chunk.count(b"}")
+        and chunk.count(b"}\n{") == count - 1
+        and b"[" not in chunk
+    ):
         try:
-            records = loads(b"[" + b",".join(line for _, line in numbered) + b"]", "", 3)
-        except ModelFileError:
+            records = json.loads("[" + chunk.replace(b"\n", b",").decode("utf-8") + "]")
+        except (ValueError, RecursionError):
             records = None
         if (
             isinstance(records, list)
-            and len(records) == len(numbered)
-            and all(_is_record(record) for record in records)
+            and len(records) == count
+            and set(map(type, records)) == {dict}
+            and set(map(type, chain.from_iterable(map(dict.values, records)))) <= _NUMBERS
         ):
             return records
-    for number, line in numbered:  # something is wrong: find the line and say it
-        record = loads(line, f"{path}: corrupt line {number}", max_depth=2)
-        if not _is_record(record):
-            raise ModelFileError(f"{path} line {number}: not a record of numbers")
-    raise ModelFileError(f"{path}: lines {first} to {first + len(lines) - 1} are not records")
+    records = []
+    for number, line in enumerate(lines, start=first):  # unusual, or wrong: line by line
+        if line.strip():
+            record = loads(line, f"{path}: corrupt line {number}", max_depth=2)
+            if not _is_record(record):
+                raise ModelFileError(f"{path} line {number}: not a record of numbers")
+            records.append(record)
+    return records
 
 
 def _is_record(record: Any) -> bool:

@@ -2,6 +2,8 @@
 
 Readers (each browser's ``text/event-stream``) ask for the events after the last number they
 saw; the log keeps only the newest ``maxlen``, so a slow or vanished reader costs no memory.
+Each event is kept as the text a reader sends (made once, not once a reader): about 180 bytes,
+where its dict took 450; a studio remembers 32 trainings of up to 4,096 events (issue 29, 11).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import threading
 from collections import deque
 from typing import Any
 
-Event = tuple[int, str, dict[str, Any]]
+from mnist_sgd.web.shared.images import finite
+
+Event = tuple[int, str, str]
+"""``(number, kind, the server-sent event's text)``."""
 EVENT_BUFFER = 4096
 """Events kept per training (a reader further behind skips to the oldest kept)."""
 FINAL = ("done", "error")
@@ -30,10 +35,15 @@ class EventLog:
         self.closed = False
 
     def publish(self, kind: str, data: dict[str, Any]) -> None:
-        """Append an event and wake every waiting reader."""
+        """Append an event and wake every waiting reader (NaN and infinity sent as null)."""
+        try:
+            text = json.dumps(data, allow_nan=False)
+        except ValueError:  # callers pass finite data; a NaN must not end a training
+            text = json.dumps(finite(data), allow_nan=False)
         with self._lock:
             self.last_seq += 1
-            self._events.append((self.last_seq, kind, data))
+            seq = self.last_seq
+            self._events.append((seq, kind, f"id: {seq}\nevent: {kind}\ndata: {text}\n\n"))
             self.closed = self.closed or kind in FINAL
             waiters = list(self._waiters)
         for loop, ready in waiters:
@@ -70,5 +80,4 @@ class EventLog:
 
 def sse(event: Event) -> str:
     """One server-sent event: ``id``, ``event`` and one ``data`` line of JSON."""
-    seq, kind, data = event
-    return f"id: {seq}\nevent: {kind}\ndata: {json.dumps(data, allow_nan=False)}\n\n"
+    return event[2]

@@ -196,6 +196,7 @@ class Training:
         except (MnistSgdError, ValueError, OSError, RuntimeError) as error:
             self._fail(one_line(error), diverged=False)
         finally:
+            self.trainer = None  # its learner, optimiser and loaders: a finished one needs none
             give_back_free_memory()
 
     def _trainer(self, data: Any) -> RunTrainer:

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_sgd import DataLoader, TensorDataset, cnn_fast, label_smoothing, to_input
-from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays
+from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays, native_bf16
 from mnist_sgd.config.build import build_learner
 from mnist_sgd.config.recipes import get_recipe
 from mnist_sgd.core.optim import Adam
@@ -109,6 +109,16 @@ def test_the_recipes_fast_paths_give_the_plain_paths_losses() -> None:
     assert learn.model[0].weight.is_contiguous(memory_format=torch.channels_last)
     learn.fit(1, lr=config.lr)
     torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=1e-4, atol=1e-5)
+
+
+def test_bf16_is_native_only_where_the_cpu_flags_say_so() -> None:
+    """oneDNN emulates bf16 on AVX-512 CPUs without it (measured 2-3x slower): flags decide."""
+    emulated = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl\n"
+    native = emulated.replace("avx512vl", "avx512vl avx512_bf16")
+    assert not native_bf16(emulated) and not native_bf16("")
+    has_kernels = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    assert native_bf16(native) is has_kernels
+    assert native_bf16(native.replace("avx512_bf16", "amx_bf16")) is has_kernels
 
 
 def test_bf16_is_used_where_the_cpu_has_it_and_stays_close_to_float32() -> None:

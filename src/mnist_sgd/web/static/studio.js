@@ -125,6 +125,7 @@
     document.body.dataset.batches = "0";
     $("weights-card").hidden = series.options.model !== "linear";
     for (const id of ["weights", "change", "digits"]) $(id).replaceChildren();
+    clearStep();
     const source = new EventSource(`/api/train/${series.id}/events?after=${after}`);
     state.source = source;
     source.addEventListener("batch", (e) => onBatch(series, JSON.parse(e.data)));
@@ -212,7 +213,7 @@
     applyOptions(state.choices.defaults);
     $("weights-card").hidden = true;
     $("digits").replaceChildren();
-    $("steps").hidden = true;
+    clearStep();
     setMessage("");
     state.dirty = true;
     updateButtons();
@@ -529,6 +530,18 @@
   }
 
   // ---- step mode ---------------------------------------------------------------------------
+
+  const STEP_HINT = $("step-hint").textContent;
+
+  function clearStep() {
+    // a new training's panel starts empty: nothing of the previous run's step (its lr, its batch)
+    $("steps").hidden = true;
+    $("step-hint").textContent = STEP_HINT;
+    for (const id of ["step-before", "step-batch", "step-grad", "step-update"]) $(id).replaceChildren();
+    for (const id of ["step-params", "step-lr"]) $(id).textContent = "";
+    for (const id of ["step-loss", "step-after"]) $(id).textContent = "–";
+    delete document.body.dataset.stepIter;
+  }
 
   function showStep(series, step) {
     if (series !== state.current) return;

@@ -447,6 +447,7 @@
     state.strokes = [];
     $("verdict").textContent = "?";
     $("bars").replaceChildren();
+    $("class-note").hidden = true;
   }
 
   function padPoint(event) {
@@ -506,6 +507,9 @@
     $("verdict").textContent = answer.label;
     $("verdict").dataset.iter = String(answer.iter);
     $("verdict-line").textContent = `${(100 * answer.probability).toFixed(1)}% sure, after batch ${answer.iter}`;
+    // a model of fewer classes than the ten digits calls every drawing one of them: say so
+    $("class-note").textContent = answer.note ? `Note: ${answer.note}.` : "";
+    $("class-note").hidden = !answer.note;
     const list = $("bars");
     list.replaceChildren(...answer.classes.map((name, i) => {
       const item = document.createElement("li");

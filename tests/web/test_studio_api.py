@@ -67,7 +67,7 @@ def start(client: TestClient, **options: Any) -> str:
 
 
 def finished(state: dict[str, Any]) -> bool:
-    return state["state"] in ("done", "stopped", "diverged", "error")
+    return state["state"] in ("done", "stopped", "stuck", "diverged", "error")
 
 
 def stop(client: TestClient, tid: str) -> dict[str, Any]:
@@ -116,6 +116,7 @@ def test_events_stream_batches_epochs_and_done(client: TestClient) -> None:
     state = client.get(f"/api/train/{tid}").json()
     assert kinds.count("batch") == 2 * state["batches_per_epoch"]
     assert kinds.count("epoch") == 2 and kinds[-1] == "done"
+    assert "stuck" not in kinds and state["stuck"] is None and state["state"] == "done"
     batch = next(data for kind, data in events if kind == "batch")
     assert {"epoch", "iter", "loss", "lr", "bps", "t"} <= set(batch) and batch["loss"] > 0
     assert [data for kind, data in events if kind == "epoch"] == state["history"]
@@ -284,6 +285,24 @@ def test_a_divergent_training_shows_as_diverged(client: TestClient) -> None:
     assert runs.read_run_info(Path(state["run_dir"]))["status"] == "diverged"
     assert any(kind == "batch" and data["loss"] is None for kind, data in events)  # NaN: null
     assert client.get(f"/api/train/{tid}/digits").status_code == 200  # NaN weights: no 500
+
+
+def test_a_stuck_training_is_named_as_it_goes_wrong(client: TestClient) -> None:
+    """The book's mnist_loss at lr 1000 sits at chance: stuck after its first epoch, not done."""
+    tid = start(client, loss="mnist_loss", lr=1000, epochs=3)
+    events = read_events(client, tid)
+    kinds = [kind for kind, _ in events]
+    first = kinds.index("stuck")
+    assert kinds[:first].count("epoch") == 1  # named as it goes wrong, not at the end
+    reason = events[first][1]["reason"]
+    assert reason.startswith("accuracy at chance for an epoch (")
+    assert reason.endswith("the sigmoid saturates at this lr; try a smaller lr")
+    assert events[-1] == (
+        "done",
+        {**events[-1][1], "state": "stuck", "stuck": reason},
+    )
+    state = client.get(f"/api/train/{tid}").json()
+    assert state["state"] == "stuck" and state["stuck"] == reason and state["epoch"] == 3
 
 
 def test_a_dataset_that_cannot_load_is_an_error_state(client: TestClient) -> None:

@@ -143,6 +143,8 @@ def test_watch_a_training_pause_and_step(
     draw(page, digit)
     wait_until(lambda: page.locator("#verdict").inner_text().strip() in ("3", "7"), "a verdict")
     assert page.locator("#bars li").count() == 2
+    # a drawn 1 is called a 3 or a 7: the pad says the model knows only those two (issue 27)
+    assert "knows only two classes, 3 and 7" in seen_inside(page, "#class-note", "#draw-card")
     shot(page, shots, "studio-4-drawn.png")
 
     page.click("#pause")
@@ -169,6 +171,78 @@ def test_watch_a_training_pause_and_step(
 
     page.click("#stop")
     wait_until(lambda: attribute(page, "data-state") == "stopped", "the stop")
+    assert not errors, errors
+    page.close()
+
+
+def seen_inside(page: Any, selector: str, card: str) -> str:
+    """The text of ``selector``, asserted visible to a person: a box of its own, in ``card``."""
+    element = page.locator(selector)
+    element.scroll_into_view_if_needed()
+    assert element.is_visible(), f"{selector} is not visible"
+    box, outer = element.bounding_box(), page.locator(card).bounding_box()
+    assert box is not None and outer is not None and box["width"] > 50 and box["height"] > 10
+    assert outer["x"] <= box["x"] and box["x"] + box["width"] <= outer["x"] + outer["width"]
+    assert outer["y"] <= box["y"] and box["y"] + box["height"] <= outer["y"] + outer["height"]
+    return str(element.inner_text())
+
+
+def test_a_new_run_clears_the_step_panel(browser: Any, studio: str, shots: Path) -> None:
+    """After a new run starts, nothing of the previous run's step is left (issue 27)."""
+    page, errors = open_studio(browser, studio)
+    page.click("#reset")
+    set_options(page, epochs=300, lr=1)
+    page.click("#train")
+    wait_until(lambda: int(attribute(page, "data-batches")) > 3, "the first training")
+    page.click("#step")
+    wait_until(lambda: attribute(page, "data-step-iter") != "", "the step")
+    assert page.locator("#step-lr").inner_text().startswith("lr = 1.00")
+    shot(page, shots, "studio-11-step-lr-1.png", "#step-card")
+    page.click("#stop")
+    wait_until(lambda: attribute(page, "data-state") == "stopped", "the stop")
+
+    set_options(page, epochs=300, lr=10)
+    page.click("#train")
+    status = page.locator("#status-line")
+    wait_until(lambda: "sgd lr 10 " in status.inner_text(), "the second training")
+    wait_until(lambda: attribute(page, "data-state") == "running", "it to run")
+    assert page.locator("#steps").is_hidden()
+    assert attribute(page, "data-step-iter") == ""
+    assert "lr = 1.00" not in page.locator("#step-card").inner_text()
+    shot(page, shots, "studio-12-new-run-step-cleared.png", "#step-card")
+    page.click("#step")  # and the new run's own step shows its own lr
+    wait_until(lambda: attribute(page, "data-step-iter") != "", "the new step")
+    assert page.locator("#step-lr").inner_text().startswith("lr = 10.0")
+    page.click("#stop")
+    wait_until(lambda: attribute(page, "data-state") == "stopped", "the second stop")
+    assert not errors, errors
+    page.close()
+
+
+def test_a_stuck_run_is_named_as_it_goes_wrong(browser: Any, studio: str, shots: Path) -> None:
+    """The book's mnist_loss at lr 1000 sits at chance: marked stuck, with why (issue 27)."""
+    page, errors = open_studio(browser, studio)
+    page.click("#reset")
+    set_options(page, model="linear", loss="mnist_loss", epochs=1000, lr=1000)
+    page.click("#train")
+    wait_until(lambda: attribute(page, "data-stuck") != "", "the stuck mark")
+    assert attribute(page, "data-state") == "running"  # said while it runs, not at the end
+    message = page.locator("#message").inner_text()
+    assert message.startswith("stuck: accuracy at chance for an epoch (")
+    assert message.endswith("the sigmoid saturates at this lr; try a smaller lr")
+    time.sleep(0.5)  # one redraw of the live facts and the legend
+    assert "stuck" in page.locator("#live-state").inner_text()
+    shot(page, shots, "studio-13-stuck-running.png")
+    page.click("#stop")
+    wait_until(lambda: attribute(page, "data-state") == "stopped", "the stop")
+
+    set_options(page, epochs=3)
+    page.click("#train")
+    wait_until(lambda: attribute(page, "data-state") == "stuck", "a stuck end, not done")
+    assert page.locator("#message").inner_text().startswith("stuck: accuracy at chance")
+    time.sleep(0.5)
+    assert page.locator("#legend li.stuck").count() == 2
+    shot(page, shots, "studio-14-stuck-done.png", "#options-card")
     assert not errors, errors
     page.close()
 
@@ -267,4 +341,32 @@ def test_serve_shows_the_weights_and_their_change(
         assert reds.mean() > 0.01 and blues.mean() > 0.01
     assert not np.array_equal(weights, change)
     shot(page, shots, "serve-page.png")
+    page.close()
+
+
+def test_serve_says_a_two_class_model_knows_only_two(
+    browser: Any, serve: str, sample: Any, shots: Path
+) -> None:
+    """The draw page's verdict on the 3-vs-7 model comes with the CLI's note (issue 27)."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(serve)
+    page.wait_for_selector("#bars li", timeout=20_000)
+    digit = next(
+        img for img, y in zip(sample.valid_images, sample.valid_labels, strict=True) if y == 1
+    )
+    canvas = page.locator("#canvas").bounding_box()
+    scale = canvas["width"] / 280
+    for (x0, y0), (x1, y1) in strokes(digit):
+        page.mouse.move(canvas["x"] + x0 * scale, canvas["y"] + y0 * scale)
+        page.mouse.down()
+        page.mouse.move(canvas["x"] + x1 * scale, canvas["y"] + y1 * scale, steps=3)
+        page.mouse.up()
+    wait_until(lambda: page.locator("#label").get_attribute("data-source") == "canvas", "a verdict")
+    assert page.locator("#label").inner_text().strip() in ("3", "7")
+    note = seen_inside(page, "#class-note", "#result-card")
+    assert note == (
+        "Note: this model knows only two classes, 3 and 7: "
+        "it calls every image one of them, whatever it shows."
+    )
+    shot(page, shots, "serve-2-two-class-note.png", "#result-card")
     page.close()

@@ -126,6 +126,7 @@ def test_draw_a_digit_with_the_mouse(
     page.wait_for_selector("#weights canvas", timeout=TIMEOUT_MS)
     assert "mnist" in page.locator("#summary-line").inner_text()
     assert page.locator("#bars li").count() == 10
+    assert page.locator("#class-note").is_hidden()  # a ten-digit model: no note (issue 27)
     save_shot(page, shots, "0-start.png")
 
     draw_with_mouse(page, digits["drawn-3"])

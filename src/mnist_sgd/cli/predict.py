@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the run, prepare each image, predict the good ones; 1 if any image failed."""
     import torch
 
+    from mnist_sgd.predict.predictor import classes_note
     from mnist_sgd.runs import load_run
 
     run_ = load_run(args.run_dir)
@@ -75,14 +76,10 @@ def run(args: argparse.Namespace) -> int:
         save_seen(args.show, paths, batch, probs, run_.classes)
     for path, p in zip(paths, probs, strict=True):
         print_prediction(path, p, run_.classes, args)
-    if len(run_.classes) == 2 and not args.json:
-        a, b = run_.classes
+    note = classes_note(run_.classes)
+    if note is not None and not args.json:
         sys.stdout.flush()  # after the predictions, also in a log that holds both streams
-        print(
-            f"note: this model knows only two classes, {a} and {b}: "
-            f"it calls every image one of them, whatever it shows",
-            file=sys.stderr,
-        )
+        print(f"note: {note}", file=sys.stderr)
     return 0 if len(paths) == len(args.images) else 1
 
 

@@ -22,6 +22,29 @@ from mnist_sgd.core.metrics import evaluate_model, probabilities
 from mnist_sgd.core.model import takes_flat_input
 from mnist_sgd.predict.image_files import ImageSource
 
+DIGIT_CLASSES = 10
+"""The classes a digit model knows (0 to 9); a model that knows fewer gets a note."""
+
+
+def classes_note(classes: list[str]) -> str | None:
+    """The note for a model that knows fewer classes than a digit model; None for ten or more.
+
+    Such a model calls every image one of its classes, whatever the image shows (a drawn 5
+    is "3, 100% sure" to the 3-vs-7 model): ``mnist-sgd predict``, the draw page and the
+    studio's pad all say so in these words.
+    """
+    n = len(classes)
+    if n >= DIGIT_CLASSES or n == 0:
+        return None
+    if n == 1:
+        return f"this model knows only one class, {classes[0]}: it calls every image that"
+    count = "two" if n == 2 else str(n)
+    listed = f"{', '.join(classes[:-1])} and {classes[-1]}"
+    return (
+        f"this model knows only {count} classes, {listed}: "
+        "it calls every image one of them, whatever it shows"
+    )
+
 
 def as_image(item: ImageSource | Tensor) -> Tensor:
     """``(28, 28) uint8``: a tensor as it is, anything else through the CLI's preprocessing."""

@@ -1,5 +1,8 @@
 """The end of a finished run: its curves (``plots/history.png``) and the chance warning.
 
+The chance rule (:func:`at_chance`) is also the studio's live one, each epoch
+(:func:`stuck_reason`): one rule of a model that learned nothing.
+
 Every way of making a run folder finishes here (``RunTrainer`` for ``mnist-sgd train`` and
 the studio, ``learn.export`` for a notebook), so each folder gets its curves, and a curve
 that cannot be drawn (a full disk) is said, never lost without a word: these functions
@@ -28,19 +31,62 @@ def draw_curves(run_dir: Path, history: list[dict[str, float]]) -> str | None:
     return None
 
 
-def chance_warning(history: list[dict[str, float]], labels: Tensor, lr: float) -> str | None:
-    """The warning when the model ends no better than always answering the commonest class."""
+def at_chance(record: dict[str, float], labels: Tensor) -> tuple[float, float] | None:
+    """``(accuracy, commonest)`` when an epoch's accuracy is no better than always answering
+    the commonest class (within 0.01), else None: the one rule of a model that learned nothing.
+    """
     import torch
 
-    last = history[-1] if history else {}
-    accuracy = next((v for k, v in last.items() if "accuracy" in k), None)
+    accuracy = next((v for k, v in record.items() if "accuracy" in k), None)
     if accuracy is None or len(labels) == 0:
         return None
     commonest = float(torch.bincount(labels).max()) / len(labels)
     if accuracy > commonest + 0.01:
         return None
+    return accuracy, commonest
+
+
+def chance_warning(history: list[dict[str, float]], labels: Tensor, lr: float) -> str | None:
+    """The warning when the model ends no better than always answering the commonest class."""
+    found = at_chance(history[-1] if history else {}, labels)
+    if found is None:
+        return None
+    accuracy, commonest = found
     return (
         f"warning: validation accuracy {accuracy:.4f} is no better than always answering "
         f"the commonest class ({commonest:.4f}): training failed; lr {lr:g} may be too high, "
         "try 'mnist-sgd lr-find'"
     )
+
+
+STILL = 1e-6
+"""A validation loss that changes by less than this fraction from one epoch to the next has
+stopped moving (the gradients vanish: a saturated sigmoid), not merely slowed down."""
+
+
+def stuck_reason(
+    history: list[dict[str, float]], labels: Tensor, lr: float, *, sigmoid: bool
+) -> str | None:
+    """One line when the latest epoch is stuck, else None: the live form of the chance warning.
+
+    Stuck: the epoch's accuracy is at chance (:func:`at_chance`), or its validation loss has not
+    moved since the epoch before. ``sigmoid``: the loss squashes scores with a sigmoid (the
+    book's ``mnist_loss``), whose saturation at a high lr is then the likely cause.
+    """
+    if not history:
+        return None
+    last = history[-1]
+    why = "the sigmoid saturates at this lr" if sigmoid else f"lr {lr:g} is probably too high"
+    found = at_chance(last, labels)
+    if found is not None:
+        accuracy, commonest = found
+        return (
+            f"accuracy at chance for an epoch ({100 * accuracy:.1f}%, no better than always "
+            f"answering the commonest class, {100 * commonest:.1f}%): {why}; try a smaller lr"
+        )
+    if len(history) >= 2:
+        before, now = history[-2].get("valid_loss"), last.get("valid_loss")
+        if before is not None and now is not None and abs(now - before) <= STILL * abs(before):
+            still = f"the loss has stopped moving ({now:.4f} for two epochs)"
+            return f"{still}: {why}; try a smaller lr"
+    return None

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.predict.image_files import png_bytes
+from mnist_sgd.predict.predictor import classes_note
 from mnist_sgd.runs import Run, load_run
 from mnist_sgd.web.draw.collect import CollectError, Collector
 from mnist_sgd.web.shared import openapi as doc
@@ -88,6 +89,7 @@ def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
         {
             "dataset": info["dataset"],
             "classes": run.classes,
+            "note": classes_note(run.classes),
             "model": {key: model.get(key) for key in ("name", "n_out", "flat", "parameters")},
             "loss": info.get("loss"),
             "status": info.get("status"),

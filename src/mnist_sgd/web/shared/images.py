@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from mnist_sgd.errors import ImageError
+from mnist_sgd.predict.predictor import classes_note
 from mnist_sgd.runs import Run
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff")
@@ -77,7 +78,10 @@ def png_base64(seen: torch.Tensor) -> str:
 
 
 def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> dict[str, Any]:
-    """A model's answer (``probs``, aligned with ``classes``) for the picture ``seen``, as JSON."""
+    """A model's answer (``probs``, aligned with ``classes``) for the picture ``seen``, as JSON.
+
+    ``note``: :func:`~mnist_sgd.predict.predictor.classes_note` (None for a ten-class model).
+    """
     index = int(probs.argmax())
     return finite(
         {
@@ -87,6 +91,7 @@ def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> d
             "classes": classes,
             "probabilities": [float(p) for p in probs],
             "seen_png": png_base64(seen),
+            "note": classes_note(classes),  # a model of fewer classes than the ten digits
         }
     )
 

@@ -41,6 +41,12 @@ PREDICTION = {
             "format": "byte",
             "description": "base64 PNG of the 28x28 grayscale image the model saw",
         },
+        "note": {
+            "type": "string",
+            "nullable": True,
+            "description": "for a model of fewer classes than the ten digits: that it calls "
+            "every image one of them (as `mnist-sgd predict` notes); else null",
+        },
     },
 }
 IMAGE_BODY = {

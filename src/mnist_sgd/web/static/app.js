@@ -263,6 +263,7 @@
     label.classList.toggle("long", answer.label.length > 2);
     $("confidence").textContent = `${(100 * answer.probability).toFixed(1)}% sure, from ${what}`;
     $("seen").src = `data:image/png;base64,${answer.seen_png}`;
+    showNote(answer.note);
     const items = $("bars").children;
     answer.probabilities.forEach((p, i) => {
       const item = items[i];
@@ -272,6 +273,12 @@
     });
     state.predictions += 1;
     document.body.dataset.predictions = String(state.predictions);
+  }
+
+  function showNote(note) {
+    // a model of fewer classes than the ten digits calls every drawing one of them: say so
+    $("class-note").textContent = note ? `Note: ${note}.` : "";
+    $("class-note").hidden = !note;
   }
 
   function resetResult() {
@@ -310,6 +317,7 @@
     }
     state.classes = info.classes;
     buildBars(info.classes);
+    showNote(info.note);
     const model = info.model || {};
     $("summary-line").textContent =
       `${info.dataset} · ${model.name} · ${info.metric} ${percent(info.accuracy)}`;

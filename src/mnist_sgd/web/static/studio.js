@@ -113,7 +113,7 @@
     const series = {
       id, options, runDir, color: COLORS[state.series.length % COLORS.length],
       losses: [], smooth: [], avg: 0, epochs: [], state: "loading", error: null,
-      iter: 0, lr: null, bps: null, classes: [], stepIter: null,
+      iter: 0, lr: null, bps: null, classes: [], stepIter: null, stuck: null,
     };
     state.series.push(series);
     return series;
@@ -125,13 +125,20 @@
     document.body.dataset.batches = "0";
     $("weights-card").hidden = series.options.model !== "linear";
     for (const id of ["weights", "change", "digits"]) $(id).replaceChildren();
+    clearStep();
+    delete document.body.dataset.stuck;
     const source = new EventSource(`/api/train/${series.id}/events?after=${after}`);
     state.source = source;
     source.addEventListener("batch", (e) => onBatch(series, JSON.parse(e.data)));
     source.addEventListener("epoch", (e) => onEpoch(series, JSON.parse(e.data)));
     source.addEventListener("state", (e) => setState(series, JSON.parse(e.data).state));
     source.addEventListener("step", (e) => showStep(series, JSON.parse(e.data)));
-    source.addEventListener("done", (e) => onEnd(series, JSON.parse(e.data).state, null));
+    source.addEventListener("stuck", (e) => onStuck(series, JSON.parse(e.data).reason));
+    source.addEventListener("done", (e) => {
+      const done = JSON.parse(e.data);
+      if (done.stuck !== undefined) onStuck(series, done.stuck);
+      onEnd(series, done.state, null);
+    });
     source.addEventListener("error", (e) => {
       if (e.data) onEnd(series, JSON.parse(e.data).state, JSON.parse(e.data).message);
     });
@@ -167,6 +174,17 @@
 
   function onEpoch(series, record) {
     series.epochs.push(record);
+    state.dirty = true;
+  }
+
+  function onStuck(series, reason) {
+    // at chance for an epoch, or the loss not moving: said as it happens, with the reason
+    series.stuck = reason || null;
+    if (series === state.current) {
+      setMessage(series.stuck ? `stuck: ${series.stuck}` : "");
+      if (series.stuck) document.body.dataset.stuck = series.stuck;
+      else delete document.body.dataset.stuck;
+    }
     state.dirty = true;
   }
 
@@ -212,7 +230,7 @@
     applyOptions(state.choices.defaults);
     $("weights-card").hidden = true;
     $("digits").replaceChildren();
-    $("steps").hidden = true;
+    clearStep();
     setMessage("");
     state.dirty = true;
     updateButtons();
@@ -318,7 +336,9 @@
     const s = state.current;
     const text = (id, value) => { $(id).textContent = value; };
     if (!s) return ["live-state", "live-epoch", "live-iter", "live-lr", "live-bps", "live-loss", "live-run"].forEach((id) => text(id, "–"));
-    text("live-state", s.state + (s.error && s.state === "diverged" ? " (the loss became NaN or infinite)" : ""));
+    const why = s.error && s.state === "diverged" ? " (the loss became NaN or infinite)"
+      : s.stuck && s.state !== "stuck" ? " · stuck" : "";
+    text("live-state", s.state + why);
     text("live-epoch", `${s.epochs.length} of ${s.options.epochs} done`);
     text("live-iter", String(s.iter));
     text("live-lr", s.lr === null ? "–" : Number(s.lr).toPrecision(3));
@@ -340,10 +360,13 @@
       item.style.borderColor = s.color;
       item.classList.toggle("current", s === state.current);
       item.classList.toggle("diverged", s.state === "diverged");
+      item.classList.toggle("stuck", Boolean(s.stuck));
       const acc = s.epochs.length ? accuracyOf(s.epochs[s.epochs.length - 1]) : null;
       const score = acc === null || acc === undefined ? "" : ` · accuracy ${(100 * acc).toFixed(2)}%`;
-      item.textContent = `${describe(s.options)} · ${s.state}${score}`;
+      const stuck = s.stuck && s.state !== "stuck" ? " · stuck" : "";
+      item.textContent = `${describe(s.options)} · ${s.state}${stuck}${score}`;
       if (s.state === "diverged") item.title = s.error;
+      else if (s.stuck) item.title = `stuck: ${s.stuck}`;
       item.dataset.id = s.id;
       return item;
     }));
@@ -446,6 +469,7 @@
     state.strokes = [];
     $("verdict").textContent = "?";
     $("bars").replaceChildren();
+    $("class-note").hidden = true;
   }
 
   function padPoint(event) {
@@ -505,6 +529,9 @@
     $("verdict").textContent = answer.label;
     $("verdict").dataset.iter = String(answer.iter);
     $("verdict-line").textContent = `${(100 * answer.probability).toFixed(1)}% sure, after batch ${answer.iter}`;
+    // a model of fewer classes than the ten digits calls every drawing one of them: say so
+    $("class-note").textContent = answer.note ? `Note: ${answer.note}.` : "";
+    $("class-note").hidden = !answer.note;
     const list = $("bars");
     list.replaceChildren(...answer.classes.map((name, i) => {
       const item = document.createElement("li");
@@ -529,6 +556,18 @@
   }
 
   // ---- step mode ---------------------------------------------------------------------------
+
+  const STEP_HINT = $("step-hint").textContent;
+
+  function clearStep() {
+    // a new training's panel starts empty: nothing of the previous run's step (its lr, its batch)
+    $("steps").hidden = true;
+    $("step-hint").textContent = STEP_HINT;
+    for (const id of ["step-before", "step-batch", "step-grad", "step-update"]) $(id).replaceChildren();
+    for (const id of ["step-params", "step-lr"]) $(id).textContent = "";
+    for (const id of ["step-loss", "step-after"]) $(id).textContent = "–";
+    delete document.body.dataset.stepIter;
+  }
 
   function showStep(series, step) {
     if (series !== state.current) return;
@@ -576,6 +615,7 @@
       s.state = t.state;
       s.epochs = t.history;
       s.error = t.error;
+      s.stuck = t.stuck || null;
       if (ACTIVE.includes(t.state)) follow(s, 0);
     }
     state.dirty = true;

@@ -155,7 +155,8 @@ def _after(request: Request) -> int:
 
 
 async def events(request: Request) -> Response:
-    """``text/event-stream``: ``batch``, ``epoch``, ``step``, ``state``, then ``done``/``error``."""
+    """``text/event-stream``: ``batch``, ``epoch``, ``step``, ``state``, ``stuck``, then
+    ``done``/``error``."""
     training, after = _training(request), _after(request)
 
     async def stream() -> AsyncIterator[str]:
@@ -229,7 +230,9 @@ _COMMANDS = {
 }
 _EVENTS_TEXT = (
     "Events: `batch` (epoch, iter, loss, lr, bps, t), `epoch` (a metrics.jsonl record), `step` "
-    "(the seven steps of a stepped batch), `state` (paused, running), `done` (state, run_dir) "
+    "(the seven steps of a stepped batch), `state` (paused, running), `stuck` (reason, epoch: "
+    "the latest epoch's accuracy is at chance or its loss has stopped moving; reason null when "
+    "a later epoch recovers), `done` (state: done, stopped or stuck; run_dir, warnings, stuck) "
     "and `error` (message, diverged). Each has an id; `?after=N` or Last-Event-ID resumes "
     "after event N."
 )

@@ -1,5 +1,10 @@
 """The studio's trainings: each one a ``RunTrainer`` in a worker thread, watched by a callback.
 
+A training whose latest epoch is at chance, or whose loss has stopped moving, is *stuck*
+(:func:`mnist_sgd.runs.curves.stuck_reason`, the rule of the chance warning): a ``stuck``
+event with the one-line reason (null when a later epoch recovers), ``stuck`` in its status,
+and the state ``stuck`` rather than ``done`` when it ends so. Non-finite loss: ``diverged``.
+
 Through ``RunTrainer`` every studio training is a normal run folder with a resumable checkpoint;
 the callback, :class:`Watch`, publishes events, keeps the live model copy and holds a paused
 training (``step`` lets exactly one batch through and records its seven steps).
@@ -34,6 +39,7 @@ from mnist_sgd.runs import (
     write_run_info,
     writing,
 )
+from mnist_sgd.runs.curves import stuck_reason
 from mnist_sgd.web.shared.images import finite, prediction, weight_pictures
 from mnist_sgd.web.studio.events import EventLog
 from mnist_sgd.web.studio.step import StepCapture, verdicts
@@ -145,9 +151,11 @@ class Watch(Callback):
         self.training.copy_model(learn)
 
     def after_epoch(self, learn: Learner) -> None:
-        self.training.history = [dict(r) for r in learn.history]
-        self.training.publish("epoch", dict(learn.history[-1]))
+        t = self.training
+        t.history = [dict(r) for r in learn.history]
+        t.publish("epoch", dict(learn.history[-1]))
         self._copy(learn, time.perf_counter())
+        t.check_stuck()
 
 
 class Training:
@@ -164,6 +172,7 @@ class Training:
         base = default_run_dir(config, Path(runs_dir))
         self.run_dir = base.with_name(f"{base.name}-{self.id}")
         self.state, self.diverged = "loading", False
+        self.stuck: str | None = None  # why the latest epoch is stuck (at chance, loss still)
         self.error: str | None = None
         self.iter, self.n_batches = 0, 0
         self.history: list[dict[str, float]] = []
@@ -212,12 +221,28 @@ class Training:
         self.trainer = trainer
         return trainer
 
+    def check_stuck(self) -> None:
+        """After each epoch: stuck or not (the library's chance rule); an event when it changes."""
+        labels = self.trainer.valid_labels if self.trainer is not None else None
+        if labels is None:
+            return
+        sigmoid = self.config.loss == "mnist_loss"
+        reason = stuck_reason(self.history, labels, self.config.lr, sigmoid=sigmoid)
+        if reason != self.stuck:
+            self.stuck = reason
+            self.publish("stuck", {"reason": reason, "epoch": len(self.history)})
+
     def _finish(self, trainer: RunTrainer) -> None:
         self.history = [dict(r) for r in trainer.history]
         self.copy_model(trainer.learn)
-        self.state = "stopped" if trainer.stopped else "done"
-        done = {"state": self.state, "run_dir": str(self.run_dir), "warnings": trainer.warnings}
-        self.publish("done", done)  # warnings: curves it could not draw, a chance-level model
+        self.state = "stopped" if trainer.stopped else "stuck" if self.stuck else "done"
+        done = {
+            "state": self.state,
+            "run_dir": str(self.run_dir),
+            "warnings": trainer.warnings,  # curves it could not draw, a chance-level model
+            "stuck": self.stuck,
+        }
+        self.publish("done", done)
 
     def _fail(self, message: str, *, diverged: bool) -> None:
         self.state = "diverged" if diverged else "error"
@@ -269,6 +294,7 @@ class Training:
                 "classes": self.classes,
                 "error": self.error,
                 "diverged": self.diverged,
+                "stuck": self.stuck,
                 "last_event": self.events.last_seq,
             }
         )

@@ -269,7 +269,9 @@
     if (!finite.length) return axes(ctx, w, h, left, bottom, top, right, null, what, n);
     let [low, high] = [Math.min(...sample(finite)), Math.max(...sample(finite))];
     if (!percent) low = Math.min(low, 0);
-    if (high - low < 1e-9) high = low + 1;
+    if (high - low < 1e-9) {  // a flat line: a band around it (an accuracy stays within 0..100%)
+      [low, high] = percent ? [Math.max(0, low - 0.05), Math.min(1, high + 0.05)] : [low, low + 1];
+    }
     const px = (i) => left + (n <= 1 ? 0.5 : i / (n - 1)) * (w - left - right);
     const py = (y) => top + (1 - (y - low) / (high - low)) * (h - top - bottom);
     axes(ctx, w, h, left, bottom, top, right, [low, high, py, percent], what, n);

@@ -61,13 +61,31 @@ def content_digest(tensors: Mapping[str, Tensor]) -> str:
 
 def save_tensors(path: Path, info: DatasetInfo, tensors: Mapping[str, Tensor]) -> None:
     """Write the four tensors atomically, with the dataset's name and digest as metadata."""
-    metadata = {
-        "mnist_sgd": str(FORMAT_VERSION),
-        "name": info.name,
-        "content_sha256": info.content_sha256,
-    }
-    payload = save({name: tensors[name].contiguous() for name in TENSOR_NAMES}, metadata=metadata)
+    metadata = {"name": info.name, "content_sha256": info.content_sha256}
+    write_cached(path, {name: tensors[name] for name in TENSOR_NAMES}, metadata)
+
+
+def write_cached(path: Path, tensors: Mapping[str, Tensor], metadata: dict[str, str]) -> None:
+    """A cache file: ``tensors`` (made contiguous) and ``metadata``, written atomically."""
+    payload = save(
+        {name: tensor.contiguous() for name, tensor in tensors.items()},
+        metadata={"mnist_sgd": str(FORMAT_VERSION), **metadata},
+    )
     atomic_write_bytes(path, payload)
+
+
+def read_cached(path: Path) -> tuple[dict[str, Tensor], dict[str, str]] | None:
+    """A cache file's tensors (memory-mapped) and metadata; None when it is missing or
+    unreadable (an unreadable file is removed)."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            return {key: handle.get_tensor(key) for key in handle.keys()}, metadata  # noqa: SIM118
+    except FileNotFoundError:
+        return None
+    except (OSError, safetensors.SafetensorError, ValueError, RuntimeError):
+        discard(path)
+        return None
 
 
 def load_tensors(path: Path, info: DatasetInfo) -> dict[str, Tensor] | None:
@@ -76,17 +94,12 @@ def load_tensors(path: Path, info: DatasetInfo) -> dict[str, Tensor] | None:
     The file's metadata, keys, dtypes and shapes are checked, not its digest
     (``verify`` rehashes it); a file of the wrong shape is a cache miss.
     """
-    try:
-        with safetensors.safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-    except FileNotFoundError:
+    found = read_cached(path)
+    if found is None:
         return None
-    except (OSError, safetensors.SafetensorError, ValueError, RuntimeError):
-        _discard(path)
-        return None
+    tensors, metadata = found
     if metadata.get("content_sha256") != info.content_sha256 or not _shapes_ok(info, tensors):
-        _discard(path)
+        discard(path)
         return None
     return tensors
 
@@ -104,7 +117,8 @@ def _shapes_ok(info: DatasetInfo, tensors: Mapping[str, Tensor]) -> bool:
     return True
 
 
-def _discard(path: Path) -> None:
+def discard(path: Path) -> None:
+    """Remove a cache file that cannot be used (a miss, not an error)."""
     with contextlib.suppress(OSError):
         path.unlink()
 

@@ -21,7 +21,6 @@ decoded content's digest (before the split), which ``run.json`` keeps.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -29,19 +28,22 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import safetensors
 import torch
-from safetensors.torch import save
 from torch import Tensor
 
 from mnist_sgd.datasets.base import DataOptions, MnistData
-from mnist_sgd.datasets.cache import content_digest, fingerprint
+from mnist_sgd.datasets.cache import (
+    content_digest,
+    discard,
+    fingerprint,
+    read_cached,
+    write_cached,
+)
 from mnist_sgd.datasets.decode import parallel_decode
 from mnist_sgd.datasets.idx import MAX_IDX_BYTES, idx_payload, read_idx
 from mnist_sgd.datasets.kaggle_csv import read_kaggle_csv
 from mnist_sgd.datasets.layout import FORMAT_VERSION
 from mnist_sgd.errors import DataError
-from mnist_sgd.files import atomic_write_bytes
 
 SPLIT_NAMES = (("train", "valid"), ("training", "testing"))
 Decoded = tuple[tuple[str, ...], dict[str, Tensor]]  # classes, the four tensors (valid maybe empty)
@@ -236,21 +238,16 @@ Cached = tuple[Decoded, str, bool]  # the split set, its content digest, whether
 
 
 def _load_cache(cache_file: Path) -> Cached | None:
-    """The cached set, or None (a missing or unreadable file is a miss).
-
-    The file is memory-mapped: its pages are read when the tensors are first used.
-    """
-    try:
-        with safetensors.safe_open(str(cache_file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            classes = tuple(json.loads(metadata["classes"]))
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-            return (classes, tensors), metadata["content_sha256"], metadata["split_here"] == "1"
-    except FileNotFoundError:
+    """The cached set, or None (a missing or unusable file is a miss; memory-mapped)."""
+    found = read_cached(cache_file)
+    if found is None:
         return None
-    except (OSError, KeyError, ValueError, RuntimeError, safetensors.SafetensorError):
-        with contextlib.suppress(OSError):
-            cache_file.unlink()
+    tensors, metadata = found
+    try:
+        classes = tuple(json.loads(metadata["classes"]))
+        return (classes, tensors), metadata["content_sha256"], metadata["split_here"] == "1"
+    except (KeyError, ValueError):
+        discard(cache_file)
         return None
 
 
@@ -258,13 +255,12 @@ def _save_cache(cache_file: Path, cached: Cached, source: Path) -> None:
     """Write the split set atomically; a cache that cannot be written only costs speed."""
     (classes, tensors), digest, split_here = cached
     metadata = {
-        "mnist_sgd": str(FORMAT_VERSION),
         "source": str(source),
         "classes": json.dumps(classes),
         "content_sha256": digest,
         "split_here": "1" if split_here else "0",
     }
     try:
-        atomic_write_bytes(cache_file, save(tensors, metadata=metadata))
+        write_cached(cache_file, tensors, metadata)
     except OSError as error:
         warnings.warn(f"cannot write the tensor cache {cache_file}: {error}", stacklevel=3)

@@ -46,7 +46,7 @@ def read_kaggle_csv(path: Path) -> tuple[Tensor, Tensor | None]:
     blocks = _blocks(path, names)
     images = np.concatenate([b[0] for b in blocks]) if blocks else np.empty((0, PIXELS), np.uint8)
     if len(images) == 0:
-        raise DataError(f"{path}: no rows after the header")
+        raise DataError(f"{path}: no rows after the header; add one row per image")
     pixels = torch.from_numpy(images.reshape(-1, 28, 28))
     if names[0] != "label":
         return pixels, None
@@ -98,7 +98,7 @@ def _check_range(path: Path, values: np.ndarray, done: int, names: list[str]) ->
         row, column = wrong[0].tolist()
         raise DataError(
             f"{path}:{done + row + 2}: {names[column]} is {values[row, column]}, "
-            f"outside {low[column]}..{high[column]}"
+            f"outside {low[column]}..{high[column]}; fix that line (pixels are grey levels 0-255)"
         )
 
 

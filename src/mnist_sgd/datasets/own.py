@@ -58,7 +58,10 @@ def load_own(path: Path, options: DataOptions) -> MnistData:
     """
     path = Path(path).expanduser().resolve()
     if not path.exists():
-        raise DataError(f"{path}: no such file or folder (given as a dataset)")
+        raise DataError(
+            f"{path}: no such file or folder (given as a dataset); give a dataset's name, "
+            "or the path of a class-folder tree, a Kaggle-layout CSV or a folder of IDX files"
+        )
     split = (options.valid_pct, options.split_seed)
     cache_file = options.resolved_cache_dir() / "tensors" / f"own-{_key(path, split)}.safetensors"
     cached = _load_cache(cache_file)
@@ -144,12 +147,17 @@ def _read_class_folders(root: Path) -> Decoded:
         files, labels = [], []
         for class_dir in _class_dirs(folder):
             if class_dir.name not in classes:
-                raise DataError(f"{class_dir}: class {class_dir.name!r} is not in train/")
+                raise DataError(
+                    f"{class_dir}: class {class_dir.name!r} is not in train/; "
+                    "give both splits the same class folders"
+                )
             names = sorted(f for f in class_dir.iterdir() if not f.name.startswith("."))
             files += names
             labels += [classes.index(class_dir.name)] * len(names)
         if not files:
-            raise DataError(f"{folder}: no images in its class folders")
+            raise DataError(
+                f"{folder}: no images in its class folders; put each class's image files in them"
+            )
         tensors.update(_split_tensors(split, _decode_files(files), torch.tensor(labels)))
     return classes, tensors
 
@@ -176,14 +184,20 @@ def _read_idx_folder(folder: Path) -> Decoded:
         {f.name.split("-images-idx3")[0] for f in folder.glob("*-images-idx3-ubyte*")}
     )
     if len(prefixes) > 2:
-        raise DataError(f"{folder}: {len(prefixes)} IDX image files; expected one or two")
+        raise DataError(
+            f"{folder}: {len(prefixes)} IDX image files; keep one set per folder (a train "
+            "and at most one test file)"
+        )
     prefixes.sort(key=lambda p: "train" not in p)  # the training split first
     tensors = _empty_valid()
     for split, prefix in zip(("train", "valid"), prefixes, strict=False):
         images = _idx_array(folder, f"{prefix}-images-idx3-ubyte", 3)
         labels = _idx_array(folder, f"{prefix}-labels-idx1-ubyte", 1)
         if images.shape[1:] != (28, 28) or len(labels) != len(images):
-            raise DataError(f"{folder}/{prefix}: {len(labels)} labels for images {images.shape}")
+            raise DataError(
+                f"{folder}/{prefix}: {len(labels)} labels for images {images.shape}; the images "
+                "must be 28x28 and each images file needs the labels file of the same set"
+            )
         tensors.update(
             _split_tensors(
                 split, torch.from_numpy(images.copy()), torch.from_numpy(labels.astype("int64"))
@@ -202,7 +216,10 @@ def _idx_classes(folder: Path, tensors: dict[str, Tensor]) -> tuple[str, ...]:
     lines = classes_file.read_text(errors="replace").splitlines()
     classes = tuple(line.strip() for line in lines if line.strip())
     if top >= len(classes):
-        raise DataError(f"{classes_file}: {len(classes)} classes, but a label is {top}")
+        raise DataError(
+            f"{classes_file}: {len(classes)} classes, but a label is {top}; give one class "
+            "name per line for every label"
+        )
     return classes
 
 
@@ -211,7 +228,7 @@ def _idx_array(folder: Path, stem: str, rank: int) -> np.ndarray:
         if (folder / name).is_file():
             payload = idx_payload(folder / name, str(folder / name), limit=MAX_IDX_BYTES)
             return read_idx(payload, str(folder / name), rank=rank)
-    raise DataError(f"{folder}: {stem}[.gz] is missing")
+    raise DataError(f"{folder}: {stem}[.gz] is missing; put it beside its images file")
 
 
 def _split_tensors(split: str, images: Tensor, labels: Tensor) -> dict[str, Tensor]:

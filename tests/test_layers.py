@@ -16,7 +16,7 @@ import tomllib
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mnist_sgd"
 LAYERS = [
-    ("errors", "files", "lazy"),
+    ("errors", "files", "lazy", "i18n"),
     ("datasets",),
     ("core",),
     ("callbacks",),

@@ -124,6 +124,8 @@ def test_the_too_large_preset_is_named_stuck_with_its_reason(
     page.click("#preset-too-small")
     assert page.input_value("#lr") == "0.0001" and page.input_value("#speed") == "10"
     assert "stay almost flat" in page.locator("#preset-note").inner_text()
+    page.fill("#lr", "0.5")  # an lr of one's own: the preset's note goes
+    assert page.locator("#preset-note").is_hidden()
     assert not errors, errors
     page.close()
 

@@ -10,7 +10,7 @@
     speedTitle: "batches a second: slow for a class to watch; the results are the same at any speed",
     full: "full speed",
     perSecond: (n) => `${n} batch${n === 1 ? "" : "es"}/s`,
-    presets: "learning rate, three ways:",
+    presets: "lr presets:",
     presetNames: { "too-small": "too small", "about-right": "about right", "too-large": "too large" },
     watch: {
       "too-small": (p) => `lr ${p.lr}: watch the loss line stay almost flat; each step moves the weights too little to learn in ${p.epochs} epochs.`,
@@ -91,6 +91,16 @@
     const note = el("p", { id: "preset-note", className: "note", hidden: true });
     note.setAttribute("role", "note");
     $("options").after(row, note);
+    // a preset's note goes when its options do: another option picked by hand, or Reset
+    $("options").addEventListener("input", (e) => { if (e.target.id !== "speed") forgetPreset(); });
+    $("recipe").addEventListener("change", forgetPreset);
+    $("reset").addEventListener("click", forgetPreset);
+  }
+
+  function forgetPreset() {
+    $("preset-note").hidden = true;
+    for (const b of document.querySelectorAll("#presets button")) b.classList.remove("chosen");
+    delete document.body.dataset.preset;
   }
 
   function usePreset(name, preset) {

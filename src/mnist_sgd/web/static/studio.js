@@ -74,6 +74,7 @@
       for (const key of ["mom", "wd", "schedule", "augment"]) options[key] = base[key];
     }
     if (options.model === "linear") options.std = Number($("std").value);
+    if (window.classroom) Object.assign(options, window.classroom.trainOptions());  // the speed
     return options;
   }
 
@@ -645,5 +646,6 @@
     document.body.dataset.ready = "true";
   }
 
+  window.studio = { applyOptions, current: () => state.current };  // for classroom.js
   setUp();
 })();

@@ -28,9 +28,17 @@ from mnist_sgd.web.shared.server import (
     starlette_app,
     static_page,
 )
-from mnist_sgd.web.studio.config import BadOption, options_schema, parse_config
+from mnist_sgd.web.studio.config import (
+    SPEED_TEXT,
+    BadOption,
+    options_schema,
+    parse_config,
+    parse_speed,
+    speed_schema,
+)
 from mnist_sgd.web.studio.config import choices as option_choices
 from mnist_sgd.web.studio.events import FINAL, sse
+from mnist_sgd.web.studio.quadratic import MAX_LR, MAX_STEPS, BadQuadratic, quadratic_sgd
 from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training, Unknown
 
 MAX_CONFIG_BODY = 64 * 1024
@@ -108,20 +116,30 @@ async def choices(request: Request) -> Response:
     return JSONResponse(option_choices())
 
 
-async def start(request: Request) -> Response:
-    """Start a training from a JSON config: 202 ``{"id", "run_dir"}``."""
+async def _json_body(request: Request, what: str) -> Any:
+    """The request's JSON body (415 when not JSON, 400 when it does not parse)."""
     if media_type(request.headers.get("content-type")) != "application/json":
-        raise HTTPException(415, "send the training options as application/json")
+        raise HTTPException(415, f"send {what} as application/json")
     body = await read_capped(request, MAX_CONFIG_BODY)
     try:  # bounded: a body nested 100,000 deep is a 400, not a RecursionError
-        options = safejson.loads(body or b"{}", "the body")
+        return safejson.loads(body or b"{}", "the body")
     except ModelFileError as error:
         raise HTTPException(400, str(error)) from None
+
+
+def _bad(error: BadOption) -> Response:
+    return JSONResponse({"error": str(error), "option": error.name}, status_code=422)
+
+
+async def start(request: Request) -> Response:
+    """Start a training from a JSON config: 202 ``{"id", "run_dir"}``."""
+    options = await _json_body(request, "the training options")
     try:
         config = parse_config(options)
+        speed = parse_speed(options.get("speed"))
     except BadOption as error:
-        return JSONResponse({"error": str(error), "option": error.name}, status_code=422)
-    training = request.app.state.studio.start(config)
+        return _bad(error)
+    training = request.app.state.studio.start(config, speed)
     return JSONResponse(
         {"id": training.id, "run_dir": str(training.run_dir)},
         status_code=202,
@@ -144,6 +162,45 @@ async def command(request: Request) -> Response:
     training = _training(request)
     training.command(request.url.path.rsplit("/", 1)[-1])
     return JSONResponse(training.status(), status_code=202)
+
+
+async def speed(request: Request) -> Response:
+    """Pace a training: ``{"speed": batches a second}``, or ``{"speed": null}`` for full speed."""
+    training = _training(request)
+    body = await _json_body(request, "the speed")
+    try:
+        if not isinstance(body, dict) or set(body) != {"speed"}:
+            raise BadOption("speed", 'send {"speed": batches a second} or {"speed": null}')
+        training.set_speed(parse_speed(body["speed"]))
+    except BadOption as error:
+        return _bad(error)
+    return JSONResponse(training.status(), status_code=202)
+
+
+def _number(request: Request, name: str, kind: type, default: Any) -> Any:
+    """Query parameter ``name`` as ``kind`` (``default`` when absent); 400 when it is not one."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    try:
+        return kind(text[:40])
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise HTTPException(400, f"{name} must be {what}, got {text[:20]!r}") from None
+
+
+async def quadratic(request: Request) -> Response:
+    """The chapter's SGD example: each step of fitting a parabola to the roller coaster."""
+    lr = _number(request, "lr", float, None)
+    if lr is None:
+        raise HTTPException(400, "say which learning rate: GET /api/quadratic?lr=1e-5")
+    steps = _number(request, "steps", int, 100)
+    seed = _number(request, "seed", int, 42)
+    try:
+        answer = await request.app.state.workers.call(quadratic_sgd, lr, steps, seed)
+    except BadQuadratic as error:
+        raise HTTPException(400, str(error)) from None
+    return JSONResponse(answer)
 
 
 def _after(request: Request) -> int:
@@ -232,9 +289,19 @@ _EVENTS_TEXT = (
     "Events: `batch` (epoch, iter, loss, lr, bps, t), `epoch` (a metrics.jsonl record), `step` "
     "(the seven steps of a stepped batch), `state` (paused, running), `stuck` (reason, epoch: "
     "the latest epoch's accuracy is at chance or its loss has stopped moving; reason null when "
-    "a later epoch recovers), `done` (state: done, stopped or stuck; run_dir, warnings, stuck) "
+    "a later epoch recovers), `speed` (speed: the new pace, null for full speed), `done` "
+    "(state: done, stopped or stuck; run_dir, warnings, stuck) "
     "and `error` (message, diverged). Each has an id; `?after=N` or Last-Event-ID resumes "
     "after event N."
+)
+_QUADRATIC_TEXT = (
+    'fastbook chapter 4\'s "An End-to-End SGD Example" as the book writes it, with torch '
+    "autograd: `time = torch.arange(0,20).float()`, `speed = torch.randn(20)*3 + "
+    "0.75*(time-9.5)**2 + 1`, `f(t, params) = a*t**2 + b*t + c`, mse, then `steps` times "
+    "`apply_step` at `lr` (the book's: 1e-5). Both random draws come from `seed`, so two "
+    "learning rates start from the same points and parabola. Answers `time`, `speed` and "
+    "`steps`: steps + 1 records of `params` (a, b, c), `preds` and `loss` (null once it "
+    "overflows), record i after i steps."
 )
 _STARTED = {"type": "object", "properties": {"id": doc.STRING, "run_dir": doc.STRING}}
 _PREDICTED = {"allOf": [doc.ref("Prediction"), {"properties": {"iter": {"type": "integer"}}}]}
@@ -279,6 +346,29 @@ def routes() -> list[BaseRoute]:
                 errors={**_ID_404, 409: "the training's state does not allow it now"},
             )
             for action, summary in _COMMANDS.items()
+        ),
+        api(
+            "POST /api/train/{id}/speed",
+            speed,
+            description=f"Speed: {SPEED_TEXT}. Any state; a training that has ended keeps it.",
+            body=doc.json_content(speed_schema()),
+            ok=(202, "accepted: the training's state", state),
+            errors={**_ID_404, 400: "the body is not JSON", 415: "not JSON", 422: "not a speed"},
+        ),
+        api(
+            "GET /api/quadratic",
+            quadratic,
+            description=_QUADRATIC_TEXT,
+            params=[
+                doc.query(
+                    "lr",
+                    {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": MAX_LR},
+                    required=True,
+                ),
+                doc.query("steps", {"type": "integer", "minimum": 1, "maximum": MAX_STEPS}),
+                doc.query("seed", {"type": "integer", "minimum": 0}),
+            ],
+            errors={400: "lr missing, or lr, steps or seed not a number or out of range"},
         ),
         api(
             "GET /api/train/{id}/weights",

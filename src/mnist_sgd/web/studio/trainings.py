@@ -5,6 +5,9 @@ A training whose latest epoch is at chance, or whose loss has stopped moving, is
 event with the one-line reason (null when a later epoch recovers), ``stuck`` in its status,
 and the state ``stuck`` rather than ``done`` when it ends so. Non-finite loss: ``diverged``.
 
+A training may be paced (``speed``, batches a second, changeable as it runs: a class watching
+each batch): the thread waits between batches, and pause, step and stop still act at once.
+
 Through ``RunTrainer`` every studio training is a normal run folder with a resumable checkpoint;
 the callback, :class:`Watch`, publishes events, keeps the live model copy and holds a paused
 training (``step`` lets exactly one batch through and records its seven steps).
@@ -67,11 +70,33 @@ class Unknown(Exception):
 
 
 class Control:
-    """Pause, step and stop, shared between the request handlers and the training thread."""
+    """Pause, step, stop and the pace, shared between the request handlers and the thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, speed: float | None = None) -> None:
         self.cond = threading.Condition()
         self.paused, self.steps, self.stopping = False, 0, False
+        self.speed = speed  # batches a second at most (None: full speed)
+        self.speeds = 0  # how many times the speed was changed
+
+    def set_speed(self, speed: float | None) -> None:
+        """A new pace, from the next batch on (a wait for the old pace ends at once)."""
+        with self.cond:
+            self.speed, self.speeds = speed, self.speeds + 1
+            self.cond.notify_all()
+
+    def pace(self, since: float) -> None:
+        """Hold the thread until ``1 / speed`` seconds after ``since`` (``time.perf_counter``).
+
+        Pause, step, stop and a new speed end the wait at once (a new speed waits anew).
+        """
+        if self.speed is None:  # the common case, without the lock
+            return
+        with self.cond:
+            while self.speed is not None and not self.paused and not self.stopping:
+                left = since + 1 / self.speed - time.perf_counter()
+                if left <= 0:
+                    return
+                self.cond.wait(left)
 
     def set(self, *, paused: bool | None = None, step: bool = False, stop: bool = False) -> None:
         """Change the state and wake the training thread."""
@@ -107,6 +132,8 @@ class Watch(Callback):
         self.capture: StepCapture | None = None
         self.stepping = False
         self.copied = 0.0
+        self.released = 0.0  # when the last batch was let through (for the pace)
+        self.speeds = training.control.speeds
 
     def before_batch(self, learn: Learner) -> None:
         if self.stepping:
@@ -124,7 +151,12 @@ class Watch(Callback):
             t.publish("step", t.last_step)
         if now - self.copied > SNAPSHOT_S:
             self._copy(learn, now)
+        t.control.pace(self.released)
+        if self.speeds != t.control.speeds:  # batches/s measured at the new pace only
+            self.speeds = t.control.speeds
+            self.times.clear()
         self.stepping = t.control.wait_turn(lambda: self._paused(learn))
+        self.released = time.perf_counter()
         t.state = "stopping" if t.control.stopping else "running"
 
     def _batch_facts(self, learn: Learner) -> dict[str, Any]:
@@ -167,6 +199,7 @@ class Training:
         runs_dir: Path,
         load: Callable[[str], Any],
         device: torch.device | None = None,
+        speed: float | None = None,
     ) -> None:
         self.id, self.config, self.load, self.device = secrets.token_hex(4), config, load, device
         base = default_run_dir(config, Path(runs_dir))
@@ -176,7 +209,7 @@ class Training:
         self.error: str | None = None
         self.iter, self.n_batches = 0, 0
         self.history: list[dict[str, float]] = []
-        self.events, self.control = EventLog(), Control()
+        self.events, self.control = EventLog(), Control(speed)
         self.last_step: dict[str, Any] | None = None
         self.classes: list[str] = []
         self.trainer: RunTrainer | None = None
@@ -278,6 +311,11 @@ class Training:
             self.state = "running"
             self.publish("state", {"state": "running", "iter": self.iter})
 
+    def set_speed(self, speed: float | None) -> None:
+        """Pace the training at ``speed`` batches a second from now on (None: full speed)."""
+        self.control.set_speed(speed)
+        self.publish("speed", {"speed": speed, "iter": self.iter})
+
     def status(self) -> dict[str, Any]:
         """What ``GET /api/train/{id}`` answers."""
         return finite(
@@ -295,6 +333,7 @@ class Training:
                 "error": self.error,
                 "diverged": self.diverged,
                 "stuck": self.stuck,
+                "speed": self.control.speed,
                 "last_event": self.events.last_seq,
             }
         )
@@ -356,8 +395,11 @@ class Studio:
     trainings: dict[str, Training] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, config: TrainConfig) -> Training:
-        """Start a training in its own thread; :class:`Busy` when ``max_active`` already run."""
+    def start(self, config: TrainConfig, speed: float | None = None) -> Training:
+        """Start a training in its own thread; :class:`Busy` when ``max_active`` already run.
+
+        ``speed``: at most this many batches a second (None: full speed).
+        """
         with self.lock:
             active = [t for t in self.trainings.values() if t.state in ACTIVE]
             if len(active) >= self.max_active:
@@ -365,7 +407,7 @@ class Studio:
                     f"{len(active)} trainings are running (the limit is {self.max_active}); "
                     f"stop one ({', '.join(t.id for t in active)}) or wait for it to finish"
                 )
-            training = Training(config, self.runs_dir, self.load, self.device)
+            training = Training(config, self.runs_dir, self.load, self.device, speed)
             self._forget_old()
             self.trainings[training.id] = training
         training.thread.start()

@@ -163,7 +163,7 @@ def test_the_korean_notebook_runs_in_the_venv_kernel(
     client.execute()  # a cell that raises fails the test (CellExecutionError)
     assert nb.cells[-2].outputs[0]["text"].strip() == sys.executable
     assert "NanumGothic" in nb.cells[-1].outputs[0]["text"]  # koreanize_matplotlib's font
-    streams = [o.text for c in nb.cells for o in c.outputs if o.output_type == "stream"]
+    streams = [o.text for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream"]
     assert not [s for s in streams if "missing from" in s or "Glyph" in s]  # Hangul drawn
     check_outputs(nb, [t[lang] for t in glossary() for lang in ("en", "ko")])  # all, fresh
     (last,) = [c for c in nb.cells if c.source == "learn.recorder.values[-1][2]"]

@@ -13,11 +13,13 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from mnist_sgd.cli import main
-from mnist_sgd.cli.notebook import MISSING, WALKTHROUGH, copy_walkthrough, lab_command
+from mnist_sgd.cli import notebook as notebook_command
+from mnist_sgd.cli.notebook import MISSING, WALKTHROUGH, WALKTHROUGHS, copy_walkthrough, lab_command
 
 TOKEN = "mnist-sgd-test-token"
 
@@ -28,6 +30,52 @@ def test_the_walkthrough_is_copied_once_and_a_copy_there_is_kept(tmp_path: Path)
     assert json.loads(notebook.read_text(encoding="utf-8"))["nbformat"] == 4
     notebook.write_text("my edits", encoding="utf-8")
     assert copy_walkthrough(tmp_path / "here").read_text(encoding="utf-8") == "my edits"
+
+
+def test_lang_ko_copies_the_korean_walkthrough_beside_the_english_one(tmp_path: Path) -> None:
+    korean = copy_walkthrough(tmp_path, "ko")
+    assert korean == tmp_path / WALKTHROUGHS["ko"] == tmp_path / "seed_walkthrough.ko.ipynb"
+    text = korean.read_text(encoding="utf-8")
+    assert json.loads(text)["nbformat"] == 4 and "## Sigmoid — 시그모이드" in text
+    assert copy_walkthrough(tmp_path) == tmp_path / WALKTHROUGH  # both live in one folder
+
+
+class FakeLab:
+    """Stands in for the JupyterLab process: records its command, exits at once."""
+
+    commands: ClassVar[list[list[str]]] = []
+
+    def __init__(self, command: list[str]) -> None:
+        self.commands.append(command)
+
+    def wait(self) -> int:
+        return 0
+
+    def poll(self) -> int:
+        return 0
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_command_opens_the_walkthrough_in_the_language_asked(
+    lang: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setattr(notebook_command.subprocess, "Popen", FakeLab)
+    FakeLab.commands.clear()
+    argv = ["notebook", "--dir", str(tmp_path), "--no-browser"]
+    assert main([*argv, "--lang", lang] if lang == "ko" else argv) == 0
+    opened = tmp_path / WALKTHROUGHS[lang]
+    assert FakeLab.commands[0][-1] == str(opened) and opened.is_file()
+    assert f"opening {opened} in JupyterLab" in capsys.readouterr().err
+
+
+def test_an_unknown_language_is_one_line_naming_the_choices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["notebook", "--dir", str(tmp_path), "--lang", "fr"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'fr' (choose from 'en', 'ko')" in err
+    assert not list(tmp_path.iterdir())  # nothing copied
 
 
 def test_jupyter_lab_is_started_in_this_environment_on_the_notebook(tmp_path: Path) -> None:

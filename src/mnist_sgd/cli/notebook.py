@@ -14,10 +14,12 @@ from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.files import atomic_write_bytes
 
 WALKTHROUGH = "seed_walkthrough.ipynb"
+WALKTHROUGHS = {"en": WALKTHROUGH, "ko": "seed_walkthrough.ko.ipynb"}  # --lang: its file
 MISSING = "JupyterLab is missing; install it with: pip install 'mnist-sgd[notebook]'"
 EXAMPLES = """examples:
   mnist-sgd notebook                      # ./mnist-sgd-notebooks/seed_walkthrough.ipynb, opened
   mnist-sgd notebook --dir ~/chapter4     # copied there (a copy already there is kept)
+  mnist-sgd notebook --lang ko            # the Korean walkthrough, seed_walkthrough.ko.ipynb
   mnist-sgd notebook --no-browser --port 8899 -- --ServerApp.ip=0.0.0.0   # more for jupyter lab
 """
 
@@ -36,18 +38,25 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--dir", type=Path, default=Path("mnist-sgd-notebooks"), help="the folder to work in"
     )
+    p.add_argument(
+        "--lang",
+        choices=sorted(WALKTHROUGHS),
+        default="en",
+        help="the walkthrough's language: en, or ko for Korean",
+    )
     p.add_argument("--port", type=int, default=None, help="JupyterLab's port (default: its own)")
     p.add_argument("--no-browser", action="store_true", help="start the server only")
     p.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="after --: for jupyter lab")
     p.set_defaults(run=run, needs_torch=False)
 
 
-def copy_walkthrough(folder: Path) -> Path:
-    """The packaged walkthrough copied into ``folder`` unless a copy is there; its path."""
+def copy_walkthrough(folder: Path, lang: str = "en") -> Path:
+    """The packaged walkthrough in ``lang`` copied into ``folder`` unless one is there; its path."""
+    name = WALKTHROUGHS[lang]
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / WALKTHROUGH
+    target = folder / name
     if not target.exists():
-        source = resources.files("mnist_sgd") / "notebooks" / WALKTHROUGH
+        source = resources.files("mnist_sgd") / "notebooks" / name
         atomic_write_bytes(target, source.read_bytes())  # a whole copy or none
     return target
 
@@ -63,7 +72,7 @@ def lab_command(notebook: Path, port: int | None, no_browser: bool, extra: list[
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("jupyterlab") is None:
         raise MnistSgdError(MISSING)
-    notebook = copy_walkthrough(args.dir.expanduser().resolve())
+    notebook = copy_walkthrough(args.dir.expanduser().resolve(), args.lang)
     print(f"mnist-sgd: opening {notebook} in JupyterLab (Ctrl-C stops it)", file=sys.stderr)
     server = subprocess.Popen(lab_command(notebook, args.port, args.no_browser, args.jupyter_args))
     try:

@@ -8,13 +8,16 @@ model and a ``Learner``, exactly as the chapter wires them by hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from mnist_sgd.callbacks import speed
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
-from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays
+from mnist_sgd.callbacks.precision import MixedPrecision
 from mnist_sgd.config.registry import get, get_loss, get_model, get_schedule
+from mnist_sgd.config.threads import cpu_quota, thread_candidates
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
@@ -82,8 +85,14 @@ def build_learner(
     data: MnistData,
     device: torch.device | None = None,
     cbs: Sequence[Callback] = (),
+    *,
+    bf16: bool | None = None,
 ) -> Learner:
-    """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible."""
+    """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible.
+
+    ``bf16``: train under bf16 autocast (:func:`choose_speed` measures whether it pays);
+    None takes ``config.bf16`` as it is, on a CPU only.
+    """
     torch.manual_seed(config.seed)
     model = get_model(config.model, n_out=config.n_out(data), **config.model_kwargs)
     if device is not None:
@@ -94,7 +103,8 @@ def build_learner(
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     metric = batch_accuracy if config.binary else accuracy
     where = device or torch.device("cpu")
-    bf16 = config.bf16 and bf16_pays(where)
+    if bf16 is None:
+        bf16 = config.bf16 and where.type == "cpu"
     return Learner(
         make_dls(config, data, device, flat=flat),
         model,
@@ -104,6 +114,62 @@ def build_learner(
         cbs=[*cbs, MixedPrecision()] if bf16 else cbs,
         lr_schedule=None if config.schedule == "constant" else get_schedule(config.schedule),
     )
+
+
+def choose_speed(
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device | None = None,
+    *,
+    bf16: bool | None = None,
+    threads: int | None = None,
+    cache_dir: Path | None = None,
+) -> speed.Speed:
+    """bf16 or float32, and how many threads, for ``config``'s model here (``callbacks.speed``).
+
+    ``bf16`` and ``threads``: the user's choices, never probed (None: probed where there is
+    more than one); ``cache_dir``: where the answer is kept (None: the user cache folder).
+    Only a CPU is probed; elsewhere float32 unless ``bf16`` says otherwise.
+    """
+    from mnist_sgd.datasets import DataOptions
+
+    where = device or torch.device("cpu")
+    counts = (
+        [threads]
+        if threads is not None
+        else thread_candidates(torch.get_num_threads(), cpu_quota())
+    )
+    if where.type != "cpu":
+        why = "as asked" if bf16 is not None else f"bf16 not measured on {where.type}"
+        return speed.Speed(bool(bf16), torch.get_num_threads(), why)
+    n_out = config.n_out(data)
+    flags = speed.cpu_flags()
+    probe_key = f"{config.model} {config.model_kwargs} n_out={n_out} bs={config.bs}"
+    folder = DataOptions(cache_dir=cache_dir).resolved_cache_dir()
+    return speed.choose(
+        lambda: as_trained(get_model(config.model, n_out=n_out, **config.model_kwargs)),
+        probe_batch(config, n_out),
+        key=probe_key,
+        threads=counts,
+        bf16=bf16,
+        wish=config.bf16,
+        cache=speed.SpeedCache(folder, speed.machine_id(flags)),
+        native=speed.native_bf16(flags),
+    )
+
+
+def as_trained(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` laid out as :func:`build_learner` trains it (CNNs channels-last on CPU)."""
+    if takes_flat_input(model):
+        return model
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+
+
+def probe_batch(config: TrainConfig, n_out: int) -> torch.Tensor:
+    """A random batch of ``config.bs`` model inputs: ``(bs, 784)`` or ``(bs, 1, 28, 28)``."""
+    model = get_model(config.model, n_out=n_out, **config.model_kwargs)
+    shape = (784,) if takes_flat_input(model) else (1, 28, 28)
+    return torch.rand(config.bs, *shape, generator=torch.Generator().manual_seed(0))
 
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:

@@ -108,7 +108,7 @@ def test_a_machine_whose_probe_says_float32_trains_in_float32(
     from mnist_sgd.datasets import DataOptions, load_dataset
 
     monkeypatch.setattr(speed, "probe", FakeProbe(FLOAT32_FASTER))
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # 1 and 2 threads to try
+    monkeypatch.setattr("mnist_sgd.config.build.usable_cpus", lambda: 2)  # 1 and 2 threads
     config = get_recipe("mnist-speedrun")
     assert config.bf16
     data = load_dataset("mnist_sample", DataOptions(cache_dir=sample_cache, offline=True))
@@ -133,6 +133,7 @@ def test_train_says_the_choice_in_one_line_and_records_it(
 ) -> None:
     monkeypatch.setattr(speed, "probe", FakeProbe(FLOAT32_FASTER))
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("mnist_sgd.config.build.usable_cpus", lambda: 2)  # 1 and 2 threads
     cache = tmp_path / "cache"
     shutil.copytree(sample_cache, cache)
     run_dir = tmp_path / "run"
@@ -146,4 +147,4 @@ def test_train_says_the_choice_in_one_line_and_records_it(
     said = [line for line in capsys.readouterr().err.splitlines() if "precision:" in line]
     assert len(said) == 1 and said[0].startswith(f"precision: {'bf16' if bf16 else 'float32'}")
     recorded = json.loads((run_dir / "run.json").read_text())["speed"]
-    assert recorded["bf16"] is bf16
+    assert recorded["bf16"] is bf16 and {k.split()[0] for k in recorded["step_ms"]} == {"1", "2"}

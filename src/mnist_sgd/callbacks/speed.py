@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import statistics
 import time
@@ -134,7 +135,7 @@ def timed_steps(model: nn.Module, xb: torch.Tensor, bf16: bool, steps: int) -> f
 def machine_id(flags: set[str]) -> str:
     """Names this machine for the cache: host, CPU, flags, core count and torch's version."""
     facts = [platform.node(), platform.processor(), " ".join(sorted(flags))]
-    facts += [str(torch.get_num_threads()), torch.__version__]
+    facts += [str(os.cpu_count()), torch.__version__]
     return hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
 
 

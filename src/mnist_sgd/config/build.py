@@ -17,7 +17,7 @@ from mnist_sgd.callbacks import speed
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
 from mnist_sgd.callbacks.precision import MixedPrecision
 from mnist_sgd.config.registry import get, get_loss, get_model, get_schedule
-from mnist_sgd.config.threads import cpu_quota, thread_candidates
+from mnist_sgd.config.threads import cpu_quota, thread_candidates, usable_cpus
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
@@ -134,11 +134,7 @@ def choose_speed(
     from mnist_sgd.datasets import DataOptions
 
     where = device or torch.device("cpu")
-    counts = (
-        [threads]
-        if threads is not None
-        else thread_candidates(torch.get_num_threads(), cpu_quota())
-    )
+    counts = [threads] if threads is not None else thread_candidates(usable_cpus(), cpu_quota())
     if where.type != "cpu":
         why = "as asked" if bf16 is not None else f"bf16 not measured on {where.type}"
         return speed.Speed(bool(bf16), torch.get_num_threads(), why)

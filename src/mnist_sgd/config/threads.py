@@ -74,6 +74,13 @@ def thread_candidates(default: int, quota: float | None) -> list[int]:
     return [first, *sorted({cores // 2, cores} - {0, first})]
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), whatever torch's count is now."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def set_sensible_threads() -> int:
     """Set torch's intra-op thread count to :func:`sensible_threads` here; return it."""
     import torch

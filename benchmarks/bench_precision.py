@@ -71,11 +71,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mnist_sgd.callbacks.speed import cpu_flags, native_bf16
+    from mnist_sgd.callbacks.speed import native_bf16
 
     facts: dict[str, object] = {
         "threads": torch.get_num_threads(),
-        "native bf16 (avx512_bf16 or AMX)": native_bf16(cpu_flags()),
+        "native bf16 (avx512_bf16 or AMX)": native_bf16(),
         "load at the start": Path("/proc/loadavg").read_text().split()[0],
     }
     for name in args.nets.split(","):

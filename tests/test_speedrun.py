@@ -143,7 +143,7 @@ def test_the_stop_rule_ends_the_fit_at_the_target() -> None:
     config = replace(get_recipe("mnist-speedrun"), bs=64, epochs=3)
     data = tiny_mnist()
     stop = bench.StopAtAccuracy(0.0, "accuracy")  # any accuracy reaches 0
-    learn = build_learner(config, data, cbs=[stop])  # type: ignore[list-item]
+    learn = build_learner(config, data, cbs=[stop], bf16=False)  # type: ignore[list-item]
     assert len(learn.fit(config.epochs, lr=config.lr)) == 1
 
 

@@ -1,4 +1,4 @@
-"""Mixed precision for the training step: bf16 autocast, used only where it was measured faster.
+"""Mixed precision for the training step: bf16 autocast, the mechanism (``speed`` decides).
 
 Not in the book. Under ``torch.autocast(dtype=torch.bfloat16)`` the convolutions and
 matrix products of the forward pass run in bfloat16 (8 bits of mantissa instead of 23);

@@ -278,22 +278,28 @@ def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:
 
 def choose_speed(
     config: TrainConfig, data: MnistData, device: torch.device, args: argparse.Namespace
-) -> Speed | None:
-    """bf16 or not and the thread count, probed once per machine and model, applied and said
-    in one line on stderr; None in a data-parallel worker (``config.bf16`` as it is)."""
+) -> Speed:
+    """bf16 or not and the thread count (``config.build.choose_speed``: ``--bf16``/``--no-bf16``
+    and ``OMP_NUM_THREADS`` win), applied, and said in one line on stderr. A data-parallel
+    worker does not probe (the workers would time each other): the cached answer or float32."""
     import torch
 
     from mnist_sgd.cli.workers import world_from_env
     from mnist_sgd.config import build
 
-    if world_from_env() is not None:  # workers probing at once would measure each other
-        return None
+    world = world_from_env()
     threads = torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else None
     speed = build.choose_speed(
-        config, data, device, bf16=args.bf16, threads=threads, cache_dir=args.cache_dir
+        config,
+        data,
+        device,
+        bf16=args.bf16,
+        threads=threads,
+        cache_dir=args.cache_dir,
+        may_probe=world is None,
     )
     torch.set_num_threads(speed.threads)
-    if not args.quiet:
+    if not args.quiet and (world is None or world.writer):
         print(speed.line(), file=sys.stderr)
     return speed
 

@@ -56,8 +56,9 @@ def trainer(
     world = world_from_env()
     # curves=False: the CLI draws them, detached (cli/train.py)
     same: dict[str, Any] = {"device": device, "cbs": cbs, "checkpoint": checkpoint, "curves": False}
+    same["speed"] = speed
     if world is None:  # one process: no process group, no DistributedDataParallel
-        return RunTrainer(run_dir, config, data, speed=speed, **same)
+        return RunTrainer(run_dir, config, data, **same)
     return data_parallel_trainer(run_dir, config, data, world=world, timeout=timeout(), **same)
 
 

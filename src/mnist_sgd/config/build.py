@@ -90,9 +90,13 @@ def build_learner(
 ) -> Learner:
     """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible.
 
-    ``bf16``: train under bf16 autocast (:func:`choose_speed` measures whether it pays);
-    None takes ``config.bf16`` as it is, on a CPU only.
+    ``bf16``: train under bf16 autocast or not, as :func:`choose_speed` decided; None: it
+    decides now (``config.bf16`` is a wish, used where a probe finds bf16 faster here, at
+    torch's thread count now).
     """
+    if bf16 is None:  # before the seed: the probe's models draw from torch's generator
+        here = [torch.get_num_threads()]
+        bf16 = choose_speed(config, data, device, thread_options=here).bf16
     torch.manual_seed(config.seed)
     model = get_model(config.model, n_out=config.n_out(data), **config.model_kwargs)
     if device is not None:
@@ -102,9 +106,6 @@ def build_learner(
         # measured: about 20% faster CNN steps on CPU; weights are saved contiguous (runs.tensors)
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     metric = batch_accuracy if config.binary else accuracy
-    where = device or torch.device("cpu")
-    if bf16 is None:
-        bf16 = config.bf16 and where.type == "cpu"
     return Learner(
         make_dls(config, data, device, flat=flat),
         model,
@@ -123,34 +124,40 @@ def choose_speed(
     *,
     bf16: bool | None = None,
     threads: int | None = None,
+    thread_options: Sequence[int] | None = None,
     cache_dir: Path | None = None,
+    may_probe: bool = True,
 ) -> speed.Speed:
-    """bf16 or float32, and how many threads, for ``config``'s model here (``callbacks.speed``).
+    """bf16 or float32, and how many threads, for ``config``'s model here: the one decision
+    (``callbacks.speed.decide``), wired to the registry's model and the cache folder.
 
-    ``bf16`` and ``threads``: the user's choices, never probed (None: probed where there is
-    more than one); ``cache_dir``: where the answer is kept (None: the user cache folder).
-    Only a CPU is probed; elsewhere float32 unless ``bf16`` says otherwise.
+    Args:
+        bf16, threads: the user's choices (``--bf16``/``--no-bf16``, ``OMP_NUM_THREADS``),
+            never probed; None: decided here.
+        thread_options: the counts to choose from (None: :func:`threads.thread_candidates`
+            of this machine; the library passes torch's count now, leaving it alone).
+        cache_dir: the cache folder the answer is kept in (None: the user's).
+        may_probe: False in a data-parallel worker (``callbacks.speed.decide``).
     """
     from mnist_sgd.datasets import DataOptions
 
-    where = device or torch.device("cpu")
-    counts = [threads] if threads is not None else thread_candidates(usable_cpus(), cpu_quota())
-    if where.type != "cpu":
-        why = "as asked" if bf16 is not None else f"bf16 not measured on {where.type}"
-        return speed.Speed(bool(bf16), torch.get_num_threads(), why)
     n_out = config.n_out(data)
-    flags = speed.cpu_flags()
-    probe_key = f"{config.model} {config.model_kwargs} n_out={n_out} bs={config.bs}"
+    options = thread_options or thread_candidates(usable_cpus(), cpu_quota())
+    flat = takes_flat_input(get_model(config.model, n_out=n_out, **config.model_kwargs))
+    shape = (784,) if flat else (1, 28, 28)
     folder = DataOptions(cache_dir=cache_dir).resolved_cache_dir()
-    return speed.choose(
+    return speed.decide(
         lambda: as_trained(get_model(config.model, n_out=n_out, **config.model_kwargs)),
-        probe_batch(config, n_out),
-        key=probe_key,
-        threads=counts,
-        bf16=bf16,
+        lambda n: torch.rand(n, *shape, generator=torch.Generator().manual_seed(0)),
+        key=f"{config.model} {config.model_kwargs} n_out={n_out}",
+        bs=config.bs,
         wish=config.bf16,
-        cache=speed.SpeedCache(folder, speed.machine_id(flags)),
-        native=speed.native_bf16(flags),
+        bf16=bf16,
+        threads=threads,
+        thread_options=options,
+        device_type=(device or torch.device("cpu")).type,
+        cache=speed.SpeedCache(folder, speed.machine_id()),
+        may_probe=may_probe,
     )
 
 
@@ -159,13 +166,6 @@ def as_trained(model: torch.nn.Module) -> torch.nn.Module:
     if takes_flat_input(model):
         return model
     return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-
-
-def probe_batch(config: TrainConfig, n_out: int) -> torch.Tensor:
-    """A random batch of ``config.bs`` model inputs: ``(bs, 784)`` or ``(bs, 1, 28, 28)``."""
-    model = get_model(config.model, n_out=n_out, **config.model_kwargs)
-    shape = (784,) if takes_flat_input(model) else (1, 28, 28)
-    return torch.rand(config.bs, *shape, generator=torch.Generator().manual_seed(0))
 
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:

@@ -303,7 +303,8 @@ class RunTrainer:
         curves: draw ``plots/history.png`` when the run is done (``mnist-sgd train`` draws
             them itself, detached: False).
         speed: bf16 or float32 and the threads, as ``config.build.choose_speed`` decided
-            (recorded in ``run.json``; None: ``config.bf16`` as it is).
+            (recorded in ``run.json``'s ``speed``); None: decided here the same way, at
+            torch's thread count now (the studio).
 
     Run it inside :func:`writing` (the folder's lock). After :meth:`fit`, ``warnings`` holds
     what the caller should show: a curve that could not be drawn, a model no better than
@@ -323,7 +324,7 @@ class RunTrainer:
         curves: bool = True,
         speed: Speed | None = None,
     ) -> None:
-        from mnist_sgd.config.build import build_learner
+        from mnist_sgd.config.build import build_learner, choose_speed
 
         self.run_dir, self.config, self.checkpoint = Path(run_dir), config, checkpoint
         self.writer, self.curves, self.valid_labels = writer, curves, data.valid_labels
@@ -331,11 +332,11 @@ class RunTrainer:
         self.stopper = StopOnRequest(self.run_dir, save=writer)
         savers = [SaveEachEpoch(self.run_dir)] if writer else []
         resumable = [Resume(), *cbs, *savers, self.stopper]
-        bf16 = None if speed is None else speed.bf16
-        self.learn = build_learner(config, data, device, cbs=resumable, bf16=bf16)
-        self.info = train_run_info(config, data, self.learn)
-        if speed is not None:
-            self.info["speed"] = speed.to_dict()
+        if speed is None:
+            here = [torch.get_num_threads()]
+            speed = choose_speed(config, data, device, thread_options=here)
+        self.learn = build_learner(config, data, device, cbs=resumable, bf16=speed.bf16)
+        self.info = {**train_run_info(config, data, self.learn), "speed": speed.to_dict()}
         self.history: list[dict[str, float]] = []
 
     @property

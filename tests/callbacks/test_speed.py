@@ -39,11 +39,13 @@ class FakeProbe:
 
     def __call__(
         self, make_model: Any, xb: torch.Tensor, candidates: Sequence[tuple[int, bool]]
-    ) -> dict[str, float]:
+    ) -> tuple[dict[str, float], bool]:
         self.calls += 1
         self.batches.append(len(xb))
         # a count other than 1 or 2 (torch's own, on a bigger machine) times as 1 thread
-        return {label(c): self.ms.get(c, self.ms[(1, c[1])]) for c in candidates[: self.timed]}
+        timed = candidates[: self.timed]
+        step_ms = {label(c): self.ms.get(c, self.ms[(1, c[1])]) for c in timed}
+        return step_ms, len(timed) == len(candidates)
 
 
 @pytest.fixture
@@ -252,13 +254,37 @@ def test_a_data_parallel_worker_reads_the_cache_but_never_probes(
 
 
 def test_the_probe_takes_one_step_when_its_budget_is_spent() -> None:
+    """Budget 0: the first candidate's warm-up step only (its time stands for it)."""
     threads = torch.get_num_threads()
-    steps = speed.measure(
-        lambda: torch.nn.Linear(784, 10), torch.rand(4, 784), [(1, False), (1, True)], 0.0
+    candidates = [(1, False), (1, True)]
+    steps, complete = speed.measure(make_linear, torch.rand(4, 784), candidates, 0.0)
+    assert set(steps) == {"1 float32"} and not complete
+    assert torch.get_num_threads() == threads
+    both, complete = speed.measure(make_linear, torch.rand(4, 784), candidates, 60.0)
+    assert set(both) == {"1 float32", "1 bf16"} and complete and min(both.values()) > 0
+
+
+def test_bf16_on_more_threads_is_not_tried_where_they_lose_in_float32(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The step that took over a second on a busy 2-core machine is ruled out unstepped."""
+    stepped: list[tuple[int, bool]] = []
+
+    def fake_step(model: Any, xb: torch.Tensor, bf16: bool) -> float:
+        stepped.append((torch.get_num_threads(), bf16))
+        return {(1, False): 0.010, (1, True): 0.007, (2, False): 0.020}[stepped[-1]]
+
+    monkeypatch.setattr(speed, "timed_step", fake_step)
+    candidates = [(1, False), (1, True), (2, False), (2, True)]
+    steps, complete = speed.measure(make_linear, torch.rand(4, 784), candidates, 60.0)
+    assert (
+        complete and (2, True) not in stepped and set(steps) == {"1 float32", "1 bf16", "2 float32"}
     )
-    assert steps == {} and torch.get_num_threads() == threads
-    some = speed.measure(lambda: torch.nn.Linear(784, 10), torch.rand(4, 784), [(1, False)], 60.0)
-    assert set(some) == {"1 float32"} and some["1 float32"] > 0
+    assert pick(steps, candidates, native=True) == (1, True)
+
+
+def make_linear() -> torch.nn.Module:
+    return torch.nn.Linear(784, 10)
 
 
 def test_run_json_records_the_choice(

@@ -17,7 +17,7 @@ only place that says yes to bf16 or to more than one thread, by these rules, in 
 3. Else a probe: a few training steps of the model at hand at each candidate (thread
    count x float32/bf16), interleaved in rounds so a burst of other work hits all alike,
    on a batch of at most ``PROBE_MACS`` multiply-adds, stopped before ``BUDGET_S`` seconds
-   (the first step of the first candidate, which builds oneDNN's kernels, is always taken).
+   (the first step of the first candidate is always taken; one slow step can overrun it).
    The simplest candidate (fewest threads tried first, float32) stays unless another is
    ``MARGIN`` faster in median; bf16 on a CPU with the native flags only needs to be
    faster, against float32 at the same thread count: the flags and the probe agree. So
@@ -26,7 +26,7 @@ only place that says yes to bf16 or to more than one thread, by these rules, in 
    model (name, options, outputs, batch) in ``<cache>/speed/<machine>.json``, written
    whole and atomically: paid once, then read. A file that cannot be read or is not
    ours is ignored (probed again); one that cannot be written only costs the next probe.
-   A probe its budget cut short (a candidate never timed) is used for this run only.
+   A probe its budget cut short (a candidate never stepped) is used for this run only.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -180,23 +181,36 @@ def measure(
     xb: torch.Tensor,
     candidates: Sequence[Candidate],
     budget_s: float = BUDGET_S,
-) -> dict[str, float]:
-    """Median ms a training step of ``make_model()`` on ``xb`` for each candidate it had time for.
+) -> tuple[dict[str, float], bool]:
+    """Median ms a training step of ``make_model()`` on ``xb`` for each candidate it had time
+    for, and whether every candidate was stepped or ruled out (False: cut short).
 
     ``xb``: one batch of model input, ``(n, 784)`` or ``(n, 1, 28, 28)`` float32. A step is the
     Learner's: forward (under bf16 autocast for bf16), a float32 loss, backward, an SGD update.
-    Each candidate has its own model, warmed by one untimed step (oneDNN builds its kernels
-    then). No step starts that its candidate's last step (the slowest so far before its
-    first) says would end after ``budget_s``. torch's thread count is set back afterwards.
+    Each candidate has its own model, warmed by one step (oneDNN builds its kernels then);
+    the rounds after it are timed. No step starts that its candidate's last step (the slowest
+    so far before its first) says would end after ``budget_s``. A candidate the budget left
+    with its warm-up step only is given that step's time (an upper bound: each warm-up
+    builds its own kernels); one never stepped is left out. bf16 at a thread count other
+    than the first is ruled out, unstepped, where that count was slower in float32 than the
+    first: on a busy 2-core machine such a step was measured 4-20x slower, over a second.
+    torch's thread count is set back afterwards.
     """
     models = {c: make_model() for c in candidates}
     before = torch.get_num_threads()
     times: dict[Candidate, list[float]] = {c: [] for c in candidates}
     last: dict[Candidate, float] = {}
+    out: set[Candidate] = set()
+    first = candidates[0][0]
     start = time.perf_counter()
     try:
         for rnd in range(ROUNDS + 1):  # round 0 warms up
             for candidate in candidates:
+                threads, bf16 = candidate
+                losing = last.get((threads, False), 0.0) > last.get((first, False), math.inf)
+                if candidate in out or (bf16 and threads != first and losing):
+                    out.add(candidate)
+                    continue
                 guess = last.get(candidate, max(last.values(), default=0.0))
                 if last and time.perf_counter() - start + guess > budget_s:
                     raise TimeoutError
@@ -208,7 +222,9 @@ def measure(
         pass
     finally:
         torch.set_num_threads(before)
-    return {label(c): round(1000 * statistics.median(t), 3) for c, t in times.items() if t}
+    median = {c: statistics.median(t) if t else last[c] for c, t in times.items() if c in last}
+    complete = all(c in last or c in out for c in candidates)
+    return {label(c): round(1000 * s, 3) for c, s in median.items()}, complete
 
 
 def timed_step(model: nn.Module, xb: torch.Tensor, bf16: bool) -> float:
@@ -356,11 +372,11 @@ def decide(
         threads_now, bf16_now = candidates[0]
         return Speed(bf16_now, threads_now, by[precision_by], by[threads_by], reason)
     start = time.perf_counter()
-    step_ms = measure(make_model, batch(n), candidates)
+    step_ms, complete = measure(make_model, batch(n), candidates)
     seconds = round(time.perf_counter() - start, 2)
     chosen_threads, chosen_bf16 = pick(step_ms, candidates, native_bf16())
     kept = False
-    if len(step_ms) < len(candidates):  # a candidate never timed: this run only
+    if not complete:  # a candidate never stepped: this run only
         reason = "; ".join([*reasons, "probe cut short"])
     elif cache is not None:
         kept = cache.put(key, chosen_threads, chosen_bf16, step_ms)

@@ -11,10 +11,11 @@ average 1.5), one thread was faster than two for every model, from the seed's
 linear model to the CNN (benchmarks/RESULTS.md, "Speed (issue 6)"). The count
 depends on the machine only, never on its momentary load, so a seeded run
 gives the same weights every time on that machine. ``mnist-sgd train`` goes
-further: it probes the model at hand at each of :func:`thread_candidates` and
-keeps the answer per machine and model (``mnist_sgd.callbacks.speed``), so the
-count is still one per machine. ``OMP_NUM_THREADS``, when set, is the user's
-choice: the CLI then leaves the count alone.
+further: for a model big enough for threads to matter it probes a few steps at
+each of :func:`thread_candidates` and keeps the answer per machine and model
+(``mnist_sgd.callbacks.speed``), so the count is still one per machine and
+model. ``OMP_NUM_THREADS``, when set, is the user's choice: the CLI then leaves
+the count alone.
 
 The library never changes the process environment. On a machine other
 programs keep busy, OpenMP's spinning idle threads take cores from the

@@ -347,3 +347,22 @@ def test_train_says_the_choice_in_one_line_and_records_it(
     recorded = json.loads((tmp_path / "first" / "run.json").read_text())["speed"]
     assert recorded["bf16"] is ("--bf16" in flag)
     assert recorded["threads_by"] == ("user" if omp else "probe")
+
+
+def test_bf16_is_turned_on_in_one_place_after_the_decision() -> None:
+    """No path trains in bf16 by itself: ``MixedPrecision()`` is made only by build_learner,
+    whose ``bf16`` comes from ``choose_speed`` when not given; autocast only in precision.py
+    (the mechanism) and speed.py (the probe)."""
+    src = Path(__file__).resolve().parents[2] / "src" / "mnist_sgd"
+    made = {
+        p.relative_to(src).as_posix()
+        for p in src.rglob("*.py")
+        if "MixedPrecision(" in p.read_text()
+    }
+    autocast = {
+        p.relative_to(src).as_posix()
+        for p in src.rglob("*.py")
+        if "autocast(" in p.read_text() or "autocast_forward(" in p.read_text()
+    }
+    assert made == {"config/build.py", "callbacks/precision.py"}
+    assert autocast == {"callbacks/precision.py", "callbacks/speed.py"}

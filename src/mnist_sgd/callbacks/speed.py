@@ -17,11 +17,13 @@ only place that says yes to bf16 or to more than one thread, by these rules, in 
 3. Else a probe: a few training steps of the model at hand at each candidate (thread
    count x float32/bf16), interleaved in rounds so a burst of other work hits all alike,
    on a batch of at most ``PROBE_MACS`` multiply-adds, stopped before ``BUDGET_S`` seconds
-   (the first step of the first candidate is always taken; one slow step can overrun it).
-   The simplest candidate (fewest threads tried first, float32) stays unless another is
-   ``MARGIN`` faster in median; bf16 on a CPU with the native flags only needs to be
-   faster, against float32 at the same thread count: the flags and the probe agree. So
-   bf16 is used without the flags only where the probe finds it clearly faster.
+   (the first step of the first candidate is always taken; one slow step can overrun it;
+   a candidate left with its warm-up step only is judged by it; bf16 on another thread
+   count is not tried where that count already loses in float32). The simplest candidate
+   (the first thread count, today's rule in ``config.threads``, in float32) stays unless
+   another is ``MARGIN`` faster in median; bf16 on a CPU with the native flags only needs
+   to be faster, against float32 at the same thread count: the flags and the probe agree.
+   So bf16 is used without the flags only where the probe finds it clearly faster.
 4. The answer is kept per machine (host, CPU model and flags, cores, torch's version) and
    model (name, options, outputs, batch) in ``<cache>/speed/<machine>.json``, written
    whole and atomically: paid once, then read. A file that cannot be read or is not
@@ -91,7 +93,8 @@ class Speed:
         by = {self.precision_by, self.threads_by}
         if "probe" in by:
             kept = "cached" if self.kept else "not cached"
-            said.append(f"probed on this CPU in {self.probe_s:.1f} s; {kept}")
+            cost = f"{self.probe_s:.1f}" if self.probe_s >= 0.1 else f"{self.probe_s:.2f}"
+            said.append(f"probed on this CPU in {cost} s; {kept}")
         elif "cache" in by:
             said.append("probed once on this CPU; cached")
         if self.reason:

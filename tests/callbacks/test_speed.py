@@ -114,6 +114,13 @@ def test_multiply_adds_count_weights_and_conv_positions() -> None:
     assert multiply_adds(get_model("simple_net"), torch.zeros(1, 784)) == 784 * 30 + 30
     conv = multiply_adds(get_model("cnn_fast", n_out=10), torch.zeros(1, 1, 28, 28))
     assert conv == 457_248  # the 0.46 M multiply-adds an image
+    from mnist_sgd.config.registry import MODELS
+    from mnist_sgd.core.model import takes_flat_input
+
+    for name in MODELS:  # every registered net can be counted, norms and dropout included
+        model = get_model(name, n_out=10)
+        one = torch.zeros(1, 784) if takes_flat_input(model) else torch.zeros(1, 1, 28, 28)
+        assert multiply_adds(model, one) > 0 and model.training
 
 
 def test_nothing_to_decide_costs_nothing(machine: SimpleNamespace, tmp_path: Path) -> None:

@@ -150,12 +150,14 @@ def multiply_adds(model: nn.Module, one: torch.Tensor) -> int:
         total += own
 
     handles = [m.register_forward_hook(count) for m in model.modules()]
+    was_training = model.training
     try:
         with torch.no_grad():
-            model(one)
+            model.eval()(one)  # eval: a norm layer takes a batch of one
     finally:
         for handle in handles:
             handle.remove()
+        model.train(was_training)
     return total
 
 

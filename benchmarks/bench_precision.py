@@ -1,6 +1,6 @@
 """bf16 autocast against float32 (issue 18): one CNN training step, the same batch, interleaved.
 
-What ``mnist_sgd.callbacks.precision.bf16_pays`` stands on. For each net, rounds of float32 and
+The long form of ``mnist_sgd.callbacks.speed``'s probe. For each net, rounds of float32 and
 bf16 steps are timed in turn (as the Learner steps: channels-last weights, the forward
 pass through ``precision.autocast_forward`` for bf16, the loss in float32; torch's Adam),
 so load that comes and goes hits both sides alike. Prints milliseconds per
@@ -71,11 +71,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    from mnist_sgd.callbacks.precision import bf16_pays
+    from mnist_sgd.callbacks.speed import native_bf16
 
     facts: dict[str, object] = {
         "threads": torch.get_num_threads(),
-        "oneDNN bf16 kernels": bf16_pays(torch.device("cpu")),
+        "native bf16 (avx512_bf16 or AMX)": native_bf16(),
         "load at the start": Path("/proc/loadavg").read_text().split()[0],
     }
     for name in args.nets.split(","):

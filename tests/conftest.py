@@ -26,6 +26,18 @@ SHARED_DATA = Path(os.environ.get("MNIST_SGD_SHARED_DATA", REPO.parent / "shared
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
+@pytest.fixture(autouse=True)
+def no_user_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The user's cache folder is one of the session's temporary folders: a test that leaves
+    ``cache_dir`` out (the speed probe's answers, ``callbacks.speed``) writes nothing of yours."""
+    import platformdirs
+
+    folder = tmp_path_factory.getbasetemp() / "user-cache"
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda name, *_, **__: str(folder / name))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The local copies of the datasets (``../shared/data`` or ``$MNIST_SGD_SHARED_DATA``)."""

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from mnist_sgd import DataLoader, TensorDataset, cnn_fast, label_smoothing, to_input
-from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays, native_bf16
+from mnist_sgd.callbacks.precision import MixedPrecision
 from mnist_sgd.config.build import build_learner
 from mnist_sgd.config.recipes import get_recipe
 from mnist_sgd.core.optim import Adam
@@ -111,28 +111,15 @@ def test_the_recipes_fast_paths_give_the_plain_paths_losses() -> None:
     torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=1e-4, atol=1e-5)
 
 
-def test_bf16_is_native_only_where_the_cpu_flags_say_so() -> None:
-    """oneDNN emulates bf16 on AVX-512 CPUs without it (measured 2-3x slower): flags decide."""
-    emulated = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl\n"
-    native = emulated.replace("avx512vl", "avx512vl avx512_bf16")
-    assert not native_bf16(emulated) and not native_bf16("")
-    has_kernels = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    assert native_bf16(native) is has_kernels
-    assert native_bf16(native.replace("avx512_bf16", "amx_bf16")) is has_kernels
-
-
-def test_bf16_is_used_where_the_cpu_has_it_and_stays_close_to_float32() -> None:
+def test_bf16_is_used_where_asked_and_stays_close_to_float32() -> None:
     """bf16 claims speed, not the same numbers: its losses stay within 2% of float32's."""
-    cpu = torch.device("cpu")
-    assert bf16_pays(cpu, native=True) and not bf16_pays(cpu, native=False)
-    assert not bf16_pays(torch.device("cuda"), native=True)
     config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant")
     assert config.bf16 and get_recipe("fashion-best").bf16
     data = tiny_mnist()
-    if not bf16_pays(cpu):
-        assert not any(isinstance(cb, MixedPrecision) for cb in build_learner(config, data).cbs)
-        pytest.skip("oneDNN has no bf16 kernels for this CPU: float32 is used, as checked")
-    learn = build_learner(config, data, cbs=[losses := Losses(steps=6)])  # type: ignore[list-item]
+    assert not any(
+        isinstance(cb, MixedPrecision) for cb in build_learner(config, data, bf16=False).cbs
+    )
+    learn = build_learner(config, data, cbs=[losses := Losses(steps=6)], bf16=True)  # type: ignore[list-item]
     assert [cb.dtype for cb in learn.cbs if isinstance(cb, MixedPrecision)] == [torch.bfloat16]
     learn.fit(1, lr=config.lr)
     torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=2e-2, atol=0)
@@ -156,7 +143,7 @@ def test_the_stop_rule_ends_the_fit_at_the_target() -> None:
     config = replace(get_recipe("mnist-speedrun"), bs=64, epochs=3)
     data = tiny_mnist()
     stop = bench.StopAtAccuracy(0.0, "accuracy")  # any accuracy reaches 0
-    learn = build_learner(config, data, cbs=[stop])  # type: ignore[list-item]
+    learn = build_learner(config, data, cbs=[stop], bf16=False)  # type: ignore[list-item]
     assert len(learn.fit(config.epochs, lr=config.lr)) == 1
 
 

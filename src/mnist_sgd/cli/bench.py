@@ -93,18 +93,15 @@ def chosen(only: str | None, names: list[str]) -> list[str]:
 
 
 def cpu_info() -> tuple[str, str]:
-    """The CPU's model name, and whether it has bf16 and AMX units (from /proc/cpuinfo)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine(), "CPU flags unknown"
-    fields = {
-        k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.splitlines())
-    }
-    flags = set(fields.get("flags", "").split())
+    """The CPU's model name, and whether it has bf16 and AMX units (``speed.cpu_info``)."""
+    from mnist_sgd.callbacks.speed import cpu_info as read_cpu
+
+    name, flags = read_cpu()
+    if not flags:
+        return name or platform.processor() or platform.machine(), "CPU flags unknown"
     bf16 = "avx512_bf16" if "avx512_bf16" in flags else "no avx512_bf16"
     amx = "AMX" if "amx_bf16" in flags else "no AMX"
-    return fields.get("model name", platform.machine()), f"{bf16}, {amx}"
+    return name or platform.machine(), f"{bf16}, {amx}"
 
 
 def machine() -> dict[str, Any]:

@@ -81,15 +81,20 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from mnist_sgd.callbacks.lr_find import lr_find
     from mnist_sgd.cli.train import config_from_args
-    from mnist_sgd.config.build import build_learner, resolve_device
+    from mnist_sgd.config.build import build_learner, choose_speed, resolve_device
     from mnist_sgd.datasets import load_dataset
 
     config = config_from_args(args)
     target = None if args.no_plot else plot_path(args)  # a bad --run fails before any work
     data = load_dataset(config.dataset, data_options(args))
-    learn = build_learner(config, data, resolve_device(args.device))
+    device = resolve_device(args.device)
+    here = [torch.get_num_threads()]  # bf16 as train decides it, in the same cache folder
+    speed = choose_speed(config, data, device, thread_options=here, cache_dir=args.cache_dir)
+    learn = build_learner(config, data, device, bf16=speed.bf16)
     bar = FinderBar(args.num_it)
     result = lr_find(learn, args.start_lr, args.end_lr, args.num_it, cbs=[bar])
     bar.close()

@@ -21,6 +21,7 @@ from mnist_sgd.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
+    from mnist_sgd.callbacks.speed import Speed
     from mnist_sgd.datasets import DataOptions, MnistData
     from mnist_sgd.runs import Checkpoint, RunTrainer
 
@@ -88,6 +89,14 @@ def add_config_options(p: argparse.ArgumentParser, seed: TrainConfig) -> None:
         help="move training images at random: digits by small shifts, turns and zooms, "
         "clothes by whole-pixel shifts and mirrors "
         f"(default: {'on' if seed.augment else 'off'})",
+    )
+    p.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        help="bf16 autocast for the training forward pass: --bf16 always, --no-bf16 never; "
+        "neither: where a recipe asks for it and a probe of a few steps finds it faster on "
+        "this CPU (measured once per machine and model, kept in the cache folder; "
+        "OMP_NUM_THREADS set: that many threads, else the probe picks them too)",
     )
 
 
@@ -231,7 +240,8 @@ def train_into(
     from mnist_sgd.cli.workers import trainer as make_trainer
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
-    trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint)
+    speed = choose_speed(config, data, device, args)
+    trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint, speed)
     if args.init_from is not None and (note := trainer.start_from(args.init_from)):
         print(note, file=sys.stderr)
     if not trainer.writer:
@@ -264,6 +274,34 @@ def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def choose_speed(
+    config: TrainConfig, data: MnistData, device: torch.device, args: argparse.Namespace
+) -> Speed:
+    """bf16 or not and the thread count (``config.build.choose_speed``: ``--bf16``/``--no-bf16``
+    and ``OMP_NUM_THREADS`` win), applied, and said in one line on stderr. A data-parallel
+    worker does not probe (the workers would time each other): the cached answer or float32."""
+    import torch
+
+    from mnist_sgd.cli.workers import world_from_env
+    from mnist_sgd.config import build
+
+    world = world_from_env()
+    threads = torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else None
+    speed = build.choose_speed(
+        config,
+        data,
+        device,
+        bf16=args.bf16,
+        threads=threads,
+        cache_dir=args.cache_dir,
+        may_probe=world is None,
+    )
+    torch.set_num_threads(speed.threads)
+    if not args.quiet and (world is None or world.writer):
+        print(speed.line(), file=sys.stderr)
+    return speed
 
 
 def say_resuming(

@@ -41,7 +41,13 @@ def world_from_env() -> Any:
 
 
 def trainer(
-    run_dir: Path, config: Any, data: Any, device: Any, cbs: Sequence[Callback], checkpoint: Any
+    run_dir: Path,
+    config: Any,
+    data: Any,
+    device: Any,
+    cbs: Sequence[Callback],
+    checkpoint: Any,
+    speed: Any = None,
 ) -> Any:
     """This process's ``RunTrainer``: one rank's inside a torchrun worker, else a plain one."""
     from mnist_sgd.runs import RunTrainer
@@ -50,6 +56,7 @@ def trainer(
     world = world_from_env()
     # curves=False: the CLI draws them, detached (cli/train.py)
     same: dict[str, Any] = {"device": device, "cbs": cbs, "checkpoint": checkpoint, "curves": False}
+    same["speed"] = speed
     if world is None:  # one process: no process group, no DistributedDataParallel
         return RunTrainer(run_dir, config, data, **same)
     return data_parallel_trainer(run_dir, config, data, world=world, timeout=timeout(), **same)

@@ -8,13 +8,16 @@ model and a ``Learner``, exactly as the chapter wires them by hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from mnist_sgd.callbacks import speed
 from mnist_sgd.callbacks.augment import AugmentedImageDataset, policy_for
-from mnist_sgd.callbacks.precision import MixedPrecision, bf16_pays
+from mnist_sgd.callbacks.precision import MixedPrecision
 from mnist_sgd.config.registry import get, get_loss, get_model, get_schedule
+from mnist_sgd.config.threads import cpu_quota, thread_candidates, usable_cpus
 from mnist_sgd.config.train_config import TrainConfig
 from mnist_sgd.core.callback import Callback
 from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_target
@@ -82,8 +85,18 @@ def build_learner(
     data: MnistData,
     device: torch.device | None = None,
     cbs: Sequence[Callback] = (),
+    *,
+    bf16: bool | None = None,
 ) -> Learner:
-    """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible."""
+    """The ``Learner`` for ``config`` on ``data``; seeds torch first so weights are reproducible.
+
+    ``bf16``: train under bf16 autocast or not, as :func:`choose_speed` decided; None: it
+    decides now (``config.bf16`` is a wish, used where a probe finds bf16 faster here, at
+    torch's thread count now).
+    """
+    if bf16 is None:  # before the seed: the probe's models draw from torch's generator
+        here = [torch.get_num_threads()]
+        bf16 = choose_speed(config, data, device, thread_options=here).bf16
     torch.manual_seed(config.seed)
     model = get_model(config.model, n_out=config.n_out(data), **config.model_kwargs)
     if device is not None:
@@ -93,8 +106,6 @@ def build_learner(
         # measured: about 20% faster CNN steps on CPU; weights are saved contiguous (runs.tensors)
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     metric = batch_accuracy if config.binary else accuracy
-    where = device or torch.device("cpu")
-    bf16 = config.bf16 and bf16_pays(where)
     return Learner(
         make_dls(config, data, device, flat=flat),
         model,
@@ -104,6 +115,57 @@ def build_learner(
         cbs=[*cbs, MixedPrecision()] if bf16 else cbs,
         lr_schedule=None if config.schedule == "constant" else get_schedule(config.schedule),
     )
+
+
+def choose_speed(
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device | None = None,
+    *,
+    bf16: bool | None = None,
+    threads: int | None = None,
+    thread_options: Sequence[int] | None = None,
+    cache_dir: Path | None = None,
+    may_probe: bool = True,
+) -> speed.Speed:
+    """bf16 or float32, and how many threads, for ``config``'s model here: the one decision
+    (``callbacks.speed.decide``), wired to the registry's model and the cache folder.
+
+    Args:
+        bf16, threads: the user's choices (``--bf16``/``--no-bf16``, ``OMP_NUM_THREADS``),
+            never probed; None: decided here.
+        thread_options: the counts to choose from (None: :func:`threads.thread_candidates`
+            of this machine; the library passes torch's count now, leaving it alone).
+        cache_dir: the cache folder the answer is kept in (None: the user's).
+        may_probe: False in a data-parallel worker (``callbacks.speed.decide``).
+    """
+    from mnist_sgd.datasets import DataOptions
+
+    n_out = config.n_out(data)
+    options = thread_options or thread_candidates(usable_cpus(), cpu_quota())
+    flat = takes_flat_input(get_model(config.model, n_out=n_out, **config.model_kwargs))
+    shape = (784,) if flat else (1, 28, 28)
+    folder = DataOptions(cache_dir=cache_dir).resolved_cache_dir()
+    return speed.decide(
+        lambda: as_trained(get_model(config.model, n_out=n_out, **config.model_kwargs)),
+        lambda n: torch.rand(n, *shape, generator=torch.Generator().manual_seed(0)),
+        key=f"{config.model} {config.model_kwargs} n_out={n_out}",
+        bs=config.bs,
+        wish=config.bf16,
+        bf16=bf16,
+        threads=threads,
+        thread_options=options,
+        device_type=(device or torch.device("cpu")).type,
+        cache=speed.SpeedCache(folder, speed.machine_id()),
+        may_probe=may_probe,
+    )
+
+
+def as_trained(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` laid out as :func:`build_learner` trains it (CNNs channels-last on CPU)."""
+    if takes_flat_input(model):
+        return model
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:

@@ -10,8 +10,12 @@ left to them. On the 2-core development machine, shared with other work (load
 average 1.5), one thread was faster than two for every model, from the seed's
 linear model to the CNN (benchmarks/RESULTS.md, "Speed (issue 6)"). The count
 depends on the machine only, never on its momentary load, so a seeded run
-gives the same weights every time on that machine. ``OMP_NUM_THREADS``, when
-set, is the user's choice: the CLI then leaves the count alone.
+gives the same weights every time on that machine. ``mnist-sgd train`` goes
+further: for a model big enough for threads to matter it probes a few steps at
+each of :func:`thread_candidates` and keeps the answer per machine and model
+(``mnist_sgd.callbacks.speed``), so the count is still one per machine and
+model. ``OMP_NUM_THREADS``, when set, is the user's choice: the CLI then leaves
+the count alone.
 
 The library never changes the process environment. On a machine other
 programs keep busy, OpenMP's spinning idle threads take cores from the
@@ -57,6 +61,25 @@ def sensible_threads(default: int, quota: float | None) -> int:
     """
     cores = default if quota is None else min(default, math.ceil(quota))
     return max(1, cores - 1)
+
+
+def thread_candidates(default: int, quota: float | None) -> list[int]:
+    """The counts worth probing (``callbacks.speed``): :func:`sensible_threads` first, then
+    every core the quota allows, and half of them.
+
+    >>> thread_candidates(2, None), thread_candidates(64, 2.0), thread_candidates(8, None)
+    ([1, 2], [1, 2], [7, 4, 8])
+    """
+    cores = default if quota is None else min(default, math.ceil(quota))
+    first = sensible_threads(default, quota)
+    return [first, *sorted({cores // 2, cores} - {0, first})]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), whatever torch's count is now."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def set_sensible_threads() -> int:

@@ -29,8 +29,8 @@ class TrainConfig:
     them with it is an error. ``schedule`` names how lr moves during the fit (``constant``,
     ``one_cycle``, ``warmup_cosine``: see ``mnist_sgd.core.schedule``); ``augment`` adds small
     random shifts, turns and zooms to the training images (``mnist_sgd.callbacks.augment``);
-    ``bf16`` runs the training forward pass under bf16 autocast where that is faster (one CPU
-    thread: ``mnist_sgd.callbacks.precision``), float32 elsewhere.
+    ``bf16`` asks for bf16 autocast in the training forward pass; every training uses it
+    only where a probe finds it faster here (``mnist_sgd.callbacks.speed``), else float32.
     """
 
     dataset: str = "mnist_sample"

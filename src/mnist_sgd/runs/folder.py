@@ -41,6 +41,7 @@ from mnist_sgd.runs.lock import claim
 from mnist_sgd.runs.tensors import short
 
 if TYPE_CHECKING:
+    from mnist_sgd.callbacks.speed import Speed
     from mnist_sgd.config.build import TrainConfig
     from mnist_sgd.datasets import MnistData
 
@@ -301,6 +302,9 @@ class RunTrainer:
             worker other than rank 0: ``mnist_sgd.runs.parallel``).
         curves: draw ``plots/history.png`` when the run is done (``mnist-sgd train`` draws
             them itself, detached: False).
+        speed: bf16 or float32 and the threads, as ``config.build.choose_speed`` decided
+            (recorded in ``run.json``'s ``speed``); None: decided here the same way, at
+            torch's thread count now (the studio).
 
     Run it inside :func:`writing` (the folder's lock). After :meth:`fit`, ``warnings`` holds
     what the caller should show: a curve that could not be drawn, a model no better than
@@ -318,8 +322,9 @@ class RunTrainer:
         checkpoint: Checkpoint | None = None,
         writer: bool = True,
         curves: bool = True,
+        speed: Speed | None = None,
     ) -> None:
-        from mnist_sgd.config.build import build_learner
+        from mnist_sgd.config.build import build_learner, choose_speed
 
         self.run_dir, self.config, self.checkpoint = Path(run_dir), config, checkpoint
         self.writer, self.curves, self.valid_labels = writer, curves, data.valid_labels
@@ -327,8 +332,11 @@ class RunTrainer:
         self.stopper = StopOnRequest(self.run_dir, save=writer)
         savers = [SaveEachEpoch(self.run_dir)] if writer else []
         resumable = [Resume(), *cbs, *savers, self.stopper]
-        self.learn = build_learner(config, data, device, cbs=resumable)
-        self.info = train_run_info(config, data, self.learn)
+        if speed is None:
+            here = [torch.get_num_threads()]
+            speed = choose_speed(config, data, device, thread_options=here)
+        self.learn = build_learner(config, data, device, cbs=resumable, bf16=speed.bf16)
+        self.info = {**train_run_info(config, data, self.learn), "speed": speed.to_dict()}
         self.history: list[dict[str, float]] = []
 
     @property

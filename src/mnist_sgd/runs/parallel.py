@@ -48,6 +48,7 @@ from mnist_sgd.runs.folder import Checkpoint, RunTrainer
 from mnist_sgd.runs.info import read_run_info
 
 if TYPE_CHECKING:
+    from mnist_sgd.callbacks.speed import Speed
     from mnist_sgd.config.build import TrainConfig
 
 TIMEOUT = timedelta(seconds=120)  # how long a rank waits for the others, by default
@@ -282,9 +283,10 @@ def data_parallel_trainer(
     checkpoint: Checkpoint | None = None,
     timeout: timedelta = TIMEOUT,
     curves: bool = True,
+    speed: Speed | None = None,
 ) -> RunTrainer:
     """The ``RunTrainer`` for one rank of ``world``: only the writer (rank 0) gets ``cbs``
-    (progress printing) and writes the run folder."""
+    (progress printing) and writes the run folder; ``speed`` as for ``RunTrainer``."""
     check_shards(len(data.train_labels), len(data.valid_labels), config.bs, world.size)
     device = join(world, device, timeout)
     trainer = DataParallelTrainer(
@@ -296,6 +298,7 @@ def data_parallel_trainer(
         checkpoint=checkpoint,
         writer=world.writer,
         curves=curves,
+        speed=speed,
     )
     trainer.world = world
     trainer.info["workers"] = world.size

@@ -39,7 +39,7 @@ from mnist_sgd.datasets.cache import (
     read_cached,
     write_cached,
 )
-from mnist_sgd.datasets.decode import parallel_decode
+from mnist_sgd.datasets.decode import parallel_decode_counting
 from mnist_sgd.datasets.idx import MAX_IDX_BYTES, idx_payload, read_idx
 from mnist_sgd.datasets.kaggle_csv import read_kaggle_csv
 from mnist_sgd.datasets.layout import FORMAT_VERSION
@@ -163,9 +163,23 @@ def _read_class_folders(root: Path) -> Decoded:
 
 
 def _decode_files(files: list[Path]) -> Tensor:
-    """``(n, 28, 28) uint8``: each file through Pillow, fitted to 28x28 grayscale if need be."""
-    images = parallel_decode(len(files), lambda i: (str(files[i]), files[i].read_bytes()), fit=True)
+    """``(n, 28, 28) uint8``: each file through Pillow; one not 28x28 grayscale through the
+    MNIST recipe ``predict`` uses (:func:`mnist_sgd.datasets.mnist_style.fit_to_mnist`), said
+    in one warning with the count."""
+    images, fitted = parallel_decode_counting(
+        len(files), lambda i: (str(files[i]), files[i].read_bytes()), fit=True
+    )
+    if fitted:
+        warnings.warn(fitted_note(fitted, len(files), files[0].parent.parent), stacklevel=2)
     return torch.from_numpy(images)
+
+
+def fitted_note(fitted: int, total: int, where: Path) -> str:
+    """The one line: how many images went through the MNIST recipe."""
+    return (
+        f"{where}: {fitted:,} of {total:,} images were not 28x28 grayscale: "
+        "centred and scaled as MNIST's are (as predict does)"
+    )
 
 
 def _class_dirs(folder: Path) -> list[Path]:

@@ -447,3 +447,40 @@ def test_a_deeply_nested_body_is_a_400_not_a_traceback(client: TestClient, openi
     response = client.post("/api/train", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert "nests deeper than" in response.json()["error"]
+
+
+def test_a_dataset_path_given_at_start_is_offered_and_trains(
+    tmp_path: Path, shared_data: Path, sample_cache: Path, own_digits: dict[str, Path]
+) -> None:
+    """``mnist-sgd studio --dataset PATH``: the page lists the path and trains on it; a path
+    the server was not given is a 422 naming the option, whatever the request says."""
+    csv = own_digits["csv"]
+    app = make_app(tmp_path, shared_data, tmp_path / "cache", datasets=[str(csv)])
+    with TestClient(app, headers={"x-requested-with": "mnist-sgd"}) as client:
+        offered = client.get("/api/choices").json()["datasets"]
+        assert offered[-1] == str(csv.resolve()) and "mnist_sample" in offered
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["TrainOptions"]
+        assert str(csv.resolve()) in schema["properties"]["dataset"]["enum"]
+        tid = start(client, dataset=str(csv), loss="cross_entropy", epochs=1, bs=64)
+        state = wait_for(client, tid, finished)
+        assert state["state"] == "done", state
+        recorded = runs.read_run_info(Path(state["run_dir"]))["data"]
+        assert recorded["source"] == str(csv.resolve()) and recorded["valid_pct"] == 0.2
+        for other in (str(own_digits["test_csv"]), "/etc/passwd", "../" * 8 + "etc"):
+            answer = client.post("/api/train", json={"dataset": other, "loss": "cross_entropy"})
+            assert answer.status_code == 422, other
+            body = answer.json()
+            assert body["option"] == "dataset" and "mnist-sgd studio --dataset" in body["error"]
+
+
+def test_a_studio_without_paths_refuses_every_path(client: TestClient, tmp_path: Path) -> None:
+    (tmp_path / "3").mkdir()
+    answer = client.post("/api/train", json={"dataset": str(tmp_path)})
+    assert answer.status_code == 422 and "(none was given)" in answer.json()["error"]
+
+
+def test_a_missing_dataset_path_is_refused_at_start(tmp_path: Path) -> None:
+    from mnist_sgd.web import create_studio_app
+
+    with pytest.raises(ValueError, match=r"argument --dataset: .*nope\.csv: no such file"):
+        create_studio_app(tmp_path / "runs", datasets=[tmp_path / "nope.csv"])

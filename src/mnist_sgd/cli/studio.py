@@ -26,12 +26,22 @@ def add_parser(subparsers: Any) -> None:
         "studio",
         help="a local web page to train a model and watch SGD learn, batch by batch",
         description=DESCRIPTION,
-        epilog="example: mnist-sgd studio --port 8000 --runs-dir runs",
+        epilog="examples:\n  mnist-sgd studio --port 8000 --runs-dir runs\n"
+        "  mnist-sgd studio --dataset ~/kaggle/train.csv --dataset ~/class-digits",
     )
     add_host_port(p)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go")
     p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument(
+        "--dataset",
+        dest="datasets",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also offer your own set on the page (a folder of class folders, a Kaggle CSV, a "
+        "folder of IDX files); repeat for more. The page reads no other path",
+    )
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -51,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         allowed_hosts=serve.allowed_hosts(args.host, args.allow_host),
         token=(token := serve.access_token(args.host)),
+        datasets=args.datasets,
     )
     sock = serve.listen(args.host, args.port, "train here")
     where = serve.url(sock, token)

@@ -256,7 +256,7 @@ def _empty_valid() -> dict[str, Tensor]:
 def _key(path: Path, split: tuple[float, int]) -> str:
     """The cache key: the path, its files' sizes and modification times, and the split asked."""
     listing = fingerprint(path) if path.is_dir() else _file_stamp(path)
-    text = f"v{FORMAT_VERSION}\0{path}\0{listing}\0{split}"
+    text = f"v{FORMAT_VERSION}\0fit:mnist_style\0{path}\0{listing}\0{split}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

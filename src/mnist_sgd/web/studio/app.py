@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from mnist_sgd.web.shared.server import (
     starlette_app,
     static_page,
 )
-from mnist_sgd.web.studio.config import BadOption, options_schema, parse_config
+from mnist_sgd.web.studio.config import BadOption, dataset_paths, options_schema, parse_config
 from mnist_sgd.web.studio.config import choices as option_choices
 from mnist_sgd.web.studio.events import FINAL, sse
 from mnist_sgd.web.studio.trainings import MAX_ACTIVE, Busy, Conflict, Studio, Training, Unknown
@@ -69,10 +69,13 @@ def create_studio_app(
     allowed_hosts: list[str] | None = None,
     max_body: int = MAX_BODY,
     token: str | None = None,
+    datasets: Sequence[str | Path] = (),
 ) -> Starlette:
     """The studio app; trainings write run folders under ``runs_dir``.
 
     ``data_options``: ``DataOptions`` for every dataset (cache folder, mirror, offline).
+    ``datasets``: users' sets by path (class folders, a Kaggle CSV, IDX files) the page may
+    train on, offered beside the registry's names; no other path is read.
     ``token``: what a request that starts, steers or writes must carry (``web.shared.guard``).
     """
     from mnist_sgd.config.build import resolve_device
@@ -80,6 +83,7 @@ def create_studio_app(
 
     if max_active < 1 or max_body < 1:
         raise ValueError(f"max_active and max_body must be >= 1, got {max_active}, {max_body}")
+    allowed = dataset_paths(datasets)
     studio = Studio(
         Path(runs_dir),
         DataCache(data_options or DataOptions()),
@@ -93,8 +97,9 @@ def create_studio_app(
         studio.shutdown()  # at shutdown (Ctrl-C) every training stops with a checkpoint
 
     statuses: dict[type[Exception], int] = {Unknown: 404, Conflict: 409, Busy: 429}
-    app = starlette_app(routes(), allowed_hosts, lifespan, statuses, token)
+    app = starlette_app(routes(allowed), allowed_hosts, lifespan, statuses, token)
     app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
+    app.state.datasets = allowed
     return app
 
 
@@ -105,7 +110,7 @@ def _training(request: Request, tid: str | None = None) -> Training:
 
 async def choices(request: Request) -> Response:
     """What the page's controls offer: datasets, models, losses, optimisers, recipes."""
-    return JSONResponse(option_choices())
+    return JSONResponse(option_choices(request.app.state.datasets))
 
 
 async def start(request: Request) -> Response:
@@ -118,7 +123,7 @@ async def start(request: Request) -> Response:
     except ModelFileError as error:
         raise HTTPException(400, str(error)) from None
     try:
-        config = parse_config(options)
+        config = parse_config(options, request.app.state.datasets)
     except BadOption as error:
         return JSONResponse({"error": str(error), "option": error.name}, status_code=422)
     training = request.app.state.studio.start(config)
@@ -246,7 +251,7 @@ _TRAIN_ERRORS = {
 }
 
 
-def routes() -> list[BaseRoute]:
+def routes(datasets: Sequence[str] = ()) -> list[BaseRoute]:
     """Every route of the studio but ``/static``, each ``/api`` one with its documentation."""
     api, state = doc.ApiRoute, doc.json_content(doc.OBJECT)
     loading = {**_ID_404, 409: "still loading its data"}
@@ -299,6 +304,6 @@ def routes() -> list[BaseRoute]:
         doc.openapi_route(
             "mnist-sgd studio API",
             f"The JSON API behind `mnist-sgd studio`. {doc.ERRORS_TEXT}",
-            lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema()},
+            lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema(datasets)},
         ),
     ]

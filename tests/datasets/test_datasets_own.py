@@ -67,7 +67,9 @@ def test_cache_is_hit_then_missed_after_a_change(
     first = load_dataset(str(folder), options)
     reads = []
     real = own_module.read_own
-    monkeypatch.setattr(own_module, "read_own", lambda path: reads.append(path) or real(path))
+    monkeypatch.setattr(
+        own_module, "read_own", lambda path, *notes: reads.append(path) or real(path, *notes)
+    )
     assert torch.equal(load_dataset(str(folder), options).train_images, first.train_images)
     assert reads == []  # the second load: the tensor cache
     image = next((folder / "3").iterdir())
@@ -101,6 +103,8 @@ def test_other_sizes_and_modes_go_through_predicts_preprocessing(
         "MNIST's are (as predict does)"
     ]
     assert data.classes == ("2", "10") and data.train_images.shape[1:] == (28, 28)
+    with pytest.warns(UserWarning, match="4 of .* images were not 28x28 grayscale"):  # said again
+        load_dataset(str(root), DataOptions(cache_dir=tmp_path / "cache", valid_pct=0.25))
     everything = torch.cat([data.train_images, data.valid_images])
     for name in ("2", "10"):
         for file in ("photo.jpg", "big.png"):  # exactly what predict makes of the same file

@@ -184,3 +184,23 @@ def test_bad_folders_are_named(tmp_path: Path) -> None:
         load_dataset(str(tmp_path / "set"), options)
     with pytest.raises(DataError, match="no such file or folder"):
         load_dataset(str(tmp_path / "missing"), options)
+
+
+def test_emnist_files_are_turned_upright(own_digits: dict[str, Path], tmp_path: Path) -> None:
+    """EMNIST stores each image transposed (torchvision transposes it back); so do we."""
+    import gzip
+
+    from mnist_sgd.datasets.idx import read_idx, write_idx
+
+    folder = tmp_path / "emnist"
+    folder.mkdir()
+    for ours, theirs in (("train", "emnist-digits-train"), ("t10k", "emnist-digits-test")):
+        images = read_idx((own_digits["idx"] / f"{ours}-images-idx3-ubyte").read_bytes(), "i")
+        labels = gzip.compress((own_digits["idx"] / f"{ours}-labels-idx1-ubyte").read_bytes())
+        transposed = write_idx(np.ascontiguousarray(images.transpose(0, 2, 1)))
+        (folder / f"{theirs}-images-idx3-ubyte.gz").write_bytes(gzip.compress(transposed))
+        (folder / f"{theirs}-labels-idx1-ubyte.gz").write_bytes(labels)
+    upright = load_dataset(str(own_digits["idx"]), DataOptions(cache_dir=tmp_path))
+    emnist = load_dataset(str(folder), DataOptions(cache_dir=tmp_path))
+    assert torch.equal(emnist.train_images, upright.train_images)
+    assert torch.equal(emnist.valid_images, upright.valid_images)

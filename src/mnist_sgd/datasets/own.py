@@ -9,7 +9,9 @@ Book section: "Pixels: the foundations of computer vision": the chapter's
 - a CSV in Kaggle's layout (:mod:`mnist_sgd.datasets.kaggle_csv`);
 - a folder of IDX files (``<prefix>-images-idx3-ubyte[.gz]`` and
   ``<prefix>-labels-idx1-ubyte[.gz]``; ``train*`` is the training split),
-  classes ``0..n-1`` or one per line of a ``classes.txt`` beside them.
+  classes ``0..n-1`` or one per line of a ``classes.txt`` beside them; EMNIST's
+  files (``emnist-digits-train-...``) hold each image transposed, as torchvision
+  notes, and are turned upright.
 
 A set without a validation split gets one as fastai's ``RandomSplitter`` makes
 it: ``valid_pct`` of the items, chosen by a seeded permutation, the same on
@@ -221,6 +223,8 @@ def _read_idx_folder(folder: Path) -> Decoded:
     for split, prefix in zip(("train", "valid"), prefixes, strict=False):
         images = _idx_array(folder, f"{prefix}-images-idx3-ubyte", 3)
         labels = _idx_array(folder, f"{prefix}-labels-idx1-ubyte", 1)
+        if prefix.lower().startswith("emnist"):  # EMNIST's IDX images are stored transposed
+            images = images.transpose(0, 2, 1)
         if images.shape[1:] != (28, 28) or len(labels) != len(images):
             raise DataError(
                 f"{folder}/{prefix}: {len(labels)} labels for images {images.shape}; the images "

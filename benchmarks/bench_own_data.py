@@ -37,10 +37,10 @@ def timed(what: str, call: object) -> float:
     return seconds
 
 
-def mnist() -> tuple[np.ndarray, np.ndarray]:
+def mnist(prefix: str = "train") -> tuple[np.ndarray, np.ndarray]:
     folder = SHARED / "mnist"
-    images = read_idx((folder / "train-images-idx3-ubyte.gz").read_bytes(), "images")
-    labels = read_idx((folder / "train-labels-idx1-ubyte.gz").read_bytes(), "labels")
+    images = read_idx((folder / f"{prefix}-images-idx3-ubyte.gz").read_bytes(), "images")
+    labels = read_idx((folder / f"{prefix}-labels-idx1-ubyte.gz").read_bytes(), "labels")
     return images, labels
 
 
@@ -48,10 +48,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="store_true")
     parser.add_argument("--pandas", type=Path)
+    parser.add_argument("--tree-only", action="store_true", help="only the tree, not the CSV")
     args = parser.parse_args()
     images, labels = mnist()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.tree_only:
+            _tree(root)
+            return
         csv_path = root / "train.csv"
         header = "label," + ",".join(f"pixel{i}" for i in range(784))
         rows = np.column_stack([labels, images.reshape(-1, 784)]).astype(np.int64)
@@ -73,17 +77,20 @@ def main() -> None:
 
             timed("peer: pandas.read_csv (C engine)", lambda: pd.read_csv(csv_path))
         if args.tree:
-            _tree(root, images, labels)
+            _tree(root)
 
 
-def _tree(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
+def _tree(root: Path) -> None:
+    """MNIST's 70,000 images as ``training/<digit>/<i>.png`` and ``testing/...``, as mnist_png."""
     from PIL import Image
 
-    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-        (root / "tree" / str(label)).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(root / "tree" / str(label) / f"{i}.png")
+    for split, prefix in (("training", "train"), ("testing", "t10k")):
+        images, labels = mnist(prefix)
+        for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+            (root / "tree" / split / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / "tree" / split / str(label) / f"{i}.png")
     tree = DataOptions(cache_dir=root / "tree-cache")
-    timed("load_dataset(tree of 60,000 PNGs) cold", lambda: load_dataset(str(root / "tree"), tree))
+    timed("load_dataset(tree of 70,000 PNGs) cold", lambda: load_dataset(str(root / "tree"), tree))
     png = DataOptions(cache_dir=root / "png-cache", mirror=str(SHARED), offline=True)
     timed("peer: load_dataset('mnist_png') cold", lambda: load_dataset("mnist_png", png))
 

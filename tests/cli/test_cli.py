@@ -25,7 +25,7 @@ from mnist_sgd.config.registry import get_model
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ENTRY_POINT = Path(sys.executable).with_name("mnist-sgd")
-DATASETS = ("mnist_sample", "mnist", "mnist_png", "fashion_mnist")
+DATASETS = ("mnist_sample", "mnist", "mnist_png", "fashion_mnist", "kmnist", "qmnist")
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from mnist_sgd.cli import main
+from mnist_sgd.datasets import DATASETS
 
 
 def test_list_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "list", "--json", "--cache-dir", str(tmp_path)]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [row["name"] for row in rows] == ["mnist_sample", "mnist", "mnist_png", "fashion_mnist"]
+    assert [row["name"] for row in rows] == list(DATASETS)
+    assert list(DATASETS)[:4] == ["mnist_sample", "mnist", "mnist_png", "fashion_mnist"]
     assert rows[0]["train"] == 12396 and rows[0]["fetched"] is False
 
 

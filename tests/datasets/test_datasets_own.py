@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mnist_sgd.datasets import DataOptions, load_dataset
 from mnist_sgd.datasets import own as own_module
 from mnist_sgd.datasets.kaggle_csv import read_kaggle_csv
 from mnist_sgd.datasets.own import natural_key
 from mnist_sgd.errors import DataError
+from mnist_sgd.predict.preprocess import prepare_image
 
 
 def _pairs(images: torch.Tensor, labels: torch.Tensor) -> set[tuple[bytes, int]]:
@@ -66,7 +67,9 @@ def test_cache_is_hit_then_missed_after_a_change(
     first = load_dataset(str(folder), options)
     reads = []
     real = own_module.read_own
-    monkeypatch.setattr(own_module, "read_own", lambda path: reads.append(path) or real(path))
+    monkeypatch.setattr(
+        own_module, "read_own", lambda path, *notes: reads.append(path) or real(path, *notes)
+    )
     assert torch.equal(load_dataset(str(folder), options).train_images, first.train_images)
     assert reads == []  # the second load: the tensor cache
     image = next((folder / "3").iterdir())
@@ -76,16 +79,45 @@ def test_cache_is_hit_then_missed_after_a_change(
     assert len(reads) == 1 and changed.digest != first.digest
 
 
-def test_other_sizes_and_modes_are_fitted_and_classes_in_natural_order(tmp_path: Path) -> None:
+def _paper_digit(side: tuple[int, int], box: tuple[int, int, int, int]) -> Image.Image:
+    """Dark ink on white paper, RGB: a photo of a drawn stroke, not MNIST's style."""
+    image = Image.new("RGB", side, (250, 250, 245))
+    ImageDraw.Draw(image).line(box, fill=(20, 20, 30), width=max(2, side[0] // 12))
+    return image
+
+
+def test_other_sizes_and_modes_go_through_predicts_preprocessing(
+    own_digits: dict[str, Path], tmp_path: Path
+) -> None:
+    root = tmp_path / "set"
     for name in ("2", "10"):
-        (tmp_path / "set" / name).mkdir(parents=True)
-        for i in range(3):
-            Image.new("RGB", (56, 40), (255, 255, 255)).save(tmp_path / "set" / name / f"{i}.jpg")
-    data = load_dataset(
-        str(tmp_path / "set"), DataOptions(cache_dir=tmp_path / "cache", valid_pct=0.34)
-    )
+        shutil.copytree(own_digits["folders"] / "1", root / name)  # 28x28 grayscale: as they are
+        _paper_digit((56, 40), (28, 6, 24, 34)).save(root / name / "photo.jpg")
+        _paper_digit((120, 160), (30, 20, 90, 140)).convert("RGBA").save(root / name / "big.png")
+    with pytest.warns(UserWarning) as caught:
+        data = load_dataset(str(root), DataOptions(cache_dir=tmp_path / "cache", valid_pct=0.25))
+    notes = [str(w.message) for w in caught if "28x28" in str(w.message)]
+    total = sum(1 for _ in root.rglob("*.*"))
+    assert notes == [
+        f"{root}: 4 of {total} images were not 28x28 grayscale: centred and scaled as "
+        "MNIST's are (as predict does)"
+    ]
     assert data.classes == ("2", "10") and data.train_images.shape[1:] == (28, 28)
+    with pytest.warns(UserWarning, match="4 of .* images were not 28x28 grayscale"):  # said again
+        load_dataset(str(root), DataOptions(cache_dir=tmp_path / "cache", valid_pct=0.25))
+    everything = torch.cat([data.train_images, data.valid_images])
+    for name in ("2", "10"):
+        for file in ("photo.jpg", "big.png"):  # exactly what predict makes of the same file
+            prepared = prepare_image(root / name / file)
+            assert any(torch.equal(prepared, image) for image in everything), file
     assert sorted(["10", "2", "a1"], key=natural_key) == ["2", "10", "a1"]
+
+
+def test_an_image_with_no_digit_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "set" / "7").mkdir(parents=True)
+    Image.new("RGB", (56, 40), (255, 255, 255)).save(tmp_path / "set" / "7" / "blank.jpg")
+    with pytest.raises(DataError, match=r"blank\.jpg: image holds no digit.*remove it"):
+        load_dataset(str(tmp_path / "set"), DataOptions(cache_dir=tmp_path / "cache"))
 
 
 def test_split_folders_train_valid(own_digits: dict[str, Path], tmp_path: Path) -> None:
@@ -152,3 +184,23 @@ def test_bad_folders_are_named(tmp_path: Path) -> None:
         load_dataset(str(tmp_path / "set"), options)
     with pytest.raises(DataError, match="no such file or folder"):
         load_dataset(str(tmp_path / "missing"), options)
+
+
+def test_emnist_files_are_turned_upright(own_digits: dict[str, Path], tmp_path: Path) -> None:
+    """EMNIST stores each image transposed (torchvision transposes it back); so do we."""
+    import gzip
+
+    from mnist_sgd.datasets.idx import read_idx, write_idx
+
+    folder = tmp_path / "emnist"
+    folder.mkdir()
+    for ours, theirs in (("train", "emnist-digits-train"), ("t10k", "emnist-digits-test")):
+        images = read_idx((own_digits["idx"] / f"{ours}-images-idx3-ubyte").read_bytes(), "i")
+        labels = gzip.compress((own_digits["idx"] / f"{ours}-labels-idx1-ubyte").read_bytes())
+        transposed = write_idx(np.ascontiguousarray(images.transpose(0, 2, 1)))
+        (folder / f"{theirs}-images-idx3-ubyte.gz").write_bytes(gzip.compress(transposed))
+        (folder / f"{theirs}-labels-idx1-ubyte.gz").write_bytes(labels)
+    upright = load_dataset(str(own_digits["idx"]), DataOptions(cache_dir=tmp_path))
+    emnist = load_dataset(str(folder), DataOptions(cache_dir=tmp_path))
+    assert torch.equal(emnist.train_images, upright.train_images)
+    assert torch.equal(emnist.valid_images, upright.valid_images)

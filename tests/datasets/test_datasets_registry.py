@@ -7,8 +7,9 @@ import pytest
 from mnist_sgd.datasets import DATASETS, get_info
 
 
-def test_four_datasets_by_name() -> None:
-    assert list(DATASETS) == ["mnist_sample", "mnist", "mnist_png", "fashion_mnist"]
+def test_six_datasets_by_name() -> None:
+    names = ["mnist_sample", "mnist", "mnist_png", "fashion_mnist", "kmnist", "qmnist"]
+    assert list(DATASETS) == names
 
 
 def test_unknown_name_lists_the_valid_ones() -> None:

@@ -14,8 +14,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
-from mnist_sgd.errors import ImageError
-from mnist_sgd.predict.preprocess import (
+from mnist_sgd.datasets.mnist_style import (
     MNIST_CENTER,
     background_level,
     center_of_mass,
@@ -26,14 +25,14 @@ from mnist_sgd.predict.preprocess import (
     ink_is_dark,
     invert,
     is_mnist_like,
-    open_image,
     paste_center,
-    prepare_image,
     remove_background,
     shift_to_center,
     to_grayscale,
     to_mnist,
 )
+from mnist_sgd.errors import ImageError
+from mnist_sgd.predict.preprocess import open_image, prepare_image
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 needs_mnist = pytest.mark.skipif(

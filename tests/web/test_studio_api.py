@@ -447,3 +447,99 @@ def test_a_deeply_nested_body_is_a_400_not_a_traceback(client: TestClient, openi
     response = client.post("/api/train", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert "nests deeper than" in response.json()["error"]
+
+
+def test_a_dataset_path_given_at_start_is_offered_and_trains(
+    tmp_path: Path, shared_data: Path, sample_cache: Path, own_digits: dict[str, Path]
+) -> None:
+    """``mnist-sgd studio --dataset PATH``: the page lists the path and trains on it; a path
+    the server was not given is a 422 naming the option, whatever the request says."""
+    csv = own_digits["csv"]
+    app = make_app(tmp_path, shared_data, tmp_path / "cache", datasets=[str(csv)])
+    with TestClient(app, headers={"x-requested-with": "mnist-sgd"}) as client:
+        offered = client.get("/api/choices").json()["datasets"]
+        assert offered[-1] == str(csv.resolve()) and "mnist_sample" in offered
+        schema = client.get("/openapi.json").json()["components"]["schemas"]["TrainOptions"]
+        assert str(csv.resolve()) in schema["properties"]["dataset"]["enum"]
+        tid = start(client, dataset=str(csv), loss="cross_entropy", epochs=1, bs=64)
+        state = wait_for(client, tid, finished)
+        assert state["state"] == "done", state
+        recorded = runs.read_run_info(Path(state["run_dir"]))["data"]
+        assert recorded["source"] == str(csv.resolve()) and recorded["valid_pct"] == 0.2
+        for other in (str(own_digits["test_csv"]), "/etc/passwd", "../" * 8 + "etc"):
+            answer = client.post("/api/train", json={"dataset": other, "loss": "cross_entropy"})
+            assert answer.status_code == 422, other
+            body = answer.json()
+            assert body["option"] == "dataset" and "mnist-sgd studio --dataset" in body["error"]
+
+
+def test_a_studio_without_paths_refuses_every_path(client: TestClient, tmp_path: Path) -> None:
+    (tmp_path / "3").mkdir()
+    answer = client.post("/api/train", json={"dataset": str(tmp_path)})
+    assert answer.status_code == 422 and "(none was given)" in answer.json()["error"]
+
+
+def test_a_missing_dataset_path_is_refused_at_start(tmp_path: Path) -> None:
+    from mnist_sgd.web import create_studio_app
+
+    with pytest.raises(ValueError, match=r"argument --dataset: .*nope\.csv: no such file"):
+        create_studio_app(tmp_path / "runs", datasets=[tmp_path / "nope.csv"])
+
+
+def test_the_pad_saves_drawings_under_a_trainings_classes(
+    tmp_path: Path, shared_data: Path, sample_cache: Path
+) -> None:
+    """``mnist-sgd studio --collect DIR``: the pad's drawing becomes ``DIR/<label>/*.png``, the
+    28x28 picture the model saw; a label outside the training's classes, a full folder and a
+    foreign Host are refused, and nothing else is written."""
+    from mnist_sgd.cli.serve import LOOPBACK_NAMES
+    from mnist_sgd.datasets import DataOptions, load_dataset
+    from mnist_sgd.web.draw.collect import Collector
+    from web_support import png_bytes
+
+    folder = tmp_path / "class-digits"
+    app = make_app(
+        tmp_path,
+        shared_data,
+        sample_cache,
+        allowed_hosts=LOOPBACK_NAMES,
+        collect=Collector(folder, [], max_files=2),
+    )
+    data = load_dataset("mnist_sample", DataOptions(cache_dir=sample_cache, offline=True))
+    png = {"content-type": "image/png"}
+    with TestClient(app, base_url="http://127.0.0.1") as local:
+        assert local.get("/api/choices").json()["collect"] is True
+        tid = start(local, **LONG)
+        wait_for(local, tid, lambda s: s["iter"] > 0)
+        drawing = png_bytes(data.valid_images[0].numpy())
+        saved = local.post(f"/api/collect?train={tid}&label=3", content=drawing, headers=png)
+        assert saved.status_code == 200, saved.text
+        path = Path(saved.json()["saved"])
+        assert path.parent == folder / "3" and Image.open(path).size == (28, 28)
+        wrong = local.post(f"/api/collect?train={tid}&label=../5", content=drawing, headers=png)
+        assert wrong.status_code == 422 and "training's classes" in wrong.json()["error"]
+        assert local.post("/api/collect?label=3", content=drawing, headers=png).status_code == 400
+        foreign = local.post(
+            f"/api/collect?train={tid}&label=7",
+            content=drawing,
+            headers={**png, "host": "evil.example"},
+        )
+        assert foreign.status_code == 400
+        assert local.post(
+            f"/api/collect?train={tid}&label=7", content=drawing, headers=png
+        ).is_success
+        full = local.post(f"/api/collect?train={tid}&label=7", content=drawing, headers=png)
+        assert full.status_code == 409 and "is full" in full.json()["error"]
+        stop(local, tid)
+    assert sorted(p.parent.name for p in folder.rglob("*") if p.is_file()) == ["3", "7"]
+    # and the folder is a class-folder set the studio, evaluate and train read
+    collected = load_dataset(str(folder), DataOptions(cache_dir=tmp_path / "cache", valid_pct=0.5))
+    assert collected.classes == ("3", "7")
+
+
+def test_without_collect_the_studio_route_is_404(client: TestClient) -> None:
+    assert client.get("/api/choices").json()["collect"] is False
+    answer = client.post(
+        "/api/collect?train=x&label=3", content=b"", headers={"content-type": "image/png"}
+    )
+    assert answer.status_code == 404 and "--collect DIR" in answer.json()["error"]

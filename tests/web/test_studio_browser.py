@@ -10,6 +10,7 @@ Screenshots go to a temporary folder (and to ``$MNIST_SGD_WEB_SHOTS`` when set).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 from collections.abc import Callable, Iterator
@@ -370,3 +371,46 @@ def test_serve_says_a_two_class_model_knows_only_two(
     )
     shot(page, shots, "serve-2-two-class-note.png", "#result-card")
     page.close()
+
+
+def test_the_pad_picks_a_label_and_saves_the_drawing(
+    browser: Any, tmp_path: Path, shared_data: Path, sample_cache: Path, shots: Path, sample: Any
+) -> None:
+    """``mnist-sgd studio --collect DIR``: draw on the pad, pick the class, Save; the file is the
+    28x28 picture the model saw, in ``DIR/<label>/``."""
+    from mnist_sgd.cli.serve import LOOPBACK_NAMES
+    from mnist_sgd.datasets import DataOptions
+    from mnist_sgd.web import create_studio_app
+    from mnist_sgd.web.draw.collect import Collector
+
+    folder = tmp_path / "class-digits"
+    app = create_studio_app(
+        tmp_path / "runs",
+        data_options=DataOptions(mirror=str(shared_data), cache_dir=sample_cache, offline=True),
+        device="cpu",
+        allowed_hosts=LOOPBACK_NAMES,
+        collect=Collector(folder, []),
+    )
+    with contextlib.contextmanager(serve_in_thread)(app) as url:
+        page, errors = open_studio(browser, url)
+        assert page.locator("#collect").is_visible()
+        set_options(page, epochs=300, lr=1, bs=256)
+        page.click("#train")
+        wait_until(lambda: int(attribute(page, "data-batches") or 0) > 5, "loss points")
+        seven = next(
+            img for img, y in zip(sample.valid_images, sample.valid_labels, strict=True) if y == 1
+        )
+        draw(page, seven)
+        wait_until(lambda: page.locator("#verdict").inner_text().strip() in ("3", "7"), "verdict")
+        assert page.locator("#collect-label option").all_inner_texts() == ["3", "7"]
+        page.select_option("#collect-label", "7")
+        page.click("#collect-save")
+        wait_until(lambda: attribute(page, "data-saved") != "", "the save")
+        saved = Path(attribute(page, "data-saved"))
+        assert saved.parent == folder / "7" and Image.open(saved).size == (28, 28)
+        assert seen_inside(page, "#collect-line", "#draw-card") == f"saved as 7/{saved.name}"
+        shot(page, shots, "studio-collect.png", "#draw-card")
+        page.click("#stop")
+        wait_until(lambda: attribute(page, "data-state") == "stopped", "the stop")
+        assert not errors, errors
+        page.close()

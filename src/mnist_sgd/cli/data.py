@@ -28,6 +28,7 @@ EXAMPLES = f"""examples:
   mnist-sgd data fetch mnist --mirror /srv/mnist --offline   # a folder of the official files
   mnist-sgd data fetch mnist_sample --extract        # also unpack, for the book's path.ls()
   mnist-sgd data info fashion_mnist --json
+  mnist-sgd data info kmnist                         # Kuzushiji-MNIST; also qmnist
   mnist-sgd data verify fashion_mnist --data-path /usr/share/datasets/fashion-mnist
   mnist-sgd data info ~/kaggle/digit-recognizer/train.csv    # your own set, by its path
 
@@ -104,7 +105,7 @@ def _list(options: DataOptions, *, as_json: bool) -> int:
 
 def _list_cells(row: dict[str, Any]) -> tuple[object, ...]:
     yes = {True: "yes", False: "no"}
-    size = human_size(row["download_bytes"])
+    size = "?" if row["download_bytes"] is None else human_size(row["download_bytes"])
     return (
         row["name"],
         row["classes"],
@@ -149,11 +150,17 @@ def _info(name: str, options: DataOptions, *, as_json: bool) -> int:
     print(f"{info.name}: {info.title}")
     print(f"  classes   {', '.join(info.classes)}")
     for split in info.splits:
-        print(f"  {split.name:<9} {split.size} images ({', '.join(map(str, split.class_counts))})")
+        counts = split.class_counts
+        per_class = ", ".join(map(str, counts)) if counts else "per class: not published"
+        print(f"  {split.name:<9} {split.size} images ({per_class})")
     for file in info.files:
-        print(f"  file      {file.path}  {human_size(file.size)}  md5 {file.md5}")
+        size = human_size(file.size) if file.size is not None else "size not published"
+        print(f"  file      {file.path}  {size}  md5 {file.md5}")
         print(f"            {file.url}")
-    print(f"  content   sha256 {info.content_sha256}")
+    if info.content_sha256:
+        print(f"  content   sha256 {info.content_sha256}")
+    else:
+        print("  content   sha256 not published: recorded in the tensor cache on the first load")
     print(f"  licence   {info.licence}")
     status = cache_status(name, options)
     for path, present in status.downloads:
@@ -170,7 +177,10 @@ def _facts(info: DatasetInfo, options: DataOptions) -> dict[str, object]:
         | ({"payload_md5": f.payload_md5} if f.payload_md5 else {})
         for f in info.files
     ]
-    splits = {s.name: {"size": s.size, "per_class": list(s.class_counts)} for s in info.splits}
+    splits = {
+        s.name: {"size": s.size, "per_class": list(s.class_counts) if s.class_counts else None}
+        for s in info.splits
+    }
     return {
         "name": info.name,
         "title": info.title,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mnist_sgd.cli.common import add_data_options, data_options
+from mnist_sgd.cli.common import add_data_options, data_options, positive_int
 from mnist_sgd.config.registry import DEVICE_NAMES
 
 DESCRIPTION = (
@@ -26,12 +26,36 @@ def add_parser(subparsers: Any) -> None:
         "studio",
         help="a local web page to train a model and watch SGD learn, batch by batch",
         description=DESCRIPTION,
-        epilog="example: mnist-sgd studio --port 8000 --runs-dir runs",
+        epilog="examples:\n  mnist-sgd studio --port 8000 --runs-dir runs\n"
+        "  mnist-sgd studio --dataset ~/kaggle/train.csv --dataset ~/class-digits",
     )
     add_host_port(p)
     p.add_argument("--runs-dir", type=Path, default=Path("runs"), help="where run folders go")
     p.add_argument("--device", default="auto", choices=DEVICE_NAMES, help="where to train")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.add_argument(
+        "--dataset",
+        dest="datasets",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="also offer your own set on the page (a folder of class folders, a Kaggle CSV, a "
+        "folder of IDX files); repeat for more. The page reads no other path",
+    )
+    p.add_argument(
+        "--collect",
+        type=Path,
+        metavar="DIR",
+        help="a label picker and Save beside the pad: each drawing is written as a 28x28 PNG "
+        "into DIR/<label>/ (loopback only), a class-folder set for --dataset DIR",
+    )
+    p.add_argument(
+        "--collect-max",
+        type=positive_int,
+        default=2000,
+        metavar="N",
+        help="most PNGs --collect writes into DIR (and at most 20 MB)",
+    )
     add_data_options(p)
     p.set_defaults(run=run)
 
@@ -44,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mnist_sgd.web import create_studio_app
+    from mnist_sgd.web.draw.collect import Collector
+
+    if args.collect is not None and not serve.is_loopback(args.host):
+        raise ValueError(f"--collect writes files: only on loopback, not --host {args.host}")
+    collect = None if args.collect is None else Collector(args.collect, [], args.collect_max)
 
     app = create_studio_app(
         args.runs_dir,
@@ -51,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         allowed_hosts=serve.allowed_hosts(args.host, args.allow_host),
         token=(token := serve.access_token(args.host)),
+        datasets=args.datasets,
+        collect=collect,
     )
     sock = serve.listen(args.host, args.port, "train here")
     where = serve.url(sock, token)

@@ -60,8 +60,13 @@ def content_digest(tensors: Mapping[str, Tensor]) -> str:
 
 
 def save_tensors(path: Path, info: DatasetInfo, tensors: Mapping[str, Tensor]) -> None:
-    """Write the four tensors atomically, with the dataset's name and digest as metadata."""
-    metadata = {"name": info.name, "content_sha256": info.content_sha256}
+    """Write the four tensors atomically, with the dataset's name and digest as metadata.
+
+    A set whose digest is not published records the digest of ``tensors`` (its
+    files were checked by MD5), which later loads and ``verify`` compare with.
+    """
+    digest = info.content_sha256 or content_digest(tensors)
+    metadata = {"name": info.name, "content_sha256": digest}
     write_cached(path, {name: tensors[name] for name in TENSOR_NAMES}, metadata)
 
 
@@ -98,10 +103,19 @@ def load_tensors(path: Path, info: DatasetInfo) -> dict[str, Tensor] | None:
     if found is None:
         return None
     tensors, metadata = found
-    if metadata.get("content_sha256") != info.content_sha256 or not _shapes_ok(info, tensors):
+    recorded = metadata.get("content_sha256", "")
+    expected = info.content_sha256 or (recorded if len(recorded) == 64 else None)
+    if recorded != expected or not _shapes_ok(info, tensors):
         discard(path)
         return None
     return tensors
+
+
+def recorded_content(path: Path) -> str | None:
+    """The content digest a tensor cache file records (None: no such file, or none recorded)."""
+    found = read_cached(path)
+    digest = found[1].get("content_sha256", "") if found else ""
+    return digest if len(digest) == 64 else None
 
 
 def _shapes_ok(info: DatasetInfo, tensors: Mapping[str, Tensor]) -> bool:

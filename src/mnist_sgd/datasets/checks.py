@@ -24,8 +24,8 @@ def md5_hex(data: bytes) -> str:
 
 
 def is_official(file: RemoteFile, data: bytes) -> bool:
-    """True when ``data`` is byte for byte the publisher's file (size and MD5)."""
-    return len(data) == file.size and md5_hex(data) == file.md5
+    """True when ``data`` is byte for byte the publisher's file (size, where published, and MD5)."""
+    return (file.size is None or len(data) == file.size) and md5_hex(data) == file.md5
 
 
 def check_idx_payload(file: RemoteFile, payload: bytes, where: str) -> None:
@@ -37,18 +37,35 @@ def check_idx_payload(file: RemoteFile, payload: bytes, where: str) -> None:
         problem = f"SHA-256 of the decompressed data is not {file.payload_sha256[:12]}..."
     elif file.payload_md5 and md5_hex(payload) != file.payload_md5:
         problem = f"MD5 of the decompressed data is not {file.payload_md5}"
+    elif not (file.payload_sha256 or file.payload_md5):
+        raise DataError(
+            f"{where}: not the official {file.name} (its MD5 is not {file.md5}), and no digest "
+            "of the decompressed data is published to check a re-pack against; use the "
+            f"publisher's file ({file.url})"
+        )
     if problem:
         raise DataError(
             f"{where}: checksum mismatch ({problem}); the file is corrupt or not {file.name}"
         )
 
 
-def check_content(info: DatasetInfo, tensors: Mapping[str, Tensor], where: str) -> None:
-    """The decoded tensors must hash to the registry's content digest."""
+def check_content(
+    info: DatasetInfo, tensors: Mapping[str, Tensor], where: str, recorded: str | None = None
+) -> None:
+    """The decoded tensors must hash to the registry's content digest.
+
+    ``recorded``: for a set whose digest is not published, the one the tensor
+    cache recorded on the first load; with neither, there is nothing to compare
+    (its files were checked by MD5).
+    """
+    expected = info.content_sha256 or recorded
+    if expected is None:
+        return
     digest = content_digest(tensors)
-    if digest != info.content_sha256:
+    if digest != expected:
+        whose = "has" if info.content_sha256 else "decoded to (recorded on its first load)"
         raise DataError(
             f"{where}: content mismatch (SHA-256 of the decoded pixels and labels is "
-            f"{digest[:12]}..., {info.name} has {info.content_sha256[:12]}...); "
+            f"{digest[:12]}..., {info.name} {whose} {expected[:12]}...); "
             f"the copy is corrupt or not {info.name}"
         )

@@ -21,7 +21,8 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mnist_sgd.errors import DataError
+from mnist_sgd.datasets.mnist_style import fit_to_mnist
+from mnist_sgd.errors import DataError, ImageError
 
 SIDE = 28
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
@@ -34,19 +35,30 @@ ImageSource = Callable[[int], tuple[str, bytes]]
 def decode_images(count: int, source: ImageSource, *, fit: bool = False) -> np.ndarray:
     """Decode ``count`` images, ``source(i)`` giving the i-th; return ``(count, 28, 28) uint8``.
 
-    ``fit``: an image of another size or mode is made grayscale and resized to 28x28
-    (a user's own set) instead of refused.
+    ``fit``: an image of another size or mode goes through the MNIST recipe
+    (:func:`mnist_sgd.datasets.mnist_style.fit_to_mnist`, as ``predict`` does)
+    instead of being refused; :func:`decode_counting` also says how many did.
 
     Raises:
-        DataError: naming the first file that is not a 28x28 grayscale image.
+        DataError: naming the first file that is not a 28x28 grayscale image
+            (with ``fit``: not an image, or one that holds no digit).
     """
+    return decode_counting(count, source, fit=fit)[0]
+
+
+def decode_counting(
+    count: int, source: ImageSource, *, fit: bool = False
+) -> tuple[np.ndarray, int]:
+    """:func:`decode_images`, and the number of images ``fit`` sent through the MNIST recipe."""
     out = np.empty((count, SIDE, SIDE), np.uint8)
+    fitted = 0
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         for i in range(count):
             name, data = source(i)
-            out[i] = _decode(data, name, fit)
-    return out
+            out[i], changed = _decode(data, name, fit)
+            fitted += changed
+    return out, fitted
 
 
 def decode_image(data: bytes, name: str) -> np.ndarray:
@@ -54,13 +66,12 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     return decode_images(1, lambda _: (name, data))[0]
 
 
-def _decode(data: bytes, name: str, fit: bool = False) -> np.ndarray:
-    """One image: header, size and mode checked (or fitted), then the pixels."""
+def _decode(data: bytes, name: str, fit: bool = False) -> tuple[np.ndarray, bool]:
+    """One image: header, size and mode checked (or fitted), then the pixels; fitted or not."""
     try:
         with Image.open(io.BytesIO(data), formats=PIL_FORMATS) as image:
             if fit and (image.size != (SIDE, SIDE) or image.mode != "L"):
-                fitted = image.convert("L").resize((SIDE, SIDE), Image.Resampling.LANCZOS)
-                return np.frombuffer(fitted.tobytes(), np.uint8).reshape(SIDE, SIDE)
+                return fit_to_mnist(image).numpy(), True
             if image.size != (SIDE, SIDE) or image.mode != "L":
                 width, height = image.size
                 raise DataError(
@@ -68,7 +79,11 @@ def _decode(data: bytes, name: str, fit: bool = False) -> np.ndarray:
                     f"expected 28x28 grayscale (mode L)"
                 )
             image.load()
-            return np.frombuffer(image.tobytes(), np.uint8).reshape(SIDE, SIDE)
+            return np.frombuffer(image.tobytes(), np.uint8).reshape(SIDE, SIDE), False
+    except ImageError as error:  # fitted, and nothing stood out from the background
+        raise DataError(
+            f"{name}: {error}; remove it or replace it with an image of one digit"
+        ) from None
     except UnidentifiedImageError:
         raise DataError(f"{name}: not an image (PIL cannot identify it)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -90,9 +105,16 @@ def parallel_decode(count: int, source: ImageSource, *, fit: bool = False) -> np
     Returns:
         ``(count, 28, 28) uint8``.
     """
+    return parallel_decode_counting(count, source, fit=fit)[0]
+
+
+def parallel_decode_counting(
+    count: int, source: ImageSource, *, fit: bool = False
+) -> tuple[np.ndarray, int]:
+    """:func:`parallel_decode`, and how many images ``fit`` sent through the MNIST recipe."""
     workers = min(_cpu_count(), count // MIN_IMAGES_PER_WORKER)
     if workers < 2 or sys.platform != "linux":
-        return decode_images(count, source, fit=fit)
+        return decode_counting(count, source, fit=fit)
     global _SOURCE, _FIT
     bounds = np.linspace(0, count, workers * 2 + 1, dtype=np.int64).tolist()
     with _FORK_LOCK:  # one source at a time, should two threads load at once
@@ -104,7 +126,9 @@ def parallel_decode(count: int, source: ImageSource, *, fit: bool = False) -> np
                 pool.join()  # which then waits on the queue's lock forever
         finally:
             _SOURCE, _FIT = None, False
-    return np.concatenate(parts) if parts else np.empty((0, SIDE, SIDE), np.uint8)
+    if not parts:
+        return np.empty((0, SIDE, SIDE), np.uint8), 0
+    return np.concatenate([images for images, _ in parts]), sum(n for _, n in parts)
 
 
 def _plain_signals() -> None:
@@ -119,12 +143,12 @@ def _plain_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _decode_range(bounds: tuple[int, int]) -> np.ndarray:
+def _decode_range(bounds: tuple[int, int]) -> tuple[np.ndarray, int]:
     """Worker: decode images ``start..stop`` of the inherited source."""
     start, stop = bounds
     source = _SOURCE
     assert source is not None, "parallel_decode sets the source before forking"
-    return decode_images(stop - start, lambda i: source(start + i), fit=_FIT)
+    return decode_counting(stop - start, lambda i: source(start + i), fit=_FIT)
 
 
 def _cpu_count() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 from mnist_sgd.datasets.archive import Source, gunzip
-from mnist_sgd.datasets.checks import check_idx_payload
+from mnist_sgd.datasets.checks import check_idx_payload, is_official
 from mnist_sgd.datasets.registry import DatasetInfo, RemoteFile
 from mnist_sgd.errors import DataError
 
@@ -98,20 +99,46 @@ def read_idx_dataset(
         ``{"train_images": (60000, 28, 28) uint8, "train_labels": (60000,) int64, ...}``.
     """
     tensors: dict[str, Tensor] = {}
+    label_rank = 1 if info.label_column is None else 2
     for split in info.splits:
         arrays = []
-        for kind, rank in (("images", 3), ("labels", 1)):
+        for kind, rank in (("images", 3), ("labels", label_rank)):
             file = next(f for f in info.files if f.name.startswith(f"{split.source_name}-{kind}"))
             data, name = read(file)
             payload = idx_payload(data, name, limit=file.payload_size or MAX_IDX_BYTES)
-            check_idx_payload(file, payload, name)
+            if file.payload_sha256 or file.payload_md5:
+                check_idx_payload(file, payload, name)
+            else:  # nothing published to check a re-pack by: the official bytes only
+                raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+                if not is_official(file, raw):
+                    check_idx_payload(file, payload, name)  # raises, saying why
             arrays.append(read_idx(payload, name, rank=rank))
         images, labels = arrays
+        if info.label_column is not None:  # QMNIST: one row of facts per image
+            labels = labels[:, info.label_column]
         if images.shape[1:] != (28, 28) or len(labels) != len(images):
             raise DataError(f"{name}: {len(labels)} labels for images of shape {images.shape}")
+        _check_classes(info, split.name, labels, split.class_counts, name)
         tensors[f"{split.name}_images"] = torch.from_numpy(images.copy())
         tensors[f"{split.name}_labels"] = torch.from_numpy(labels.astype(np.int64))
     return tensors
+
+
+def _check_classes(
+    info: DatasetInfo, split: str, labels: np.ndarray, expected: tuple[int, ...] | None, name: str
+) -> None:
+    """Labels among the classes, and as many per class as the registry lists (if it does)."""
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(info.classes):
+        raise DataError(
+            f"{name}: labels {int(labels.min())}..{int(labels.max())}, but {info.name} has "
+            f"{len(info.classes)} classes; the file is corrupt or not {info.name}'s"
+        )
+    counts = np.bincount(labels, minlength=len(info.classes)).tolist()
+    if expected is not None and tuple(counts) != expected:
+        raise DataError(
+            f"{name}: {split} has {counts} images per class, {info.name} has {list(expected)}; "
+            f"the file is corrupt or not {info.name}'s"
+        )
 
 
 def write_idx(array: np.ndarray) -> bytes:

@@ -16,8 +16,4 @@ def download_path(cache_dir: Path, file: RemoteFile) -> Path:
 
 def tensor_cache_path(cache_dir: Path, info: DatasetInfo) -> Path:
     """Where ``info``'s decoded tensors live in ``cache_dir``."""
-    return (
-        cache_dir
-        / "tensors"
-        / f"{info.name}-{info.content_sha256[:16]}.v{FORMAT_VERSION}.safetensors"
-    )
+    return cache_dir / "tensors" / f"{info.name}-{info.cache_key}.v{FORMAT_VERSION}.safetensors"

@@ -19,6 +19,7 @@ from mnist_sgd.datasets.cache import (
     fingerprint,
     known_sources,
     load_tensors,
+    recorded_content,
     remember_source,
     remove_dead_temps,
     save_tensors,
@@ -68,7 +69,7 @@ def load_dataset(name: str, options: DataOptions = DEFAULT_OPTIONS) -> MnistData
         return _as_data(info, _load_local(info, find_local(info, Path(options.path)), cache_file))
     tensors = load_tensors(cache_file, info)
     if tensors is None:
-        tensors = _decode_downloads(info, options)
+        tensors = _decode_downloads(info, options, recorded_content(cache_file))
         _save(cache_file, info, tensors)
     return _as_data(info, tensors)
 
@@ -81,7 +82,7 @@ def _load_local(info: DatasetInfo, local: LocalCopy, cache_file: Path) -> Tensor
         if cached is not None:
             return cached
     tensors = read_local(info, local)
-    check_content(info, tensors, str(local.path))
+    check_content(info, tensors, str(local.path), recorded_content(cache_file))
     if load_tensors(cache_file, info) is None:
         _save(cache_file, info, tensors)
     with contextlib.suppress(OSError):  # a read-only cache only costs speed
@@ -94,7 +95,9 @@ def _local_fingerprint(info: DatasetInfo, local: LocalCopy) -> str:
     return ",".join(fingerprint(path) for path in local_files(info, local))
 
 
-def _decode_downloads(info: DatasetInfo, options: DataOptions, *, again: bool = True) -> Tensors:
+def _decode_downloads(
+    info: DatasetInfo, options: DataOptions, recorded: str | None, *, again: bool = True
+) -> Tensors:
     """Fetch what is missing, decode the download cache, check the content.
 
     A cached file that no longer decodes to the registry's content (a disk
@@ -105,12 +108,12 @@ def _decode_downloads(info: DatasetInfo, options: DataOptions, *, again: bool = 
         return fetched.tensors
     try:
         tensors = _decode_files(info, fetched.paths)
-        check_content(info, tensors, str(fetched.paths[info.files[0].path]))
+        check_content(info, tensors, str(fetched.paths[info.files[0].path]), recorded)
     except DataError as error:
         for path in fetched.paths.values():
             path.unlink(missing_ok=True)
         if again:
-            return _decode_downloads(info, options, again=False)
+            return _decode_downloads(info, options, recorded, again=False)
         raise DataError(
             f"{error}; removed it from the cache, run again to fetch a fresh copy"
         ) from None
@@ -175,9 +178,18 @@ def verify(name: str, options: DataOptions = DEFAULT_OPTIONS) -> VerifyReport:
         checks.append(f"{source}: read in place as {_KINDS[local.kind]}")
     else:
         source, tensors = _verify_downloads(info, cache_dir, checks)
-    check_content(info, tensors, str(source))
+    recorded = recorded_content(tensor_cache_path(cache_dir, info))
+    check_content(info, tensors, str(source), recorded)
     sizes = ", ".join(f"{split.name} {split.size}" for split in info.splits)
-    checks.append(f"content: {sizes} images, SHA-256 {info.content_sha256[:16]}... matches")
+    expected = info.content_sha256 or recorded
+    if expected is None:
+        checks.append(
+            f"content: {sizes} images; no published digest, and none recorded yet "
+            "(the first load records it)"
+        )
+    else:
+        whose = "" if info.content_sha256 else " (recorded on the first load)"
+        checks.append(f"content: {sizes} images, SHA-256 {expected[:16]}...{whose} matches")
     checks.append(_verify_tensor_cache(info, cache_dir))
     return VerifyReport(info.name, source, tuple(checks))
 
@@ -208,7 +220,7 @@ def _verify_tensor_cache(info: DatasetInfo, cache_dir: Path) -> str:
     tensors = load_tensors(cache_file, info)
     if tensors is None:
         return f"tensor cache: none yet ({cache_file})"
-    if content_digest(tensors) != info.content_sha256:
+    if content_digest(tensors) != (info.content_sha256 or recorded_content(cache_file)):
         del tensors
         cache_file.unlink(missing_ok=True)
         raise DataError(

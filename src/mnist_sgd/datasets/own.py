@@ -9,7 +9,9 @@ Book section: "Pixels: the foundations of computer vision": the chapter's
 - a CSV in Kaggle's layout (:mod:`mnist_sgd.datasets.kaggle_csv`);
 - a folder of IDX files (``<prefix>-images-idx3-ubyte[.gz]`` and
   ``<prefix>-labels-idx1-ubyte[.gz]``; ``train*`` is the training split),
-  classes ``0..n-1`` or one per line of a ``classes.txt`` beside them.
+  classes ``0..n-1`` or one per line of a ``classes.txt`` beside them; EMNIST's
+  files (``emnist-digits-train-...``) hold each image transposed, as torchvision
+  notes, and are turned upright.
 
 A set without a validation split gets one as fastai's ``RandomSplitter`` makes
 it: ``valid_pct`` of the items, chosen by a seeded permutation, the same on
@@ -39,7 +41,7 @@ from mnist_sgd.datasets.cache import (
     read_cached,
     write_cached,
 )
-from mnist_sgd.datasets.decode import parallel_decode
+from mnist_sgd.datasets.decode import parallel_decode_counting
 from mnist_sgd.datasets.idx import MAX_IDX_BYTES, idx_payload, read_idx
 from mnist_sgd.datasets.kaggle_csv import read_kaggle_csv
 from mnist_sgd.datasets.layout import FORMAT_VERSION
@@ -66,14 +68,17 @@ def load_own(path: Path, options: DataOptions) -> MnistData:
     cache_file = options.resolved_cache_dir() / "tensors" / f"own-{_key(path, split)}.safetensors"
     cached = _load_cache(cache_file)
     if cached is None:
-        classes, tensors = read_own(path)
+        notes: list[str] = []
+        classes, tensors = read_own(path, notes)
         digest = content_digest(tensors)
         was_split = len(tensors["valid_labels"]) == 0
         if was_split:
             tensors = random_split(tensors, *split)
-        cached = (classes, tensors), digest, was_split
+        cached = (classes, tensors), digest, was_split, tuple(notes)
         _save_cache(cache_file, cached, path)
-    (classes, tensors), digest, was_split = cached
+    (classes, tensors), digest, was_split, notes_said = cached
+    for note in notes_said:  # said on every load, the tensor cache's too
+        warnings.warn(note, stacklevel=2)
     return MnistData(
         name=path.stem,
         classes=classes,
@@ -85,8 +90,12 @@ def load_own(path: Path, options: DataOptions) -> MnistData:
     )
 
 
-def read_own(path: Path) -> Decoded:
-    """Decode the set at ``path``: classes and the four tensors (``valid_*`` empty if unsplit)."""
+def read_own(path: Path, notes: list[str] | None = None) -> Decoded:
+    """Decode the set at ``path``: classes and the four tensors (``valid_*`` empty if unsplit).
+
+    ``notes``: where to put what a person should hear about the decoding (how many images
+    went through the MNIST recipe); without it, each is a warning.
+    """
     if path.is_file():
         if path.suffix.lower() != ".csv":
             raise DataError(f"{path}: a dataset file must be a Kaggle-layout .csv")
@@ -97,7 +106,7 @@ def read_own(path: Path) -> Decoded:
         return classes, {**_split_tensors("train", images, labels), **_empty_valid()}
     if any(path.glob("*-images-idx3-ubyte*")):
         return _read_idx_folder(path)
-    return _read_class_folders(path)
+    return _read_class_folders(path, notes)
 
 
 def verify_own(path: str, digest: str) -> None:
@@ -133,7 +142,7 @@ def natural_key(name: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
 
-def _read_class_folders(root: Path) -> Decoded:
+def _read_class_folders(root: Path, notes: list[str] | None = None) -> Decoded:
     """``root/<class>/<image>`` or ``root/<split>/<class>/<image>``, every image decoded."""
     for train_name, valid_name in SPLIT_NAMES:
         if (root / train_name).is_dir() and (root / valid_name).is_dir():
@@ -143,6 +152,7 @@ def _read_class_folders(root: Path) -> Decoded:
         splits = {"train": root}
     classes = tuple(sorted({c.name for c in _class_dirs(splits["train"])}, key=natural_key))
     tensors = _empty_valid()
+    fitted = total = 0
     for split, folder in splits.items():
         files, labels = [], []
         for class_dir in _class_dirs(folder):
@@ -158,14 +168,34 @@ def _read_class_folders(root: Path) -> Decoded:
             raise DataError(
                 f"{folder}: no images in its class folders; put each class's image files in them"
             )
-        tensors.update(_split_tensors(split, _decode_files(files), torch.tensor(labels)))
+        images, changed = _decode_files(files)
+        tensors.update(_split_tensors(split, images, torch.tensor(labels)))
+        fitted, total = fitted + changed, total + len(files)
+    if fitted:
+        note = fitted_note(fitted, total, root)
+        if notes is None:
+            warnings.warn(note, stacklevel=3)
+        else:
+            notes.append(note)
     return classes, tensors
 
 
-def _decode_files(files: list[Path]) -> Tensor:
-    """``(n, 28, 28) uint8``: each file through Pillow, fitted to 28x28 grayscale if need be."""
-    images = parallel_decode(len(files), lambda i: (str(files[i]), files[i].read_bytes()), fit=True)
-    return torch.from_numpy(images)
+def _decode_files(files: list[Path]) -> tuple[Tensor, int]:
+    """``(n, 28, 28) uint8``: each file through Pillow; one not 28x28 grayscale through the
+    MNIST recipe ``predict`` uses (:func:`mnist_sgd.datasets.mnist_style.fit_to_mnist`); and
+    how many went through it."""
+    images, fitted = parallel_decode_counting(
+        len(files), lambda i: (str(files[i]), files[i].read_bytes()), fit=True
+    )
+    return torch.from_numpy(images), fitted
+
+
+def fitted_note(fitted: int, total: int, where: Path) -> str:
+    """The one line: how many images went through the MNIST recipe."""
+    return (
+        f"{where}: {fitted:,} of {total:,} images were not 28x28 grayscale: "
+        "centred and scaled as MNIST's are (as predict does)"
+    )
 
 
 def _class_dirs(folder: Path) -> list[Path]:
@@ -193,6 +223,8 @@ def _read_idx_folder(folder: Path) -> Decoded:
     for split, prefix in zip(("train", "valid"), prefixes, strict=False):
         images = _idx_array(folder, f"{prefix}-images-idx3-ubyte", 3)
         labels = _idx_array(folder, f"{prefix}-labels-idx1-ubyte", 1)
+        if prefix.lower().startswith("emnist"):  # EMNIST's IDX images are stored transposed
+            images = images.transpose(0, 2, 1)
         if images.shape[1:] != (28, 28) or len(labels) != len(images):
             raise DataError(
                 f"{folder}/{prefix}: {len(labels)} labels for images {images.shape}; the images "
@@ -242,7 +274,7 @@ def _empty_valid() -> dict[str, Tensor]:
 def _key(path: Path, split: tuple[float, int]) -> str:
     """The cache key: the path, its files' sizes and modification times, and the split asked."""
     listing = fingerprint(path) if path.is_dir() else _file_stamp(path)
-    text = f"v{FORMAT_VERSION}\0{path}\0{listing}\0{split}"
+    text = f"v{FORMAT_VERSION}\0fit:mnist_style\0{path}\0{listing}\0{split}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -251,7 +283,8 @@ def _file_stamp(path: Path) -> str:
     return f"{stat.st_size}\0{stat.st_mtime_ns}"
 
 
-Cached = tuple[Decoded, str, bool]  # the split set, its content digest, whether split here
+Cached = tuple[Decoded, str, bool, tuple[str, ...]]
+"""The split set, its content digest, whether it was split here, the notes its decoding gave."""
 
 
 def _load_cache(cache_file: Path) -> Cached | None:
@@ -262,7 +295,9 @@ def _load_cache(cache_file: Path) -> Cached | None:
     tensors, metadata = found
     try:
         classes = tuple(json.loads(metadata["classes"]))
-        return (classes, tensors), metadata["content_sha256"], metadata["split_here"] == "1"
+        notes = tuple(str(note) for note in json.loads(metadata.get("notes", "[]")))
+        split_here = metadata["split_here"] == "1"
+        return (classes, tensors), metadata["content_sha256"], split_here, notes
     except (KeyError, ValueError):
         discard(cache_file)
         return None
@@ -270,8 +305,9 @@ def _load_cache(cache_file: Path) -> Cached | None:
 
 def _save_cache(cache_file: Path, cached: Cached, source: Path) -> None:
     """Write the split set atomically; a cache that cannot be written only costs speed."""
-    (classes, tensors), digest, split_here = cached
+    (classes, tensors), digest, split_here, notes = cached
     metadata = {
+        "notes": json.dumps(notes),
         "source": str(source),
         "classes": json.dumps(classes),
         "content_sha256": digest,

@@ -13,10 +13,18 @@ checksum guard it:
 - the content: SHA-256 of the decoded tensors in canonical order (see
   :func:`mnist_sgd.datasets.cache.content_digest`), so a re-packed archive or an
   extracted folder is accepted when it holds exactly the same pixels and labels.
+
+A figure nobody has published, and that cannot be measured without the files
+(Kuzushiji-MNIST's and QMNIST's byte sizes, QMNIST's images per class, both
+sets' content digests), is ``None``, never a guess. Such a set is checked by the
+publisher's MD5 of each download; only the official files are accepted (there
+is no payload digest to check a re-pack against); its content digest is recorded
+in the tensor cache on the first load and checked by ``verify`` afterwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +46,7 @@ class RemoteFile:
 
     path: str
     url: str
-    size: int
+    size: int | None  # None: not published (the MD5 alone checks the file)
     md5: str
     payload_size: int | None = None  # IDX: bytes once decompressed
     payload_sha256: str | None = None
@@ -52,15 +60,26 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class Split:
-    """One split: its name here, its name in the publisher's layout, images per class."""
+    """One split: its name here, its name in the publisher's layout, images per class.
+
+    ``class_counts`` is None where the publisher gives only the total (``images``).
+    """
 
     name: Literal["train", "valid"]
     source_name: str  # archive folder ("train", "training") or IDX prefix ("train", "t10k")
-    class_counts: tuple[int, ...]
+    class_counts: tuple[int, ...] | None
+    images: int | None = None  # the total, when class_counts is None
+
+    def __post_init__(self) -> None:
+        if (self.class_counts is None) == (self.images is None):
+            raise ValueError(f"split {self.name}: give class_counts or images, one of them")
 
     @property
     def size(self) -> int:
         """Number of images in the split."""
+        if self.class_counts is None:
+            assert self.images is not None, "checked in __post_init__"
+            return self.images
         return sum(self.class_counts)
 
 
@@ -74,11 +93,12 @@ class DatasetInfo:
     classes: tuple[str, ...]
     splits: tuple[Split, Split]
     files: tuple[RemoteFile, ...]
-    content_sha256: str
+    content_sha256: str | None  # None: not published; recorded on the first load (module doc)
     order: ImageOrder = "index"  # "sorted": file-name order (fastai's ls().sorted())
     archive_root: str | None = None  # the folder an archive unpacks into
     homepage: str = ""
     licence: str = ""
+    label_column: int | None = None  # IDX labels of rank 2 (QMNIST): the column holding the class
 
     @property
     def train(self) -> Split:
@@ -91,9 +111,18 @@ class DatasetInfo:
         return self.splits[1]
 
     @property
-    def download_size(self) -> int:
-        """Bytes of the official download(s)."""
-        return sum(file.size for file in self.files)
+    def download_size(self) -> int | None:
+        """Bytes of the official download(s); None when a file's size is not published."""
+        sizes = [file.size for file in self.files]
+        return None if None in sizes else sum(size for size in sizes if size is not None)
+
+    @property
+    def cache_key(self) -> str:
+        """What names the tensor cache: the content digest, else the official files' MD5s."""
+        if self.content_sha256 is not None:
+            return self.content_sha256[:16]
+        md5s = " ".join(file.md5 for file in self.files)
+        return "md5-" + hashlib.sha256(md5s.encode()).hexdigest()[:12]
 
 
 _MNIST_LICENCE = "MNIST by Yann LeCun and Corinna Cortes, CC BY-SA 3.0"
@@ -106,23 +135,30 @@ _FASHION_CLASSES += ("Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 _MNIST_CONTENT = "ce791df7f1659ca2fa10bb43196ad872a9bbb710bd5713e4030efe77cf3201e1"
 _IDX_NAMES = ("train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")
 _IDX_PAYLOAD_SIZES = (47040016, 60008, 7840016, 10008)
+_IDX_FILE_NAMES = tuple(f"{stem}-ubyte.gz" for stem in _IDX_NAMES)
 
 
 def _idx_files(
-    folder: str, base_url: str, sizes: tuple[int, ...], md5s: str, payload_digests: str
+    folder: str,
+    base_url: str,
+    sizes: tuple[int | None, ...],
+    md5s: str,
+    payload_digests: str | None,
+    *,
+    names: tuple[str, ...] = _IDX_FILE_NAMES,
+    payload_sizes: tuple[int, ...] = _IDX_PAYLOAD_SIZES,
 ) -> tuple[RemoteFile, ...]:
     """The four IDX files: official sizes, MD5s, and the payload digests (64 hex: SHA-256)."""
+    digests = payload_digests.split() if payload_digests else [""] * len(names)
     files = []
-    for i, (name, md5, digest) in enumerate(
-        zip(_IDX_NAMES, md5s.split(), payload_digests.split(), strict=True)
-    ):
+    for i, (name, md5, digest) in enumerate(zip(names, md5s.split(), digests, strict=True)):
         files.append(
             RemoteFile(
-                path=f"{folder}/{name}-ubyte.gz",
-                url=f"{base_url}{name}-ubyte.gz",
+                path=f"{folder}/{name}",
+                url=f"{base_url}{name}",
                 size=sizes[i],
                 md5=md5,
-                payload_size=_IDX_PAYLOAD_SIZES[i],
+                payload_size=payload_sizes[i],
                 payload_sha256=digest if len(digest) == 64 else None,
                 payload_md5=digest if len(digest) == 32 else None,
             )
@@ -150,6 +186,35 @@ _FASHION_FILES = _idx_files(
        bef4ecab320f06d8554ea6380940ec79 bb300cfdad3c16e7a12a480ee83cd310""",
     """f4a8712d7a061bf5bd6d2ca38dc4d50a 9018921c3c673c538a1fc5bad174d6f9
        8181f5470baa50b63fa0f6fddb340f0a 15d484375f8d13e6eb1aabb0c3f46965""",
+)
+
+# Kuzushiji-MNIST and QMNIST: URLs and MD5s as torchvision's datasets/mnist.py lists them.
+# Neither publisher gives byte sizes or digests of the decompressed data; the payload sizes
+# follow from the IDX format (16 header bytes + 28*28 per image; 8 + 1 per label; QMNIST's
+# labels: 12 header bytes + 8 int32 columns per image).
+_KMNIST_FILES = _idx_files(
+    "kmnist",
+    "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+    (None,) * 4,
+    """bdb82020997e1d708af4cf47b453dcf7 e144d726b3acfaa3e44228e80efcd344
+       5c965bf0a639b31b8f53240b1b52f4d7 7320c461ea6c1c855c0b718fb2a4b134""",
+    None,
+)
+_KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+_QMNIST_NAMES = tuple(
+    f"qmnist-{split}-{kind}.gz"
+    for split in ("train", "test")
+    for kind in ("images-idx3-ubyte", "labels-idx2-int")
+)
+_QMNIST_FILES = _idx_files(
+    "qmnist",
+    "https://raw.githubusercontent.com/facebookresearch/qmnist/master/",
+    (None,) * 4,
+    """ed72d4157d28c017586c42bc6afe6370 0058f8dd561b90ffdd0f734c6a30e5e4
+       1394631089c404de565df7b7aeaf9412 5b5b05890a5e13444e108efe57b788aa""",
+    None,
+    names=_QMNIST_NAMES,
+    payload_sizes=(47040016, 12 + 60000 * 8 * 4, 47040016, 12 + 60000 * 8 * 4),
 )
 
 _ALL = (
@@ -214,6 +279,33 @@ _ALL = (
         content_sha256="93aa4e59b1aacdb231e23b354bbf7d3a4e87218c10ead8c0f71acba4d8e6dce4",
         homepage="https://github.com/zalandoresearch/fashion-mnist",
         licence="Fashion-MNIST by Zalando Research, MIT",
+    ),
+    DatasetInfo(
+        name="kmnist",
+        title="Kuzushiji-MNIST: 70,000 cursive hiragana, お き す つ な は ま や れ を, IDX files",
+        kind="idx",
+        classes=_KMNIST_CLASSES,
+        # "perfectly balanced like the original MNIST dataset (6k/1k train/test for each class)"
+        splits=(Split("train", "train", (6000,) * 10), Split("valid", "t10k", (1000,) * 10)),
+        files=_KMNIST_FILES,
+        content_sha256=None,
+        homepage="https://github.com/rois-codh/kmnist",
+        licence="Kuzushiji-MNIST by ROIS-DS CODH (Clanuwat et al. 2018), CC BY-SA 4.0",
+    ),
+    DatasetInfo(
+        name="qmnist",
+        title="QMNIST: MNIST's digits rebuilt from NIST, 60,000 train and 60,000 test, IDX files",
+        kind="idx",
+        classes=_DIGITS,
+        splits=(
+            Split("train", "qmnist-train", None, images=60000),
+            Split("valid", "qmnist-test", None, images=60000),
+        ),
+        files=_QMNIST_FILES,
+        content_sha256=None,
+        homepage="https://github.com/facebookresearch/qmnist",
+        licence="QMNIST by Facebook AI Research (Yadav and Bottou 2019), BSD",
+        label_column=0,
     ),
 )
 

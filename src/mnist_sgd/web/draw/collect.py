@@ -38,10 +38,15 @@ class Collector:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _counter: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
-    def add(self, label: str, png: bytes) -> Path:
-        """Write ``png`` as a new file in ``folder/<label>/``; the path written."""
-        if label not in self.classes:
-            raise CollectError(f"label {label!r} is not one of the run's classes: {self.classes}")
+    def add(self, label: str, png: bytes, classes: list[str] | None = None) -> Path:
+        """Write ``png`` as a new file in ``folder/<label>/``; the path written.
+
+        ``classes``: the classes the label must be one of, when not the collector's own (the
+        studio's trainings each have theirs; one collector keeps one quota for all).
+        """
+        classes = self.classes if classes is None else classes
+        if label not in classes:
+            raise CollectError(f"label {label!r} is not one of the run's classes: {classes}")
         with self._lock:  # one writer at a time: the quota is checked and used at once
             files, size = self.usage()
             if files >= self.max_files or size + len(png) > self.max_bytes:

@@ -36,6 +36,7 @@
     fillSelect($("model"), choices.models, d.model);
     fillSelect($("loss"), choices.losses, d.loss);
     fillSelect($("opt"), choices.optimizers, d.opt);
+    $("collect").hidden = !choices.collect;  // studio --collect DIR: the pad saves drawings
     for (const [name, recipe] of Object.entries(choices.recipes)) {
       $("recipe").append(new Option(`${name}: ${recipe.summary}`, name));
     }
@@ -556,6 +557,19 @@
     }));
     state.predictions += 1;
     document.body.dataset.predictions = String(state.predictions);
+    const labels = [...$("collect-label").options].map((o) => o.value);
+    if (labels.join() !== answer.classes.join()) fillSelect($("collect-label"), answer.classes, answer.label);
+  }
+
+  async function saveDrawing() {
+    const s = state.current;
+    if (!s || !state.strokes.length || !$("collect-label").value) { $("collect-line").textContent = "draw a digit first"; return; }
+    const blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
+    const label = encodeURIComponent($("collect-label").value);
+    const response = await fetch(`/api/collect?train=${s.id}&label=${label}`, { method: "POST", body: blob, headers: { "Content-Type": "image/png" } });
+    const answer = await response.json();
+    $("collect-line").textContent = response.ok ? `saved as ${answer.label}/${answer.saved.split(/[\\/]/).pop()}` : answer.error;
+    if (response.ok) document.body.dataset.saved = answer.saved;
   }
 
   // ---- step mode ---------------------------------------------------------------------------
@@ -635,6 +649,7 @@
     for (const what of ["pause", "resume", "step", "stop"]) $(what).addEventListener("click", () => command(what));
     $("reset").addEventListener("click", reset);
     $("clear-pad").addEventListener("click", clearPad);
+    $("collect-save").addEventListener("click", saveDrawing);
     pad.addEventListener("pointerdown", onDown);
     pad.addEventListener("pointermove", onMove);
     pad.addEventListener("pointerup", onUp);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mnist_sgd.errors import ModelFileError
+from mnist_sgd.errors import MnistSgdError, ModelFileError
+from mnist_sgd.predict.image_files import png_bytes
 from mnist_sgd.runs import safejson
+from mnist_sgd.web.draw.collect import CollectError, Collector
 from mnist_sgd.web.shared import openapi as doc
-from mnist_sgd.web.shared.body import media_type, read_capped
+from mnist_sgd.web.shared.body import media_type, read_capped, read_upload
 from mnist_sgd.web.shared.images import seen_image
 from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
     Workers,
+    error_text,
     predict_upload,
     starlette_app,
     static_page,
@@ -31,6 +34,7 @@ from mnist_sgd.web.shared.server import (
 from mnist_sgd.web.studio.config import (
     SPEED_TEXT,
     BadOption,
+    dataset_paths,
     options_schema,
     parse_config,
     parse_speed,
@@ -77,10 +81,15 @@ def create_studio_app(
     allowed_hosts: list[str] | None = None,
     max_body: int = MAX_BODY,
     token: str | None = None,
+    datasets: Sequence[str | Path] = (),
+    collect: Collector | None = None,
 ) -> Starlette:
     """The studio app; trainings write run folders under ``runs_dir``.
 
     ``data_options``: ``DataOptions`` for every dataset (cache folder, mirror, offline).
+    ``datasets``: users' sets by path (class folders, a Kaggle CSV, IDX files) the page may
+    train on, offered beside the registry's names; no other path is read.
+    ``collect``: where ``POST /api/collect`` saves the pad's drawings (None: not collecting).
     ``token``: what a request that starts, steers or writes must carry (``web.shared.guard``).
     """
     from mnist_sgd.config.build import resolve_device
@@ -88,6 +97,7 @@ def create_studio_app(
 
     if max_active < 1 or max_body < 1:
         raise ValueError(f"max_active and max_body must be >= 1, got {max_active}, {max_body}")
+    allowed = dataset_paths(datasets)
     studio = Studio(
         Path(runs_dir),
         DataCache(data_options or DataOptions()),
@@ -101,8 +111,9 @@ def create_studio_app(
         studio.shutdown()  # at shutdown (Ctrl-C) every training stops with a checkpoint
 
     statuses: dict[type[Exception], int] = {Unknown: 404, Conflict: 409, Busy: 429}
-    app = starlette_app(routes(), allowed_hosts, lifespan, statuses, token)
+    app = starlette_app(routes(allowed), allowed_hosts, lifespan, statuses, token)
     app.state.studio, app.state.max_body, app.state.workers = studio, max_body, Workers(WORKERS)
+    app.state.datasets, app.state.collect = allowed, collect
     return app
 
 
@@ -113,7 +124,8 @@ def _training(request: Request, tid: str | None = None) -> Training:
 
 async def choices(request: Request) -> Response:
     """What the page's controls offer: datasets, models, losses, optimisers, recipes."""
-    return JSONResponse(option_choices())
+    state = request.app.state
+    return JSONResponse({**option_choices(state.datasets), "collect": state.collect is not None})
 
 
 async def _json_body(request: Request, what: str) -> Any:
@@ -135,7 +147,7 @@ async def start(request: Request) -> Response:
     """Start a training from a JSON config: 202 ``{"id", "run_dir"}``."""
     options = await _json_body(request, "the training options")
     try:
-        config = parse_config(options)
+        config = parse_config(options, request.app.state.datasets)
         speed = parse_speed(options.get("speed"))
     except BadOption as error:
         return _bad(error)
@@ -278,6 +290,35 @@ async def predict(request: Request) -> Response:
     return await predict_upload(request, state.max_body, state.workers, read)
 
 
+async def collect(request: Request) -> Response:
+    """Save the pad's drawing, as the 28x28 picture the model sees, under ``?label=``, one of
+    training ``?train=ID``'s classes (``mnist-sgd studio --collect DIR``)."""
+    state = request.app.state
+    collector = state.collect
+    if collector is None:
+        raise HTTPException(404, "not collecting: start the studio with --collect DIR")
+    tid = request.query_params.get("train")
+    if not tid:
+        raise HTTPException(400, "say whose classes: POST /api/collect?train=ID&label=LABEL")
+    training = _training(request, tid)
+    label = request.query_params.get("label", "")
+    if label not in training.classes:
+        raise HTTPException(422, f"label {label[:50]!r} is not one of the training's classes")
+    data = await read_upload(request, state.max_body)
+
+    def save() -> str:
+        seen = seen_image(data, max_pixels=MAX_PIXELS)
+        return str(collector.add(label, png_bytes(seen), training.classes))
+
+    try:
+        path = await state.workers.call(save)
+    except CollectError as error:
+        raise HTTPException(409, error_text(error)) from None
+    except MnistSgdError as error:
+        raise HTTPException(400, error_text(error)) from None
+    return JSONResponse({"saved": path, "label": label}, headers={"cache-control": "no-store"})
+
+
 _ID_404 = {404: "no such training"}
 _COMMANDS = {
     "pause": "Pause after the current batch",
@@ -313,7 +354,7 @@ _TRAIN_ERRORS = {
 }
 
 
-def routes() -> list[BaseRoute]:
+def routes(datasets: Sequence[str] = ()) -> list[BaseRoute]:
     """Every route of the studio but ``/static``, each ``/api`` one with its documentation."""
     api, state = doc.ApiRoute, doc.json_content(doc.OBJECT)
     loading = {**_ID_404, 409: "still loading its data"}
@@ -386,9 +427,25 @@ def routes() -> list[BaseRoute]:
             ok=(200, "the prediction, at iter", doc.json_content(_PREDICTED)),
             errors={**doc.PREDICT_ERRORS, **loading},
         ),
+        api(
+            "POST /api/collect",
+            collect,
+            description="Save the pad's drawing (as the 28x28 picture the model sees) as a PNG in "
+            "the --collect folder, under the class given as ?label=, one of training ?train=ID's "
+            "classes.",
+            params=[doc.query("train", doc.STRING, required=True), doc.query("label", doc.STRING)],
+            body=doc.IMAGE_BODY,
+            ok=(200, "where it was saved", doc.json_content(doc.OBJECT)),
+            errors={
+                **_ID_404,
+                400: "no usable image, or no ?train=",
+                409: "the folder is full",
+                422: "the label is not one of the training's classes",
+            },
+        ),
         doc.openapi_route(
             "mnist-sgd studio API",
             f"The JSON API behind `mnist-sgd studio`. {doc.ERRORS_TEXT}",
-            lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema()},
+            lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema(datasets)},
         ),
     ]

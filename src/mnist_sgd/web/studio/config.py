@@ -3,13 +3,17 @@
 Every key is a ``TrainConfig`` field, plus ``recipe`` (start from a named recipe), ``std``
 (the linear model's init std) and ``speed`` (batches a second: the pace of a class watching).
 ``TrainConfig`` checks its own fields; checked here are only what the page adds: the body's
-keys, ``recipe``, ``std`` and ``speed``, and the limits of a local page.
+keys, ``recipe``, ``std`` and ``speed``, and the limits of a local page, and a
+dataset given by its path: only one the server was started with (``mnist-sgd studio --dataset
+PATH``), never any other path a request names.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from mnist_sgd.config.train_config import TrainConfig
@@ -46,9 +50,10 @@ class BadOption(ValueError):
         self.name = name
 
 
-def options_schema() -> dict[str, Any]:
-    """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts."""
-    lists = choices()
+def options_schema(datasets: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON Schema (OpenAPI 3.0) of what ``POST /api/train`` accepts (``datasets``: the
+    paths the server was given, offered beside the registry's names)."""
+    lists = choices(datasets)
     enums = {"recipe": list(lists["recipes"]), "dataset": lists["datasets"]}
     enums.update(model=lists["models"], loss=lists["losses"], opt=lists["optimizers"])
     enums.update(schedule=lists["schedules"])
@@ -71,13 +76,19 @@ def options_schema() -> dict[str, Any]:
     }
 
 
-def parse_config(body: Any) -> TrainConfig:
-    """The ``TrainConfig`` a JSON body asks for; :class:`BadOption` names the first bad value."""
+def parse_config(body: Any, datasets: Sequence[str] = ()) -> TrainConfig:
+    """The ``TrainConfig`` a JSON body asks for; :class:`BadOption` names the first bad value.
+
+    ``datasets``: the resolved paths of the users' sets the server may read; a ``dataset``
+    that is a path must be one of them.
+    """
     if not isinstance(body, dict):
         raise BadOption("body", "the body must be a JSON object of training options")
     unknown = sorted(set(body) - set(_OPTIONS))
     if unknown:
         raise BadOption(unknown[0], f"unknown option {unknown[0]!r}; known: {', '.join(_OPTIONS)}")
+    if isinstance(body.get("dataset"), str):
+        _check_dataset(body["dataset"], datasets)
     given = {key: _checked(key, value) for key, value in body.items()}
     base = _recipe(given.pop("recipe", None))
     std = given.pop("std", None)
@@ -91,6 +102,36 @@ def parse_config(body: Any) -> TrainConfig:
         config = replace(config, model_kwargs={**config.model_kwargs, "std": std})
     _check_fit(config)
     return config
+
+
+def dataset_paths(paths: Sequence[str | Path]) -> list[str]:
+    """The paths a studio may read, resolved; ``ValueError`` naming one that does not exist."""
+    resolved = []
+    for path in paths:
+        full = Path(path).expanduser().resolve()
+        if not full.exists():
+            raise ValueError(
+                f"argument --dataset: {path}: no such file or folder; give a folder of class "
+                "folders, a Kaggle-layout CSV or a folder of IDX files"
+            )
+        resolved.append(str(full))
+    return list(dict.fromkeys(resolved))
+
+
+def _check_dataset(name: str, allowed: Sequence[str]) -> None:
+    """A registry name, or a path the server was started with; never another path."""
+    from mnist_sgd.datasets.registry import is_dataset_path
+
+    if not is_dataset_path(name):
+        return  # a name: TrainConfig checks it against the registry
+    if name in allowed or str(Path(name).expanduser().resolve()) in allowed:
+        return
+    given = f": {', '.join(allowed)}" if allowed else " (none was given)"
+    raise BadOption(
+        "dataset",
+        f"the studio reads only the datasets given when it started{given}; to train on "
+        f"{name[:200]}, start it with: mnist-sgd studio --dataset PATH",
+    )
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -195,8 +236,9 @@ epoch (10 s at 5 batches a second), with that reason. (lr 10 and 100 still learn
 loss: the sigmoid bounds each step until it saturates.)"""
 
 
-def choices() -> dict[str, Any]:
-    """What the page's controls offer, each recipe's full options, the classroom's presets and
+def choices(datasets: Sequence[str] = ()) -> dict[str, Any]:
+    """What the page's controls offer (the registry's datasets, then the paths the server was
+    given), each recipe's full options, the classroom's presets and
     the quadratic example's three learning rates."""
     from mnist_sgd.config import registry
     from mnist_sgd.config.recipes import RECIPES, SUMMARIES
@@ -204,7 +246,7 @@ def choices() -> dict[str, Any]:
     from mnist_sgd.web.studio.quadratic import LRS
 
     return {
-        "datasets": list(DATASETS),
+        "datasets": [*DATASETS, *datasets],
         "models": list(registry.MODELS),
         "losses": list(registry.LOSSES),
         "optimizers": list(registry.OPTIMISERS),

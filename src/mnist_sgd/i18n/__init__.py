@@ -102,5 +102,33 @@ def korean_font() -> Path:
     )
 
 
+@cache
+def korean_web_font(characters: str | None = None) -> bytes:
+    """NanumGothic as a browser takes it; cut to ``characters`` when given (a few kB).
+
+    Without the ``TSI*`` tables (the font editor's hinting sources, no use to a reader),
+    which Chromium's font sanitiser rejects ("TSI3: zero-length table"): with them the
+    browser drops the whole font and draws Hangul as empty boxes. fontTools comes with
+    matplotlib.
+    """
+    import io
+
+    from fontTools import subset
+
+    options = subset.Options()
+    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5"]
+    font = subset.load_font(str(korean_font()), options)
+    if characters is None:
+        for tag in [tag for tag in options.drop_tables if tag in font]:
+            del font[tag]
+    else:
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text=characters)
+        subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    return buffer.getvalue()
+
+
 def _read(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")

@@ -130,12 +130,13 @@ def weight_pictures(
     if weights is None:
         return None
     classes = run.classes
-    captions = (
-        [f"{classes[0]} (vs {classes[1]})"]
-        if weights.shape[0] == 1
-        else classes[: weights.shape[0]]
-    )
+    binary = Said("page.binary_caption", {"positive": classes[0], "other": classes[1]})
+    said = (
+        [said_json(binary)] if weights.shape[0] == 1 else None
+    )  # the page says it in its language
+    captions = [binary.text("en")] if weights.shape[0] == 1 else classes[: weights.shape[0]]
     pictures: dict[str, Any] = {"captions": captions, **_rows("weights", "scale", weights)}
+    pictures["captions_said"] = said
     start = None if initial is None else linear_weights(run, initial)
     if start is not None and start.shape == weights.shape:
         pictures.update(_rows("change", "change_scale", weights - start))

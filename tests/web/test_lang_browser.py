@@ -218,11 +218,25 @@ def test_the_studio_in_korean_then_english_by_the_switch(
     assert "두 클래스만 압니다" in page.locator("#class-note").inner_text()
     assert page.locator("#live-state").inner_text() == "완료"
     save_shot(page, shots, "studio-ko.png")
+    body = page.locator("body")
+
+    page.fill("#epochs", "1000")  # Step: the seven steps of one mini-batch, in Korean
+    page.click("#train")
+    wait_until(lambda: body.get_attribute("data-state") == "running", "a running training")
+    page.click("#pause")
+    wait_until(lambda: body.get_attribute("data-state") == "paused", "the pause")
+    page.click("#step")
+    wait_until(lambda: (body.get_attribute("data-step-iter") or "") != "", "a step")
+    texts = page.evaluate(READ_TEXT)
+    assert not foreign_words(texts, names | {"3", "7"}), foreign_words(texts, names)
+    assert page.locator("#step-params").inner_text().startswith("가중치 784×1: |기울기| ")
+    save_shot(page, shots, "studio-ko-step.png", "#step-card")
+    page.click("#stop")
+    wait_until(lambda: body.get_attribute("data-state") == "stopped", "the stop")
 
     page.fill("#lr", "1000")  # the book's mnist_loss at lr 1000: stuck at chance, said in Korean
     page.fill("#epochs", "2")
     page.click("#train")
-    body = page.locator("body")
     wait_until(lambda: body.get_attribute("data-state") == "stuck", "a stuck end")
     message = page.locator("#message").inner_text()
     assert (

@@ -590,7 +590,7 @@
       pictures($("step-grad"), pics.grad, maxAbs(pics.grad));
       pictures($("step-update"), pics.update, maxAbs(pics.update));
     } else ["step-before", "step-grad", "step-update"].forEach(none);
-    $("step-params").textContent = step.params.map((p) => t("studio.step_param", { name: p.name, shape: p.shape.join("×"), grad: fmt(p.grad_norm), update: fmt(p.update_norm) })).join("; ");
+    $("step-params").textContent = step.params.map((p) => t("studio.step_param", { name: paramName(p.name), shape: p.shape.join("×"), grad: fmt(p.grad_norm), update: fmt(p.update_norm) })).join("; ");
     $("step-lr").textContent = t("studio.step_lr", { lr: Number(step.lr).toPrecision(3) });
     $("step-loss").textContent = fmt(step.loss);
     const change = { after: fmt(step.loss_after), by: fmt(Math.abs(step.loss - step.loss_after)) };
@@ -613,6 +613,7 @@
     }));
   }
 
+  const paramName = (name) => (t(`param.${name}`) === `param.${name}` ? name : t(`param.${name}`));
   const maxAbs = (rows) => Math.max(1e-12, ...rows.map((r) => Math.max(...r.map(Math.abs))));
   const fmt = (x) => (x === null || x === undefined ? "–" : Number(x).toPrecision(4));
 

@@ -65,15 +65,37 @@ def test_the_korean_says_each_glossary_term_where_the_english_does(term: dict[st
     assert not missing, f"{term['en']} is {term['ko']}: {missing}"
 
 
+SCRIPTS = ("studio.js", "app.js", "i18n.js", "classroom.js")
+
+
 def test_every_key_the_pages_ask_for_exists() -> None:
     keys = set(catalogue("en"))
+    spaces = "|".join(sorted({key.split(".")[0] for key in keys}))
     asked: set[str] = set()
     for page in ("studio.html", "index.html"):
         asked |= set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', (STATIC / page).read_text()))
-    for script in ("studio.js", "app.js", "i18n.js"):
-        asked |= set(re.findall(r'\bt\("([a-z_]+\.[a-z0-9_]+)"', (STATIC / script).read_text()))
-    assert len(asked) > 100
+    for script in SCRIPTS:
+        # t("studio.train"), and a key named apart from its t() call ("preset.too-small")
+        asked |= set(re.findall(rf'"((?:{spaces})\.[a-z0-9_-]+)"', (STATIC / script).read_text()))
+    assert len(asked) > 120
     assert asked <= keys, asked - keys
+
+
+def test_each_classroom_preset_has_a_name_and_a_note() -> None:
+    """The studio's presets (web/studio/config.py) by name: ``preset.<name>`` on its button,
+    ``preset_note.<name>`` (what to watch) under it, with the preset's own lr and epochs."""
+    from mnist_sgd.web.studio.config import PRESETS
+
+    for lang in ("en", "ko"):
+        keys = set(catalogue(lang))
+        names = {key for key in keys if key.startswith("preset.")}
+        assert names == {f"preset.{n}" for n in PRESETS}
+        notes = {key for key in keys if key.startswith("preset_note.")}
+        assert notes == {f"preset_note.{n}" for n in PRESETS}
+        for name, preset in PRESETS.items():
+            assert placeholders(catalogue(lang)[f"preset_note.{name}"]) <= set(preset)
+    assert text("en", "preset_note.too-large", lr=1000, epochs=3).startswith("lr 1000: watch")
+    assert text("ko", "preset_note.too-small", lr=0.0001, epochs=3).startswith("학습률 0.0001:")
 
 
 def test_no_page_says_a_word_of_its_own() -> None:
@@ -83,6 +105,26 @@ def test_no_page_says_a_word_of_its_own() -> None:
         body = re.sub(r"<(script|style)[^>]*>.*?</\1>", "", html, flags=re.S)
         words = re.findall(r">\s*([^<\s][^<]*?)\s*<", body.split("<body", 1)[1])
         assert not [w for w in words if re.search("[A-Za-z]{2}", w)], words
+
+
+# Strings of the pages' scripts that are not read: the mode, fonts, a key's English name
+NOT_READ = re.compile(r"^(use strict|valid loss|Escape|English|[0-9]+px .*|.*sans-serif)$")
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_no_script_says_a_word_of_its_own(script: str) -> None:
+    """The scripts' string literals hold no words to read: those come by key from t()."""
+    source = re.sub(r"(^|\s)//.*$", "", (STATIC / script).read_text(), flags=re.M)
+    literals = re.findall(r'"((?:[^"\\\n]|\\.)*)"|`((?:[^`\\]|\\.)*)`', source)
+    words = [
+        plain
+        for quoted in literals
+        for plain in [re.sub(r"\$\{[^}]*\}", "", quoted[0] or quoted[1])]
+        if (re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", plain) or re.fullmatch(r"[A-Z][a-z]+", plain))
+        and not plain.startswith(("#", "."))
+        and not NOT_READ.match(plain)
+    ]
+    assert not words, words
 
 
 def test_recipes_are_summed_up_from_the_catalogue() -> None:

@@ -36,6 +36,7 @@ LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.+/'’-]*")
 NAMES = {
     # names a Korean text keeps as they are: the method, the API, a data set's, a network's
     *("SGD", "API", "OpenAPI", "MNIST", "CNN", "MLP", "VGG", "TTA", "NaN", "Learner"),
+    *("fastbook", "PyTorch"),  # the book's and the library's names
     # keys and code: the update rule p -= lr × grad, keyboard keys, a chip's number format
     *("p", "lr", "grad", "Ctrl+Z", "Esc", "autocast"),
 }
@@ -206,12 +207,39 @@ def train_and_draw(page: Any, sample: Any, **options: Any) -> None:
     time.sleep(0.5)  # a redraw of the charts, the live facts and the legend
 
 
+def the_classroom_in_korean(page: Any, names: set[str], shots: Path) -> None:
+    """The classroom's controls on a 1024x768 projector: the speed control (its options too),
+    the lr presets with a preset's note, the parabola's three panels three steps on."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    body, card = page.locator("body"), page.locator("#quadratic-card")
+    wait_until(lambda: body.get_attribute("data-classroom") == "ready", "the classroom controls")
+    wait_until(lambda: card.get_attribute("data-ready") == "true", "the three panels")
+    for _ in range(3):
+        page.click("#quad-step")
+    page.click("#preset-too-large")
+    note = page.locator("#preset-note").inner_text()
+    assert note.startswith("학습률 1000: 손실이") and "정체" in note, note
+    assert page.locator("#quad-panels").inner_text().count("스텝 3/100 · 손실") == 3
+    assert "커지는 중" in page.locator(".quad-panel").nth(2).inner_text()
+    texts = page.evaluate(READ_TEXT)
+    for shown in ("속도", "최고 속도", "5 배치/초", "학습률 프리셋:", "너무 큼", "재생", note):
+        assert shown in [text.strip() for text in texts], shown
+    assert not foreign_words(texts, names), foreign_words(texts, names)
+    save_shot(page, shots, "classroom-ko-presets.png", "#options-card")
+    card.scroll_into_view_if_needed()
+    save_shot(page, shots, "classroom-ko-parabola.png", "#quadratic-card")
+    page.select_option("#speed", "full")  # and the options back for the trainings below
+    page.click("#reset")
+    page.set_viewport_size({"width": 1280, "height": 1000})
+
+
 def test_the_studio_in_korean_then_english_by_the_switch(
     browser: Any, studio: str, sample: Any, names: set[str], shots: Path
 ) -> None:
     context, page, errors = new_page(browser, "ko-KR")
     opened(page, studio, "ko")
     assert page.locator("#train").inner_text() == "훈련"
+    the_classroom_in_korean(page, names, shots)
     train_and_draw(page, sample, epochs=2)
     texts = page.evaluate(READ_TEXT)
     assert not foreign_words(texts, names | {"3", "7"}), foreign_words(texts, names)

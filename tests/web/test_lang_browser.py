@@ -32,7 +32,7 @@ from web_support import strokes  # noqa: E402
 
 TIMEOUT_S = 60
 HANGUL = re.compile("[\uac00-\ud7a3]")
-LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.+/'’-]*")
+LATIN_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+/'’-]*")  # whole: a run's id 108562fb is code
 NAMES = {
     # names a Korean text keeps as they are: the method, the API, a data set's, a network's
     *("SGD", "API", "OpenAPI", "MNIST", "CNN", "MLP", "VGG", "TTA", "NaN", "Learner"),

@@ -28,7 +28,7 @@
   // the paragraph with the text of key, its {formula} set in <code>
   function withFormula(paragraph, key) {
     const [before, after = ""] = t(key).split("{formula}");
-    paragraph.append(before, el("code", { textContent: FORMULA }), after);
+    paragraph.append(before, el("code", { className: "formula", textContent: FORMULA }), after);
     return paragraph;
   }
 

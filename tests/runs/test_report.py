@@ -95,3 +95,34 @@ def test_report_on_a_63_mb_history_costs_little_more_memory(
     page = (big / "report.html").read_text(encoding="utf-8")
     assert "<td>2000000</td>" in page  # the last epoch, always kept
     assert page.count("<tr>") < 11_000  # the thinned history, not 2,000,000 rows
+
+
+def test_report_in_korean_and_in_english(
+    run_dir: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--lang ko``: the page, its tables' heads and its pictures in Korean, its Hangul in a
+    NanumGothic cut to the page's syllables and embedded; ``--lang en``: no Hangul at all."""
+    out, flags = run_dir
+    hangul = re.compile("[\uac00-\ud7a3]")
+    assert main(["report", str(out), "--lang", "ko", *flags]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in page and "<h2>옵션</h2>" in page and "<th>검증 손실</th>" in page
+    assert "에폭마다의 손실과 정확도" in page  # a picture's caption
+    font = re.search(r'url\("data:font/ttf;base64,([A-Za-z0-9+/=]+)"\)', page)
+    assert font is not None and 1_000 < len(font.group(1)) < 200_000  # a cut, not the 2 MB font
+    assert main(["report", str(out), "--lang", "en", *flags]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and not hangul.search(page) and "@font-face" not in page
+    capsys.readouterr()
+
+
+def test_report_lang_defaults_to_the_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mnist_sgd.cli.report import default_lang
+
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    assert default_lang() == "en"
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    assert default_lang() == "ko"
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    assert default_lang() == "en"

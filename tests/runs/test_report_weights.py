@@ -47,7 +47,11 @@ def test_the_change_since_initialisation_is_a_3_against_a_7(
 ) -> None:
     run = load_run(seed_run)
     weight, (initial, title) = linear_weight(run), initial_weight(run)
-    assert weight is not None and initial is not None and title == "change since initialisation"
+    assert (
+        weight is not None
+        and initial is not None
+        and title.text("en") == "change since initialisation"
+    )
     target = mean3_minus_mean7(sample_cache)
     change = pearson(weight - initial, target)
     print(f"Pearson(change, mean3 - mean7) = {change:.3f}; weights: {pearson(weight, target):.3f}")
@@ -62,7 +66,7 @@ def test_a_run_without_init_file_rebuilds_it_from_its_seed(seed_run: Path, tmp_p
         rebuilt, title = initial_weight(load_run(seed_run))
     finally:
         (tmp_path / INIT_FILE).rename(seed_run / INIT_FILE)
-    assert title == "change since initialisation (rebuilt from seed 42)"
+    assert title.text("en") == "change since initialisation (rebuilt from seed 42)"
     assert saved is not None and rebuilt is not None and torch.equal(saved, rebuilt)
 
 

@@ -4,7 +4,9 @@ Real uvicorn servers on free loopback ports, real trainings on the shared
 MNIST_SAMPLE, Debian's chromium driven by Playwright (launched as in
 test_web_browser.py). What a person sees is checked in screenshots' pixels:
 loss points on the chart, weight pictures that change, a pause that holds
-the picture still, a step of exactly one batch, the bars' filled widths.
+the picture still, a step of exactly one batch, the bars' filled widths. In
+English: the browser's locale is en-US (the texts asserted are en.json's;
+``test_lang_browser.py`` reads the pages in Korean).
 Screenshots go to a temporary folder (and to ``$MNIST_SGD_WEB_SHOTS`` when set).
 """
 
@@ -90,7 +92,7 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = TIMEOUT_S)
 
 
 def open_studio(browser: Any, studio: str) -> tuple[Any, list[str]]:
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -296,7 +298,7 @@ def test_serve_bars_fill_in_proportion(
 ) -> None:
     from playwright.sync_api import expect
 
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = browser.new_page(locale="en-US", viewport={"width": 1100, "height": 900})
     page.goto(serve)
     page.wait_for_selector("#bars li")
     picture = tmp_path / "a-three.png"
@@ -327,7 +329,7 @@ def test_serve_bars_fill_in_proportion(
 def test_serve_shows_the_weights_and_their_change(
     browser: Any, serve: str, shots: Path, serve_run: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1100, "height": 1400})
+    page = browser.new_page(locale="en-US", viewport={"width": 1100, "height": 1400})
     page.goto(serve)
     page.wait_for_selector("#change canvas")
     assert page.locator("#weights canvas").count() == 1
@@ -349,7 +351,7 @@ def test_serve_says_a_two_class_model_knows_only_two(
     browser: Any, serve: str, sample: Any, shots: Path
 ) -> None:
     """The draw page's verdict on the 3-vs-7 model comes with the CLI's note (issue 27)."""
-    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page = browser.new_page(locale="en-US", viewport={"width": 1100, "height": 900})
     page.goto(serve)
     page.wait_for_selector("#bars li", timeout=20_000)
     digit = next(
@@ -408,7 +410,7 @@ def test_the_pad_picks_a_label_and_saves_the_drawing(
         wait_until(lambda: attribute(page, "data-saved") != "", "the save")
         saved = Path(attribute(page, "data-saved"))
         assert saved.parent == folder / "7" and Image.open(saved).size == (28, 28)
-        assert seen_inside(page, "#collect-line", "#draw-card") == f"saved as 7/{saved.name}"
+        assert seen_inside(page, "#collect-line", "#draw-card") == f"saved as 7: {saved.name}"
         shot(page, shots, "studio-collect.png", "#draw-card")
         page.click("#stop")
         wait_until(lambda: attribute(page, "data-state") == "stopped", "the stop")

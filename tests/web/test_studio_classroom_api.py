@@ -23,6 +23,7 @@ pytest.importorskip(
 from starlette.testclient import TestClient
 from test_studio_api import LONG, make_app, read_events, start, stop, wait_for
 
+from mnist_sgd.i18n import Said
 from mnist_sgd.web.studio.config import PRESETS, parse_config, parse_speed
 from mnist_sgd.web.studio.quadratic import LRS, quadratic_sgd
 from mnist_sgd.web.studio.trainings import Control
@@ -146,7 +147,11 @@ def test_the_too_large_preset_is_stuck_with_its_reason(client: TestClient) -> No
     kinds = [kind for kind, _ in events]
     first = kinds.index("stuck")
     assert kinds[:first].count("epoch") == 1  # said after its first epoch, as it runs
-    assert "the sigmoid saturates at this lr" in events[first][1]["reason"]
+    stuck = events[first][1]
+    assert "the sigmoid saturates at this lr" in stuck["reason"]
+    said = Said(stuck["said"]["key"], stuck["said"]["params"])  # the page says it by key
+    assert said.key == "stuck.chance_sigmoid" and said.text("en") == stuck["reason"]
+    assert "시그모이드가 포화됩니다" in said.text("ko")  # as preset_note.too-large promises
     assert events[-1][1]["state"] == "stuck"
 
 

@@ -3,7 +3,9 @@
 The speed control holds a training to about one batch a second (counted in the page's batch
 events over a few seconds, never timed to the millisecond), the "too large" preset is marked
 stuck with its reason while it runs, and the chapter's parabola steps at three learning rates
-with three outcomes. Screenshots go to a temporary folder (and ``$MNIST_SGD_WEB_SHOTS``).
+with three outcomes, in English (locale en-US: the texts asserted are en.json's;
+``test_lang_browser.py`` counts the Korean page's words). Screenshots go to a temporary
+folder (and ``$MNIST_SGD_WEB_SHOTS``).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def open_projector(browser: Any, studio: str) -> tuple[Any, list[str]]:
-    page = browser.new_page(viewport=PROJECTOR)
+    page = browser.new_page(locale="en-US", viewport=PROJECTOR)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

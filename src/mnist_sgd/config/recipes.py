@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from mnist_sgd.config.train_config import TrainConfig
+from mnist_sgd.i18n import text
 
 # What the ten-class recipes share: the whole MNIST with a one-cycle schedule; the CNNs also
 # train with Adam on batches of 128 (their options are listed whole by 'mnist-sgd recipes').
@@ -63,17 +64,8 @@ RECIPES: dict[str, TrainConfig] = {
     ),
 }
 
-SUMMARIES: dict[str, str] = {
-    "seed": "the book's linear model on MNIST_SAMPLE (3 vs 7), about 0.97",
-    "seed-simple-net": "the book's simple_net on MNIST_SAMPLE, about 0.98",
-    "mnist-linear": "all ten digits, one linear layer (softmax regression): 0.926",
-    "mnist-mlp": "784-256-128-10 MLP: 0.982 in 4 epochs",
-    "mnist-fast": "small CNN with batch norm: 0.991 in 2 epochs",
-    "mnist-speedrun": "cnn_fast, bf16 autocast: >= 0.99 in 2 epochs, the fastest to 0.99",
-    "mnist-best": "wider cnn_best, augmentation, label smoothing: 0.9968 (TTA 0.9971), 14 epochs",
-    "sample-cnn": "small CNN on 3 vs 7 with binary cross-entropy: 0.9985",
-    "fashion-best": "VGG-style CNN, shifts and mirrors, bf16: 0.9417 (TTA 0.9451), 20 epochs",
-}
+SUMMARIES: dict[str, str] = {name: text("en", f"recipe.{name}") for name in RECIPES}
+"""One line per recipe; its words live in the catalogues (``i18n/en.json``, ``ko.json``)."""
 
 
 def recipe_names() -> list[str]:

@@ -8,10 +8,17 @@ through its object API (``Figure`` on the Agg canvas): no pyplot, no global
 backend switch, safe in a web server's threads. Every PNG is written
 atomically through :func:`mnist_sgd.files.atomic_open`; each function
 returns the path it wrote.
+
+Every function takes ``lang`` (``"en"`` or ``"ko"``): its words come from that catalogue
+(``mnist_sgd.i18n``), and its text is set in DejaVu Sans with NanumGothic (from the
+``koreanize-matplotlib`` package, registered here, never imported: importing it changes
+matplotlib's global settings) behind it for Hangul, or NanumGothic first in Korean. A Korean
+title or class name draws as Hangul, not as empty boxes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -22,6 +29,7 @@ import torch
 
 from mnist_sgd.core.data import POSITIVE
 from mnist_sgd.files import atomic_open
+from mnist_sgd.i18n import korean_font, text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -30,9 +38,11 @@ if TYPE_CHECKING:
 PathLike = str | os.PathLike[str]
 NOT_METRICS = frozenset({"epoch", "train_loss", "valid_loss", "seconds", "lr"})
 DPI = 100
+KOREAN = "NanumGothic"
+LATIN = "DejaVu Sans"  # matplotlib's own default
 
 
-def plot_history(history: Sequence[dict[str, float]], path: PathLike) -> Path:
+def plot_history(history: Sequence[dict[str, float]], path: PathLike, *, lang: str = "en") -> Path:
     """Loss curves (train, valid) and metric curves (accuracy, ...) against the epoch.
 
     Args:
@@ -45,10 +55,10 @@ def plot_history(history: Sequence[dict[str, float]], path: PathLike) -> Path:
     metrics = list(dict.fromkeys(key for r in history for key in r if key not in NOT_METRICS))
     fig = _figure(11 if metrics else 6, 4)
     axes = fig.subplots(1, 2 if metrics else 1, squeeze=False)[0]
-    _curves(axes[0], history, ["train_loss", "valid_loss"], "loss")
+    _curves(axes[0], history, ["train_loss", "valid_loss"], text(lang, "plot.loss"), lang)
     if metrics:
-        _curves(axes[1], history, metrics, "metrics")
-    return _save(fig, path)
+        _curves(axes[1], history, metrics, text(lang, "plot.metrics"), lang)
+    return _save(fig, path, lang)
 
 
 def plot_weights(
@@ -56,7 +66,9 @@ def plot_weights(
     classes: Sequence[str],
     path: PathLike,
     initial: torch.Tensor | None = None,
-    change_title: str = "change since initialisation",
+    change_title: str | None = None,
+    *,
+    lang: str = "en",
 ) -> Path:
     """Each class's weights as a 28x28 heat map, red > 0 > blue, white exactly 0.
 
@@ -66,21 +78,27 @@ def plot_weights(
             towards the other.
         initial: the weights before training (same shape): a second block shows
             ``weight - initial`` on its own 0-centred scale, what SGD learned.
-        change_title: that block's title (say where ``initial`` came from).
+        change_title: that block's title (say where ``initial`` came from); None: "change
+            since initialisation".
     """
     maps = _weight_maps(weight)  # (k, 28, 28)
     binary = maps.shape[0] == 1 and len(classes) == 2
     if not binary and maps.shape[0] != len(classes):
         raise ValueError(f"weight has {maps.shape[0]} maps but {len(classes)} classes were given")
+    change_title = change_title or text(lang, "plot.change")
     change = [] if initial is None else [(change_title, maps - _weight_maps(initial))]
-    blocks = [("weights", maps), *change]
-    red, blue = (classes[POSITIVE], classes[1 - POSITIVE]) if binary else ("for", "against")
-    titles = [f"{red} vs {blue}"] if binary else [str(name) for name in classes]
+    blocks = [(text(lang, "plot.weights"), maps), *change]
+    red, blue = (
+        (classes[POSITIVE], classes[1 - POSITIVE])
+        if binary
+        else (text(lang, "plot.for"), text(lang, "plot.against"))
+    )
+    titles = [text(lang, "plot.versus", red=red, blue=blue)] if binary else list(map(str, classes))
     fig, subfigures, columns = _weight_figure(len(titles), binary, len(blocks))
-    side = f"red: {red}, blue: {blue}"
+    side = text(lang, "plot.sides", red=red, blue=blue)
     for sub, (label, block) in zip(subfigures, blocks, strict=True):
         _weight_block(sub, block, titles, columns, f"{label} ({side})")
-    return _save(fig, path)
+    return _save(fig, path, lang)
 
 
 def _weight_figure(maps: int, binary: bool, blocks: int) -> tuple[Figure, list[SubFigure], int]:
@@ -112,7 +130,9 @@ def _weight_block(
     fig.suptitle(label, fontsize=10)
 
 
-def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: PathLike) -> Path:
+def plot_confusion(
+    matrix: torch.Tensor, classes: Sequence[str], path: PathLike, *, lang: str = "en"
+) -> Path:
     """A confusion matrix with counts; row = true class, column = predicted class.
 
     The colour is each count's share of its row (the true class) on a square-root
@@ -133,13 +153,16 @@ def plot_confusion(matrix: torch.Tensor, classes: Sequence[str], path: PathLike)
     for (row, col), count in zip(_cells(k), counts.flatten().tolist(), strict=True):
         colour = "white" if shares[row, col] > 0.4 else "black"
         axis.text(col, row, str(count), ha="center", va="center", color=colour, fontsize=8)
-    axis.set(xticks=range(k), yticks=range(k), xlabel="predicted", ylabel="true")
+    words = {"xlabel": text(lang, "plot.predicted"), "ylabel": text(lang, "plot.true")}
+    axis.set(xticks=range(k), yticks=range(k), **words)
     axis.set_xticklabels(classes, rotation=45 if max(map(len, classes)) > 2 else 0)
     axis.set_yticklabels(classes)
     total = int(counts.sum())
     correct = int(counts.diagonal().sum())
-    axis.set_title(f"accuracy {correct / max(total, 1):.2%} ({total - correct} wrong of {total})")
-    return _save(fig, path)
+    accuracy = f"{correct / max(total, 1):.2%}"
+    wrong = total - correct
+    axis.set_title(text(lang, "plot.confusion_title", accuracy=accuracy, wrong=wrong, total=total))
+    return _save(fig, path, lang)
 
 
 def plot_mistakes(
@@ -149,6 +172,8 @@ def plot_mistakes(
     confidences: Sequence[float] | torch.Tensor,
     classes: Sequence[str],
     path: PathLike,
+    *,
+    lang: str = "en",
 ) -> Path:
     """A grid of mistakes (the caller picks them, worst first) titled true / predicted / confidence.
 
@@ -165,10 +190,12 @@ def plot_mistakes(
             f"{len(labels)}, {len(guesses)} and {len(sure)}"
         )
     titles = [
-        f"true {classes[int(t)]}\npred {classes[int(p)]} {c:.0%}"
+        text(
+            lang, "plot.mistake", true=classes[int(t)], pred=classes[int(p)], confidence=f"{c:.0%}"
+        )
         for t, p, c in zip(labels, guesses, sure, strict=True)
     ]
-    return _grid(images, titles, path, empty="no mistakes")
+    return _grid(images, titles, path, empty=text(lang, "plot.no_mistakes"), lang=lang)
 
 
 def plot_samples(
@@ -177,6 +204,8 @@ def plot_samples(
     classes: Sequence[str],
     path: PathLike,
     n: int = 36,
+    *,
+    lang: str = "en",
 ) -> Path:
     """The first ``n`` images of a dataset in a grid, each titled with its class.
 
@@ -187,7 +216,7 @@ def plot_samples(
         raise ValueError(f"n must be >= 1, got {n}")
     count = min(n, len(images))
     titles = [str(classes[int(label)]) for label in _as_list(labels)[:count]]
-    return _grid(images[:count], titles, path, empty="no samples")
+    return _grid(images[:count], titles, path, empty=text(lang, "plot.no_samples"), lang=lang)
 
 
 def plot_lr_find(
@@ -196,6 +225,8 @@ def plot_lr_find(
     path: PathLike,
     suggestion: float | None = None,
     title: str | None = None,
+    *,
+    lang: str = "en",
 ) -> Path:
     """The lr finder's loss against lr (log scale), the suggested lr marked.
 
@@ -210,7 +241,7 @@ def plot_lr_find(
     fig = _figure(7, 4.5)
     axis = fig.subplots()
     axis.plot(*zip(*points, strict=True), color="tab:blue")
-    axis.set(xscale="log", xlabel="learning rate (log scale)", ylabel="loss")
+    axis.set(xscale="log", xlabel=text(lang, "plot.lr_axis"), ylabel=text(lang, "plot.loss"))
     if title is not None:
         axis.set_title(title)
     lowest = min(loss for _, loss in points)
@@ -219,9 +250,11 @@ def plot_lr_find(
         top = min(top, 2 * points[0][1])
     axis.set_ylim(lowest - 0.05 * (top - lowest or 1.0), top + 0.05 * (top - lowest or 1.0))
     if suggestion is not None:
-        _mark_suggestion(axis, points, suggestion)
+        _mark_suggestion(
+            axis, points, suggestion, text(lang, "plot.suggested", lr=f"{suggestion:.2g}")
+        )
     axis.grid(True, alpha=0.3)
-    return _save(fig, path)
+    return _save(fig, path, lang)
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -237,15 +270,40 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: PathLike) -> Path:
-    """Write ``fig`` as a PNG to ``path`` atomically; returns ``path``."""
+def _save(fig: Figure, path: PathLike, lang: str = "en") -> Path:
+    """Write ``fig`` as a PNG to ``path`` atomically, its text in ``lang``'s fonts; ``path``."""
+    from matplotlib import rc_context
+    from matplotlib.text import Text
+
+    families = _families(lang)
+    for item in fig.findobj(Text):  # titles, labels, legends: made before this
+        item.set_fontfamily(families)
     target = Path(path)
-    with atomic_open(target, "wb") as handle:
-        fig.savefig(handle, format="png", dpi=DPI)
+    with rc_context({"font.family": families}), atomic_open(target, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=DPI)  # tick labels: made as it draws
     return target
 
 
-def _curves(axis: Axes, history: Sequence[dict[str, float]], keys: list[str], label: str) -> None:
+@functools.cache
+def _register_korean() -> None:
+    """Make NanumGothic (koreanize-matplotlib's file) known to matplotlib, once."""
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(str(korean_font()))
+
+
+def _families(lang: str) -> list[str]:
+    """Fonts in order: NanumGothic first in Korean, behind DejaVu Sans (for Hangul) otherwise."""
+    try:
+        _register_korean()
+    except FileNotFoundError:
+        return [LATIN]  # no Hangul, but a plot all the same
+    return [KOREAN, LATIN] if lang == "ko" else [LATIN, KOREAN]
+
+
+def _curves(
+    axis: Axes, history: Sequence[dict[str, float]], keys: list[str], label: str, lang: str
+) -> None:
     """One line per key present in ``history`` against the epoch, last value in the legend."""
     from matplotlib.ticker import MaxNLocator
 
@@ -257,15 +315,25 @@ def _curves(axis: Axes, history: Sequence[dict[str, float]], keys: list[str], la
         ]
         if points:
             epochs, values = zip(*points, strict=True)
-            axis.plot(epochs, values, marker="o", markersize=3, label=f"{key} ({values[-1]:.4g})")
-    axis.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
+            name = _name(lang, key)
+            axis.plot(epochs, values, marker="o", markersize=3, label=f"{name} ({values[-1]:.4g})")
+    per_epoch = text(lang, "plot.per_epoch", label=label)
+    axis.set(xlabel=text(lang, "plot.epoch"), ylabel=label, title=per_epoch)
     axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     axis.grid(True, alpha=0.3)
     if axis.lines:
         axis.legend()
 
 
-def _grid(images: torch.Tensor, titles: list[str], path: PathLike, empty: str) -> Path:
+def _name(lang: str, key: str) -> str:
+    """A record's key (``valid_loss``) as the catalogue names it, else the key itself."""
+    try:
+        return text(lang, f"name.{key}")
+    except KeyError:
+        return key
+
+
+def _grid(images: torch.Tensor, titles: list[str], path: PathLike, empty: str, lang: str) -> Path:
     """``(n, 28, 28)`` images in rows of up to 6, dark ink on white, each with its title.
 
     One mosaic on one axes, the titles as text: a figure of 36 axes took seconds
@@ -287,7 +355,7 @@ def _grid(images: torch.Tensor, titles: list[str], path: PathLike, empty: str) -
     axis.imshow(mosaic.numpy(), cmap="Greys", vmin=0, vmax=255, interpolation="nearest")
     if count == 0:
         fig.text(0.5, 0.5, empty, ha="center", va="center", fontsize=14)
-    return _save(fig, path)
+    return _save(fig, path, lang)
 
 
 def _weight_maps(weight: torch.Tensor) -> torch.Tensor:
@@ -300,12 +368,13 @@ def _weight_maps(weight: torch.Tensor) -> torch.Tensor:
     return columns.detach().cpu().float().T.reshape(-1, 28, 28)
 
 
-def _mark_suggestion(axis: Axes, points: list[tuple[float, float]], suggestion: float) -> None:
+def _mark_suggestion(
+    axis: Axes, points: list[tuple[float, float]], suggestion: float, label: str
+) -> None:
     """A dashed line at ``suggestion`` and a dot on the curve's nearest point."""
     if not suggestion > 0:
         raise ValueError(f"suggestion must be > 0, got {suggestion}")
     lr, loss = min(points, key=lambda point: abs(math.log(point[0] / suggestion)))
-    label = f"suggested lr {suggestion:.2g}"
     axis.axvline(suggestion, color="tab:red", linestyle="--", linewidth=1, label=label)
     axis.plot([lr], [loss], "o", color="tab:red")
     axis.legend(loc="upper left")

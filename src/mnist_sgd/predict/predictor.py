@@ -20,6 +20,7 @@ from mnist_sgd.config.registry import get_loss
 from mnist_sgd.core.data import binary_target, to_input
 from mnist_sgd.core.metrics import evaluate_model, probabilities
 from mnist_sgd.core.model import takes_flat_input
+from mnist_sgd.i18n import Said
 from mnist_sgd.predict.image_files import ImageSource
 
 DIGIT_CLASSES = 10
@@ -31,19 +32,23 @@ def classes_note(classes: list[str]) -> str | None:
 
     Such a model calls every image one of its classes, whatever the image shows (a drawn 5
     is "3, 100% sure" to the 3-vs-7 model): ``mnist-sgd predict``, the draw page and the
-    studio's pad all say so in these words.
+    studio's pad all say so in these words (:func:`classes_said`, in English here).
     """
+    said = classes_said(classes)
+    return None if said is None else said.text("en")
+
+
+def classes_said(classes: list[str]) -> Said | None:
+    """:func:`classes_note` by catalogue key, for a page to show in its reader's language."""
     n = len(classes)
     if n >= DIGIT_CLASSES or n == 0:
         return None
     if n == 1:
-        return f"this model knows only one class, {classes[0]}: it calls every image that"
-    count = "two" if n == 2 else str(n)
-    listed = f"{', '.join(classes[:-1])} and {classes[-1]}"
-    return (
-        f"this model knows only {count} classes, {listed}: "
-        "it calls every image one of them, whatever it shows"
-    )
+        return Said("note.one_class", {"name": classes[0]})
+    if n == 2:
+        return Said("note.two_classes", {"first": classes[0], "last": classes[1]})
+    listed = ", ".join(classes[:-1])
+    return Said("note.some_classes", {"count": n, "listed": listed, "last": classes[-1]})
 
 
 def as_image(item: ImageSource | Tensor) -> Tensor:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from torch import Tensor
 
+from mnist_sgd.i18n import Said
+
 CURVES = Path("plots") / "history.png"
 
 
@@ -71,22 +73,28 @@ def stuck_reason(
 
     Stuck: the epoch's accuracy is at chance (:func:`at_chance`), or its validation loss has not
     moved since the epoch before. ``sigmoid``: the loss squashes scores with a sigmoid (the
-    book's ``mnist_loss``), whose saturation at a high lr is then the likely cause.
+    book's ``mnist_loss``), whose saturation at a high lr is then the likely cause. In English;
+    :func:`stuck_said` gives the same by catalogue key, for a page in its reader's language.
     """
+    said = stuck_said(history, labels, lr, sigmoid=sigmoid)
+    return None if said is None else said.text("en")
+
+
+def stuck_said(
+    history: list[dict[str, float]], labels: Tensor, lr: float, *, sigmoid: bool
+) -> Said | None:
+    """:func:`stuck_reason` as a catalogue key (``stuck.*``) and its numbers."""
     if not history:
         return None
     last = history[-1]
-    why = "the sigmoid saturates at this lr" if sigmoid else f"lr {lr:g} is probably too high"
+    why = "sigmoid" if sigmoid else "lr"
     found = at_chance(last, labels)
     if found is not None:
         accuracy, commonest = found
-        return (
-            f"accuracy at chance for an epoch ({100 * accuracy:.1f}%, no better than always "
-            f"answering the commonest class, {100 * commonest:.1f}%): {why}; try a smaller lr"
-        )
+        numbers = {"accuracy": f"{100 * accuracy:.1f}", "commonest": f"{100 * commonest:.1f}"}
+        return Said(f"stuck.chance_{why}", {**numbers, "lr": f"{lr:g}"})
     if len(history) >= 2:
         before, now = history[-2].get("valid_loss"), last.get("valid_loss")
         if before is not None and now is not None and abs(now - before) <= STILL * abs(before):
-            still = f"the loss has stopped moving ({now:.4f} for two epochs)"
-            return f"{still}: {why}; try a smaller lr"
+            return Said(f"stuck.still_{why}", {"loss": f"{now:.4f}", "lr": f"{lr:g}"})
     return None

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from mnist_sgd.errors import MnistSgdError
 from mnist_sgd.predict.image_files import png_bytes
-from mnist_sgd.predict.predictor import classes_note
+from mnist_sgd.predict.predictor import classes_note, classes_said
 from mnist_sgd.runs import Run, load_run
 from mnist_sgd.web.draw.collect import CollectError, Collector
 from mnist_sgd.web.shared import openapi as doc
@@ -25,6 +25,7 @@ from mnist_sgd.web.shared.images import (
     finite,
     linear_weights,
     prediction,
+    said_json,
     seen_image,
     weight_pictures,
 )
@@ -90,6 +91,7 @@ def run_summary(run: Run, plots: list[str]) -> dict[str, Any]:
             "dataset": info["dataset"],
             "classes": run.classes,
             "note": classes_note(run.classes),
+            "note_said": said_json(classes_said(run.classes)),
             "model": {key: model.get(key) for key in ("name", "n_out", "flat", "parameters")},
             "loss": info.get("loss"),
             "status": info.get("status"),
@@ -238,7 +240,7 @@ def routes() -> list[BaseRoute]:
         doc.openapi_route(
             "mnist-sgd draw-a-digit API",
             f"The JSON API behind `mnist-sgd serve`. {doc.ERRORS_TEXT}",
-            lambda: {"Prediction": doc.PREDICTION},
+            lambda: {"Prediction": doc.PREDICTION, "Said": doc.SAID},
         ),
     ]
 

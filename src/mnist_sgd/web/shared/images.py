@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 from mnist_sgd.errors import ImageError
-from mnist_sgd.predict.predictor import classes_note
+from mnist_sgd.i18n import Said
+from mnist_sgd.predict.predictor import classes_note, classes_said
 from mnist_sgd.runs import Run
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/tiff")
@@ -80,7 +81,8 @@ def png_base64(seen: torch.Tensor) -> str:
 def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> dict[str, Any]:
     """A model's answer (``probs``, aligned with ``classes``) for the picture ``seen``, as JSON.
 
-    ``note``: :func:`~mnist_sgd.predict.predictor.classes_note` (None for a ten-class model).
+    ``note``: :func:`~mnist_sgd.predict.predictor.classes_note` (None for a ten-class model);
+    ``note_said``: the same by catalogue key, for the page to show in its reader's language.
     """
     index = int(probs.argmax())
     return finite(
@@ -92,8 +94,14 @@ def prediction(classes: list[str], probs: torch.Tensor, seen: torch.Tensor) -> d
             "probabilities": [float(p) for p in probs],
             "seen_png": png_base64(seen),
             "note": classes_note(classes),  # a model of fewer classes than the ten digits
+            "note_said": said_json(classes_said(classes)),
         }
     )
+
+
+def said_json(said: Said | None) -> dict[str, Any] | None:
+    """A message as ``{"key", "params"}`` for a page's catalogue (``GET /api/strings/{lang}``)."""
+    return None if said is None else said.as_json()
 
 
 def linear_weights(run: Run, state: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
@@ -122,12 +130,13 @@ def weight_pictures(
     if weights is None:
         return None
     classes = run.classes
-    captions = (
-        [f"{classes[0]} (vs {classes[1]})"]
-        if weights.shape[0] == 1
-        else classes[: weights.shape[0]]
-    )
+    binary = Said("page.binary_caption", {"positive": classes[0], "other": classes[1]})
+    said = (
+        [said_json(binary)] if weights.shape[0] == 1 else None
+    )  # the page says it in its language
+    captions = [binary.text("en")] if weights.shape[0] == 1 else classes[: weights.shape[0]]
     pictures: dict[str, Any] = {"captions": captions, **_rows("weights", "scale", weights)}
+    pictures["captions_said"] = said
     start = None if initial is None else linear_weights(run, initial)
     if start is not None and start.shape == weights.shape:
         pictures.update(_rows("change", "change_scale", weights - start))

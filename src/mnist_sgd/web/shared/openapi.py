@@ -47,8 +47,18 @@ PREDICTION = {
             "description": "for a model of fewer classes than the ten digits: that it calls "
             "every image one of them (as `mnist-sgd predict` notes); else null",
         },
+        "note_said": {"allOf": [{"$ref": "#/components/schemas/Said"}], "nullable": True},
     },
 }
+SAID = {
+    "type": "object",
+    "description": "a message by catalogue key (GET /api/strings/{lang}) and its parameters, "
+    "for the page to show in its reader's language",
+    "required": ["key", "params"],
+    "properties": {"key": STRING, "params": OBJECT},
+}
+STRINGS_TEXT = "Every text the pages show, in one language: key -> text with {placeholders} "
+STRINGS_TEXT += "(i18n/en.json, i18n/ko.json; the same keys in each)."
 IMAGE_BODY = {
     **{kind: {"schema": {"type": "string", "format": "binary"}} for kind in IMAGE_TYPES},
     "multipart/form-data": {

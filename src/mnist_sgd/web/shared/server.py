@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from mnist_sgd import i18n
 from mnist_sgd.errors import MnistSgdError, one_line
+from mnist_sgd.web.shared import openapi as doc
 from mnist_sgd.web.shared.body import read_upload
 from mnist_sgd.web.shared.guard import Guard
 
@@ -36,7 +38,10 @@ def starlette_app(
     statuses: dict[type[Exception], int] | None = None,
     token: str | None = None,
 ) -> Starlette:
-    """``routes`` plus ``/static``, behind the :class:`Guard`, with JSON errors.
+    """``routes`` plus the pages' shared ones, behind the :class:`Guard`, with JSON errors.
+
+    Shared: ``/static``, ``GET /api/strings/{lang}`` (the catalogue of a language) and
+    ``/fonts/NanumGothic.ttf`` (Hangul for the pages, from ``koreanize-matplotlib``).
 
     ``statuses``: exceptions answered with a status, their message as the error.
     ``token``: what a request that may change something must carry (None: nothing).
@@ -48,11 +53,46 @@ def starlette_app(
 
     handlers: dict[Any, Any] = {HTTPException: http_error, Exception: server_error}
     return Starlette(
-        routes=[*routes, Mount("/static", StaticFiles(directory=STATIC_DIR), name="static")],
+        routes=[
+            *routes,
+            *language_routes(),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
         middleware=[Middleware(Guard, allowed_hosts=allowed_hosts, token=token)],
         exception_handlers=handlers | dict.fromkeys(statuses, by_status),
         lifespan=lifespan,
     )
+
+
+def language_routes() -> list[BaseRoute]:
+    """``GET /api/strings/{lang}`` and the Korean font the pages' CSS names."""
+    return [
+        doc.ApiRoute(
+            "GET /api/strings/{lang}",
+            strings,
+            description=doc.STRINGS_TEXT,
+            path_schemas={"lang": {"type": "string", "enum": list(i18n.LANGS)}},
+            errors={404: "no catalogue for this language"},
+        ),
+        Route("/fonts/NanumGothic.ttf", korean_font, methods=["GET"], include_in_schema=False),
+    ]
+
+
+async def strings(request: Request) -> Response:
+    """The catalogue of one language: every text the pages show."""
+    lang = request.path_params["lang"]
+    if lang not in i18n.LANGS:
+        raise HTTPException(404, f"no catalogue for {lang!r}; there are: {', '.join(i18n.LANGS)}")
+    return JSONResponse(i18n.catalogue(lang), headers={"cache-control": "no-cache"})
+
+
+async def korean_font(request: Request) -> Response:
+    """NanumGothic from the installed koreanize-matplotlib (no font file of our own)."""
+    try:
+        font = await anyio.to_thread.run_sync(i18n.korean_web_font)  # made once: 0.2 s
+    except FileNotFoundError as error:
+        raise HTTPException(404, str(error)) from None
+    return Response(font, media_type="font/ttf", headers={"cache-control": "max-age=86400"})
 
 
 def static_page(name: str) -> Callable[[Request], Awaitable[Response]]:

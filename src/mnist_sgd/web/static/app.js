@@ -9,6 +9,8 @@
   const SVG = "http://www.w3.org/2000/svg";
   const NOTHING_SEEN = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==";
   const $ = (id) => document.getElementById(id);
+  const { t } = window.I18N;   // every text from the catalogue (i18n.js)
+  const nameOf = (key) => (t(`name.${key}`) === `name.${key}` ? key : t(`name.${key}`));
 
   const canvas = $("canvas");
   const ctx = canvas.getContext("2d");
@@ -134,7 +136,7 @@
     updateBusy();
     try {
       const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-      await postImage(blob, { "Content-Type": "image/png" }, "canvas", "your drawing");
+      await postImage(blob, { "Content-Type": "image/png" }, "canvas", t("draw.what_drawing"));
     } finally {
       state.inflight = false;
       pump();
@@ -147,14 +149,14 @@
     let response;
     try {
       response = await fetch("/api/predict", { method: "POST", body, headers });
-      answer = await response.json().catch(() => ({ error: `the server answered ${response.status}` }));
+      answer = await response.json().catch(() => ({ error: t("page.answered", { status: response.status }) }));
     } catch (error) {
-      answer = { error: `cannot reach the server (${error.message}); is 'mnist-sgd serve' running?` };
+      answer = { error: t("draw.unreachable", { error: error.message }) };
     }
     if (generation !== state.generation) return;
     if (!response || !response.ok) {
       resetResult();
-      setStatus(answer.error || "the server could not read this image", true);
+      setStatus(answer.error || t("draw.unreadable"), true);
       return;
     }
     showResult(answer, source, what);
@@ -176,7 +178,7 @@
   }
 
   async function saveDrawing() {
-    if (!state.strokes.length) { setCollectStatus("draw a digit first", true); return; }
+    if (!state.strokes.length) { setCollectStatus(t("draw.draw_first"), true); return; }
     const label = $("collect-label").value;
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
     let answer;
@@ -184,12 +186,12 @@
       const response = await fetch(`/api/collect?label=${encodeURIComponent(label)}`,
         { method: "POST", body: blob, headers: { "Content-Type": "image/png" } });
       answer = await response.json();
-      if (!response.ok) throw new Error(answer.error || `the server answered ${response.status}`);
+      if (!response.ok) throw new Error(answer.error || t("page.answered", { status: response.status }));
     } catch (error) {
-      setCollectStatus(`not saved: ${error.message}`, true);
+      setCollectStatus(t("draw.not_saved", { error: error.message }), true);
       return;
     }
-    setCollectStatus(`saved as ${label}: ${answer.saved}`, false);
+    setCollectStatus(t("draw.saved", { label, path: answer.saved }), false);
   }
 
   async function upload(file) {
@@ -261,9 +263,9 @@
     label.textContent = answer.label;
     label.dataset.source = source;
     label.classList.toggle("long", answer.label.length > 2);
-    $("confidence").textContent = `${(100 * answer.probability).toFixed(1)}% sure, from ${what}`;
+    $("confidence").textContent = t("draw.sure_from", { percent: (100 * answer.probability).toFixed(1), what });
     $("seen").src = `data:image/png;base64,${answer.seen_png}`;
-    showNote(answer.note);
+    showNote(answer.note, answer.note_said);
     const items = $("bars").children;
     answer.probabilities.forEach((p, i) => {
       const item = items[i];
@@ -275,9 +277,9 @@
     document.body.dataset.predictions = String(state.predictions);
   }
 
-  function showNote(note) {
+  function showNote(note, said) {
     // a model of fewer classes than the ten digits calls every drawing one of them: say so
-    $("class-note").textContent = note ? `Note: ${note}.` : "";
+    $("class-note").textContent = note ? t("page.note", { note: window.I18N.say(said, note) }) : "";
     $("class-note").hidden = !note;
   }
 
@@ -286,7 +288,7 @@
     label.textContent = "?";
     label.dataset.source = "";
     label.classList.remove("long");
-    $("confidence").textContent = "draw a digit to see";
+    $("confidence").textContent = t("draw.idle");
     $("seen").src = NOTHING_SEEN;
     for (const item of $("bars").children) {
       item.classList.remove("top");
@@ -312,24 +314,25 @@
       info = await response.json();
       if (!response.ok) throw new Error(info.error);
     } catch (error) {
-      $("summary-line").textContent = `cannot load the run's summary (${error.message})`;
+      $("summary-line").textContent = t("draw.no_summary", { error: error.message });
       return;
     }
     state.classes = info.classes;
     buildBars(info.classes);
-    showNote(info.note);
+    showNote(info.note, info.note_said);
     const model = info.model || {};
-    $("summary-line").textContent =
-      `${info.dataset} · ${model.name} · ${info.metric} ${percent(info.accuracy)}`;
+    $("summary-line").textContent = t("draw.summary",
+      { dataset: info.dataset, model: model.name, metric: nameOf(info.metric), value: percent(info.accuracy) });
     showFacts(info);
     const epochs = info.history.map((row) => row.epoch);
     lineChart($("loss-chart"), epochs, [
-      { name: "train", values: info.history.map((row) => row.train_loss), color: "#2f6fde" },
-      { name: "valid", values: info.history.map((row) => row.valid_loss), color: "#d9480f" },
+      { name: t("draw.series_train"), values: info.history.map((row) => row.train_loss), color: "#2f6fde" },
+      { name: t("draw.series_valid"), values: info.history.map((row) => row.valid_loss), color: "#d9480f" },
     ], false);
-    $("metric-caption").textContent = `${info.metric} per epoch (validation)`;
+    $("metric-caption").textContent = t("draw.metric_caption", { metric: nameOf(info.metric) });
+    $("metric-chart").setAttribute("aria-label", t("draw.metric_chart", { metric: nameOf(info.metric) }));
     lineChart($("metric-chart"), epochs, [
-      { name: info.metric, values: info.history.map((row) => row[info.metric]), color: "#2b8a3e" },
+      { name: nameOf(info.metric), values: info.history.map((row) => row[info.metric]), color: "#2b8a3e" },
     ], true);
     showPlotLinks(info.plots || []);
     if (info.has_weights) loadWeights();
@@ -340,20 +343,21 @@
     const model = info.model || {};
     const sizes = info.sizes || {};
     const train = info.train || {};
+    // [the fact's name (data-fact), its label, its value]
     const facts = [
-      ["dataset", `${info.dataset} (${info.classes.length} classes)`],
-      ["model", `${model.name}, ${(model.parameters ?? "?").toLocaleString()} parameters`],
-      ["loss", info.loss],
-      [info.metric, percent(info.accuracy)],
-      ["valid loss", info.valid_loss === null || info.valid_loss === undefined ? "–" : info.valid_loss.toFixed(4)],
-      ["epochs", `${info.epochs}${train.lr ? `, lr ${train.lr}, batch ${train.bs}` : ""}`],
-      ["images", `${sizes.train ?? "?"} train, ${sizes.valid ?? "?"} valid`],
+      ["dataset", t("draw.fact_dataset"), t("draw.fact_dataset_value", { dataset: info.dataset, count: info.classes.length })],
+      ["model", t("draw.fact_model"), t("draw.fact_model_value", { name: model.name, count: (model.parameters ?? "?").toLocaleString() })],
+      ["loss", t("draw.fact_loss"), info.loss],
+      [info.metric, nameOf(info.metric), percent(info.accuracy)],
+      ["valid loss", t("draw.fact_valid_loss"), info.valid_loss === null || info.valid_loss === undefined ? "–" : info.valid_loss.toFixed(4)],
+      ["epochs", t("draw.fact_epochs"), train.lr ? t("draw.fact_epochs_value", { epochs: info.epochs, lr: train.lr, bs: train.bs }) : String(info.epochs)],
+      ["images", t("draw.fact_images"), t("draw.fact_images_value", { train: sizes.train ?? "?", valid: sizes.valid ?? "?" })],
     ];
     const list = $("run-facts");
     list.replaceChildren();
-    for (const [term, value] of facts) {
+    for (const [term, label, value] of facts) {
       const dt = document.createElement("dt");
-      dt.textContent = term;
+      dt.textContent = label;
       const dd = document.createElement("dd");
       dd.textContent = value ?? "–";
       dd.dataset.fact = term;
@@ -373,7 +377,7 @@
     const [width, height, left, right, top, bottom] = [320, 180, 52, 10, 20, 24];
     const ys = series.flatMap((s) => s.values).filter((v) => typeof v === "number");
     if (!xs.length || !ys.length) {
-      svg.append(svgElement("text", { x: 100, y: 90, class: "tick" }, "no epochs recorded"));
+      svg.append(svgElement("text", { x: 100, y: 90, class: "tick" }, t("draw.no_epochs")));
       return;
     }
     let [low, high] = [Math.min(...ys), Math.max(...ys)];
@@ -391,7 +395,7 @@
     }
     const ends = x1 === x0 ? [[x0, "middle"]] : [[x0, "start"], [x1, "end"]];
     for (const [x, anchor] of ends) {
-      svg.append(svgElement("text", { x: px(x), y: height - 8, "text-anchor": anchor, class: "tick" }, `epoch ${x}`));
+      svg.append(svgElement("text", { x: px(x), y: height - 8, "text-anchor": anchor, class: "tick" }, t("draw.axis_epoch", { epoch: x })));
     }
     series.forEach((s, k) => {
       const points = xs.map((x, i) => [x, s.values[i]]).filter(([, y]) => typeof y === "number");
@@ -413,13 +417,14 @@
     } catch (error) {
       return;
     }
-    drawPictures($("weights"), pictures.weights, pictures.scale, pictures.captions);
-    $("weights-scale").textContent = `(from −${pictures.scale.toPrecision(3)} to +${pictures.scale.toPrecision(3)})`;
+    const captions = pictures.captions_said ? pictures.captions_said.map((said) => window.I18N.say(said)) : pictures.captions;
+    drawPictures($("weights"), pictures.weights, pictures.scale, captions);
+    $("weights-scale").textContent = t("draw.scale", { scale: pictures.scale.toPrecision(3) });
     const change = pictures.change !== undefined;
     $("change-block").hidden = !change;
     if (change) {
-      drawPictures($("change"), pictures.change, pictures.change_scale, pictures.captions);
-      $("change-scale").textContent = `(from −${pictures.change_scale.toPrecision(3)} to +${pictures.change_scale.toPrecision(3)})`;
+      drawPictures($("change"), pictures.change, pictures.change_scale, captions);
+      $("change-scale").textContent = t("draw.scale", { scale: pictures.change_scale.toPrecision(3) });
     }
     $("weights-block").hidden = false;
   }
@@ -451,7 +456,7 @@
     const holder = $("plot-links");
     holder.replaceChildren();
     if (!names.length) return;
-    holder.append("Plots saved with the run: ");
+    holder.append(t("draw.plots"));
     names.forEach((name, i) => {
       const link = document.createElement("a");
       link.href = `/api/plots/${encodeURIComponent(name)}`;
@@ -462,7 +467,8 @@
 
   // ---- wiring --------------------------------------------------------------------------
 
-  function setUp() {
+  async function setUp() {
+    await window.I18N.ready;
     redraw();
     canvas.addEventListener("pointerdown", onPointerDown);
     canvas.addEventListener("pointermove", onPointerMove);

@@ -1,38 +1,14 @@
 // mnist-sgd studio, for the classroom: a speed control (the server paces the training), three
 // learning-rate presets with the chapter's model, and the chapter's own picture of the learning
 // rate: fastbook's quadratic SGD example stepped at three learning rates side by side.
-// Every visible string of these features is in TEXTS (for the i18n catalogue).
+// Every visible string of these features comes by key from the catalogue: t() of i18n.js;
+// a preset's name and note are preset.<name> and preset_note.<name>.
 "use strict";
 
 (() => {
-  const TEXTS = {
-    speed: "speed",
-    speedTitle: "batches a second: slow for a class to watch; the results are the same at any speed",
-    full: "full speed",
-    perSecond: (n) => `${n} batch${n === 1 ? "" : "es"}/s`,
-    presets: "lr presets:",
-    presetNames: { "too-small": "too small", "about-right": "about right", "too-large": "too large" },
-    watch: {
-      "too-small": (p) => `lr ${p.lr}: watch the loss line stay almost flat; each step moves the weights too little to learn in ${p.epochs} epochs.`,
-      "about-right": (p) => `lr ${p.lr}, the book's: watch the loss fall fast in the first epoch and the accuracy climb past 90%.`,
-      "too-large": (p) => `lr ${p.lr}: watch the loss jump and then sit still at chance (50%); the sigmoid saturates, and the run is marked stuck after its first epoch.`,
-    },
-    presetSet: "Set: press Train.",
-    quadTitle: "The chapter's picture: SGD fits a parabola at three learning rates",
-    quadIntro: "fastbook chapter 4, \"An End-to-End SGD Example\": a roller coaster's speed over 20 seconds (dots), a quadratic a·t² + b·t + c (line) fitted with torch autograd on the server, from the same start at three learning rates. Play goes at the speed control's pace.",
-    panelNames: ["too small", "the book's", "too large"],
-    step: "Step",
-    play: "Play",
-    pause: "Pause",
-    reset: "Reset",
-    stepOf: (i, n) => `step ${i} of ${n}`,
-    loss: (value) => `loss ${value}`,
-    lossGrows: "growing",
-    overflow: "overflowed",
-    axisTime: "time (s)",
-    axisSpeed: "speed",
-    loadFailed: (why) => `cannot load the example: ${why}`,
-  };
+  const { t } = window.I18N;   // every text from the catalogue (i18n.js, i18n/en.json, ko.json)
+  const FORMULA = "a·t² + b·t + c";   // the book's f(t, params): code, the same in every language
+  const PANEL_NAMES = ["preset.too-small", "classroom.book_lr", "preset.too-large"];  // keys
 
   const SPEEDS = [1, 2, 5, 10, 50, null];  // batches (and parabola steps) a second; null: full
   const FULL_STEPS_S = 30;                  // Play at full speed: this many parabola steps a second
@@ -45,6 +21,17 @@
     return node;
   };
 
+  // the text of key; fallback where the catalogue has none (a preset the server added since)
+  const known = (key, fallback, params = {}) => (t(key) === key ? fallback : t(key, params));
+  const perSecond = (n) => t(n === 1 ? "classroom.per_second_one" : "classroom.per_second", { n });
+
+  // the paragraph with the text of key, its {formula} set in <code>
+  function withFormula(paragraph, key) {
+    const [before, after = ""] = t(key).split("{formula}");
+    paragraph.append(before, el("code", { className: "formula", textContent: FORMULA }), after);
+    return paragraph;
+  }
+
   // ---- speed -------------------------------------------------------------------------------
 
   function speedValue() {
@@ -53,11 +40,11 @@
   }
 
   function addSpeed() {
-    const select = el("select", { id: "speed", title: TEXTS.speedTitle });
-    for (const s of SPEEDS) select.append(new Option(s === null ? TEXTS.full : TEXTS.perSecond(s), s === null ? "full" : String(s)));
+    const select = el("select", { id: "speed", title: t("classroom.speed_title") });
+    for (const s of SPEEDS) select.append(new Option(s === null ? t("classroom.full_speed") : perSecond(s), s === null ? "full" : String(s)));
     select.value = "full";
     select.addEventListener("change", onSpeed);
-    $("options").append(el("label", { className: "speed" }, TEXTS.speed, select));
+    $("options").append(el("label", { className: "speed" }, el("span", { textContent: t("classroom.speed") }), " ", select));
   }
 
   async function onSpeed() {
@@ -81,9 +68,9 @@
   // ---- presets -----------------------------------------------------------------------------
 
   function addPresets(presets) {
-    const row = el("div", { className: "presets", id: "presets" }, el("span", { className: "muted" }, TEXTS.presets));
+    const row = el("div", { className: "presets", id: "presets" }, el("span", { className: "muted" }, t("classroom.presets")));
     for (const [name, preset] of Object.entries(presets)) {
-      const button = el("button", { type: "button", id: `preset-${name}`, textContent: TEXTS.presetNames[name] || name });
+      const button = el("button", { type: "button", id: `preset-${name}`, textContent: known(`preset.${name}`, name) });
       button.dataset.preset = name;
       button.addEventListener("click", () => usePreset(name, preset));
       row.append(button);
@@ -108,8 +95,8 @@
     $("recipe").value = "";
     window.studio.applyOptions({ ...options, model_kwargs: std === undefined ? {} : { std } });
     setSpeed(speed);
-    const watch = TEXTS.watch[name];
-    $("preset-note").textContent = `${watch ? watch(preset) : ""} ${TEXTS.presetSet}`.trim();
+    const note = known(`preset_note.${name}`, "", { lr: preset.lr, epochs: preset.epochs });
+    $("preset-note").textContent = `${note} ${t("classroom.preset_set")}`.trim();
     $("preset-note").hidden = false;
     for (const b of document.querySelectorAll("#presets button")) b.classList.toggle("chosen", b.dataset.preset === name);
     document.body.dataset.preset = name;
@@ -121,20 +108,20 @@
 
   async function addQuadratic(lrs) {
     const card = $("quadratic-card");
-    const play = el("button", { type: "button", id: "quad-play", textContent: TEXTS.play });
+    const play = el("button", { type: "button", id: "quad-play", textContent: t("classroom.play") });
     const buttons = el("div", { className: "buttons" },
-      el("button", { type: "button", id: "quad-step", textContent: TEXTS.step, onclick: () => { stopPlay(); advance(); } }),
+      el("button", { type: "button", id: "quad-step", textContent: t("studio.step"), onclick: () => { stopPlay(); advance(); } }),
       play,
-      el("button", { type: "button", id: "quad-reset", textContent: TEXTS.reset, onclick: () => { stopPlay(); show(0); } }));
+      el("button", { type: "button", id: "quad-reset", textContent: t("studio.reset"), onclick: () => { stopPlay(); show(0); } }));
     play.addEventListener("click", () => (quad.playing ? stopPlay() : startPlay()));
     const row = el("div", { className: "quad-panels", id: "quad-panels" });
-    card.append(el("h2", { id: "quadratic-title", textContent: TEXTS.quadTitle }),
-      el("p", { className: "muted", textContent: TEXTS.quadIntro }), buttons, row);
+    card.append(el("h2", { id: "quadratic-title", textContent: t("classroom.quad_title") }),
+      withFormula(el("p", { className: "muted" }), "classroom.quad_intro"), buttons, row);
     quad.panels = lrs.map((lr, i) => {
       const canvas = el("canvas", { width: 320, height: 220 });
       const line = el("p", { className: "quad-line" });
       const panel = el("figure", { className: "quad-panel" },
-        el("figcaption", { textContent: `${TEXTS.panelNames[i] || ""} · lr ${Number(lr).toExponential()}` }), canvas, line);
+        el("figcaption", { textContent: t("classroom.panel_caption", { name: PANEL_NAMES[i] ? t(PANEL_NAMES[i]) : "", lr: Number(lr).toExponential() }) }), canvas, line);
       panel.style.borderTopColor = PANEL_COLORS[i % PANEL_COLORS.length];
       panel.dataset.lr = String(lr);
       row.append(panel);
@@ -148,7 +135,7 @@
         p.data = answer;
       }));
     } catch (error) {
-      card.append(el("p", { className: "message", textContent: TEXTS.loadFailed(error.message) }));
+      card.append(el("p", { className: "message", textContent: t("classroom.load_failed", { error: error.message }) }));
       return;
     }
     show(0);
@@ -163,16 +150,16 @@
   function startPlay(restart = false) {
     if (restart) clearInterval(quad.timer);
     else if (quad.step >= quad.steps) show(0);
-    const perSecond = speedValue() || FULL_STEPS_S;
+    const stepsPerSecond = speedValue() || FULL_STEPS_S;
     quad.playing = true;
-    $("quad-play").textContent = TEXTS.pause;
-    quad.timer = setInterval(advance, 1000 / perSecond);
+    $("quad-play").textContent = t("studio.pause");
+    quad.timer = setInterval(advance, 1000 / stepsPerSecond);
   }
 
   function stopPlay() {
     clearInterval(quad.timer);
     quad.playing = false;
-    if ($("quad-play")) $("quad-play").textContent = TEXTS.play;
+    if ($("quad-play")) $("quad-play").textContent = t("classroom.play");
   }
 
   function show(step) {
@@ -183,8 +170,9 @@
       drawPanel(p, record);
       const loss = record.loss;
       const grows = step > 0 && loss !== null && p.data.steps[step - 1].loss !== null && loss > p.data.steps[step - 1].loss;
-      const said = loss === null ? TEXTS.overflow : formatLoss(loss) + (grows ? ` (${TEXTS.lossGrows})` : "");
-      p.line.textContent = `${TEXTS.stepOf(step, quad.steps)} · ${TEXTS.loss(said)}`;
+      const said = loss === null ? t("classroom.overflowed")
+        : grows ? t("classroom.loss_growing", { loss: formatLoss(loss) }) : formatLoss(loss);
+      p.line.textContent = t("classroom.panel_line", { step, steps: quad.steps, loss: said });
       p.panel.dataset.step = String(step);
       p.panel.dataset.loss = loss === null ? "inf" : String(loss);
     }
@@ -201,7 +189,7 @@
     const { time, speed } = p.data;
     const ys = speed.filter(Number.isFinite);
     const [low, high] = [Math.min(0, ...ys) - 30, Math.max(...ys) + 10];  // room for a parabola bent down
-    const px = (t) => left + (t / 19) * (w - left - right);
+    const px = (second) => left + (second / 19) * (w - left - right);
     const py = (y) => top + (1 - (y - low) / (high - low)) * (h - top - bottom);
     ctx.clearRect(0, 0, w, h);
     ctx.fillStyle = "#fbfbfa";
@@ -214,22 +202,22 @@
     ctx.lineTo(w - right, h - bottom);
     ctx.stroke();
     ctx.fillStyle = "#5d6166";
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = `11px ${window.I18N.font}`;
     ctx.textAlign = "center";
-    ctx.fillText(TEXTS.axisTime, (left + w - right) / 2, h - 6);
-    for (const t of [0, 5, 10, 15]) ctx.fillText(String(t), px(t), h - bottom + 12);
+    ctx.fillText(t("classroom.axis_time"), (left + w - right) / 2, h - 6);
+    for (const tick of [0, 5, 10, 15]) ctx.fillText(String(tick), px(tick), h - bottom + 12);
     ctx.textAlign = "right";
     for (const y of [0, Math.round(high / 2), Math.round(high)]) ctx.fillText(String(y), left - 4, py(y) + 4);
     ctx.save();
     ctx.translate(10, (top + h - bottom) / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = "center";
-    ctx.fillText(TEXTS.axisSpeed, 0, 0);
+    ctx.fillText(t("classroom.axis_speed"), 0, 0);
     ctx.restore();
     ctx.fillStyle = "#1d1f21";  // the data: the book's scatter
-    time.forEach((t, i) => {
+    time.forEach((second, i) => {
       ctx.beginPath();
-      ctx.arc(px(t), py(speed[i]), 3, 0, 2 * Math.PI);
+      ctx.arc(px(second), py(speed[i]), 3, 0, 2 * Math.PI);
       ctx.fill();
     });
     const [a, b, c] = record.params;  // the current parabola, clipped to the plot
@@ -242,9 +230,9 @@
     ctx.lineWidth = 2.5;
     ctx.beginPath();
     for (let i = 0; i <= 190; i += 1) {
-      const t = i / 10;
-      const y = Math.max(low - 1e4, Math.min(high + 1e4, a * t * t + b * t + c));
-      if (i === 0) ctx.moveTo(px(t), py(y)); else ctx.lineTo(px(t), py(y));
+      const x = i / 10;
+      const y = Math.max(low - 1e4, Math.min(high + 1e4, a * x * x + b * x + c));
+      if (i === 0) ctx.moveTo(px(x), py(y)); else ctx.lineTo(px(x), py(y));
     }
     ctx.stroke();
     ctx.restore();
@@ -253,6 +241,7 @@
   // ---- wiring ------------------------------------------------------------------------------
 
   async function setUp() {
+    await window.I18N.ready;
     const response = await fetch("/api/choices");
     if (!response.ok) return;
     const choices = await response.json();

@@ -10,6 +10,8 @@
   const COLORS = ["#2f6fde", "#d9480f", "#2b8a3e", "#7048e8", "#c2255c", "#e67700", "#0b7285"];
   const ACTIVE = ["loading", "running", "paused", "stopping"];
   const $ = (id) => document.getElementById(id);
+  const { t } = window.I18N;   // every text from the catalogue (i18n.js)
+  const stateName = (name) => t(`state.${name}`);
 
   const state = {
     choices: null,
@@ -38,7 +40,8 @@
     fillSelect($("opt"), choices.optimizers, d.opt);
     $("collect").hidden = !choices.collect;  // studio --collect DIR: the pad saves drawings
     for (const [name, recipe] of Object.entries(choices.recipes)) {
-      $("recipe").append(new Option(`${name}: ${recipe.summary}`, name));
+      const summary = t(`recipe.${name}`) === `recipe.${name}` ? recipe.summary : t(`recipe.${name}`);
+      $("recipe").append(new Option(`${name}: ${summary}`, name));
     }
     applyOptions(d);
   }
@@ -101,11 +104,11 @@
       });
       answer = await response.json();
     } catch (error) {
-      setMessage(`cannot reach the studio server (${error.message}); is 'mnist-sgd studio' running?`);
+      setMessage(t("studio.unreachable", { error: error.message }));
       return null;
     }
     if (!response.ok) {
-      setMessage(answer.error || `the server answered ${response.status}`);
+      setMessage(answer.error || t("page.answered", { status: response.status }));
       return null;
     }
     return answer;
@@ -115,7 +118,7 @@
     const series = {
       id, options, runDir, color: COLORS[state.series.length % COLORS.length],
       losses: [], smooth: [], avg: 0, epochs: [], state: "loading", error: null,
-      iter: 0, lr: null, bps: null, classes: [], stepIter: null, stuck: null,
+      iter: 0, lr: null, bps: null, classes: [], stepIter: null, stuck: null, stuckSaid: null,
     };
     state.series.push(series);
     return series;
@@ -135,10 +138,10 @@
     source.addEventListener("epoch", (e) => onEpoch(series, JSON.parse(e.data)));
     source.addEventListener("state", (e) => setState(series, JSON.parse(e.data).state));
     source.addEventListener("step", (e) => showStep(series, JSON.parse(e.data)));
-    source.addEventListener("stuck", (e) => onStuck(series, JSON.parse(e.data).reason));
+    source.addEventListener("stuck", (e) => onStuck(series, JSON.parse(e.data).reason, JSON.parse(e.data).said));
     source.addEventListener("done", (e) => {
       const done = JSON.parse(e.data);
-      if (done.stuck !== undefined) onStuck(series, done.stuck);
+      if (done.stuck !== undefined) onStuck(series, done.stuck, done.stuck_said);
       onEnd(series, done.state, null);
     });
     source.addEventListener("error", (e) => {
@@ -179,11 +182,12 @@
     state.dirty = true;
   }
 
-  function onStuck(series, reason) {
+  function onStuck(series, reason, said) {
     // at chance for an epoch, or the loss not moving: said as it happens, with the reason
     series.stuck = reason || null;
+    series.stuckSaid = said || null;
     if (series === state.current) {
-      setMessage(series.stuck ? `stuck: ${series.stuck}` : "");
+      setMessage(series.stuck ? t("studio.stuck_message", { reason: stuckText(series) }) : "");
       if (series.stuck) document.body.dataset.stuck = series.stuck;
       else delete document.body.dataset.stuck;
     }
@@ -194,7 +198,7 @@
     series.error = message;
     setState(series, final || (message ? "error" : "done"));
     if (state.source && series === state.current) state.source.close();
-    if (message) setMessage(series.state === "diverged" ? `diverged: ${message}` : message);
+    if (message) setMessage(series.state === "diverged" ? t("studio.diverged_message", { message }) : message);
     pollLive(true);
   }
 
@@ -320,9 +324,9 @@
     ctx.lineTo(w - right, h - bottom);
     ctx.stroke();
     ctx.fillStyle = "#5d6166";
-    ctx.font = "11px system-ui, sans-serif";
+    ctx.font = `11px ${window.I18N.font}`;
     ctx.textAlign = "center";
-    ctx.fillText(`${what === "batch" ? "batches" : "epochs"}${n > 1 ? ` (${n})` : ""}`, (left + w - right) / 2, h - 8);
+    ctx.fillText(`${t(what === "batch" ? "studio.axis_batches" : "studio.axis_epochs")}${n > 1 ? ` (${n})` : ""}`, (left + w - right) / 2, h - 8);
     if (!scale) return;
     const [low, high, py, percent] = scale;
     ctx.textAlign = "right";
@@ -340,21 +344,25 @@
     const s = state.current;
     const text = (id, value) => { $(id).textContent = value; };
     if (!s) return ["live-state", "live-epoch", "live-iter", "live-lr", "live-bps", "live-loss", "live-run"].forEach((id) => text(id, "–"));
-    const why = s.error && s.state === "diverged" ? " (the loss became NaN or infinite)"
-      : s.stuck && s.state !== "stuck" ? " · stuck" : "";
-    text("live-state", s.state + why);
-    text("live-epoch", `${s.epochs.length} of ${s.options.epochs} done`);
+    const why = s.error && s.state === "diverged" ? ` ${t("studio.diverged_why")}`
+      : s.stuck && s.state !== "stuck" ? ` · ${stateName("stuck")}` : "";
+    text("live-state", stateName(s.state) + why);
+    text("live-epoch", t("studio.epochs_done", { done: s.epochs.length, total: s.options.epochs }));
     text("live-iter", String(s.iter));
     text("live-lr", s.lr === null ? "–" : Number(s.lr).toPrecision(3));
     text("live-bps", s.bps ? s.bps.toFixed(0) : "–");
     const last = s.smooth[s.smooth.length - 1];
     text("live-loss", last === undefined ? "–" : last.toFixed(4));
     text("live-run", s.runDir || "–");
-    $("status-line").textContent = `${s.id}: ${s.state} · ${describe(s.options)}`;
+    $("status-line").textContent = t("studio.status", { id: s.id, state: stateName(s.state), options: describe(s.options) });
   }
 
   function describe(o) {
-    return `${o.dataset} · ${o.model} · ${o.loss} · ${o.opt} lr ${o.lr} · bs ${o.bs}`;
+    return t("studio.describe", { dataset: o.dataset, model: o.model, loss: o.loss, opt: o.opt, lr: o.lr, bs: o.bs });
+  }
+
+  function stuckText(series) {   // the reason in the page's language (English if it came without a key)
+    return window.I18N.say(series.stuckSaid, series.stuck);
   }
 
   function showLegend() {
@@ -366,11 +374,11 @@
       item.classList.toggle("diverged", s.state === "diverged");
       item.classList.toggle("stuck", Boolean(s.stuck));
       const acc = s.epochs.length ? accuracyOf(s.epochs[s.epochs.length - 1]) : null;
-      const score = acc === null || acc === undefined ? "" : ` · accuracy ${(100 * acc).toFixed(2)}%`;
-      const stuck = s.stuck && s.state !== "stuck" ? " · stuck" : "";
-      item.textContent = `${describe(s.options)} · ${s.state}${stuck}${score}`;
+      const score = acc === null || acc === undefined ? "" : ` · ${t("studio.legend_accuracy", { accuracy: (100 * acc).toFixed(2) })}`;
+      const stuck = s.stuck && s.state !== "stuck" ? ` · ${stateName("stuck")}` : "";
+      item.textContent = `${describe(s.options)} · ${stateName(s.state)}${stuck}${score}`;
       if (s.state === "diverged") item.title = s.error;
-      else if (s.stuck) item.title = `stuck: ${s.stuck}`;
+      else if (s.stuck) item.title = t("studio.stuck_message", { reason: stuckText(s) });
       item.dataset.id = s.id;
       return item;
     }));
@@ -430,8 +438,9 @@
   function showWeights(answer) {
     if (!state.current || state.current.options.model !== "linear") return;
     $("weights-card").hidden = false;
-    pictures($("weights"), answer.weights, answer.scale, answer.captions);
-    pictures($("change"), answer.change || [], answer.change_scale, answer.captions);
+    const captions = answer.captions_said ? answer.captions_said.map((said) => window.I18N.say(said)) : answer.captions;
+    pictures($("weights"), answer.weights, answer.scale, captions);
+    pictures($("change"), answer.change || [], answer.change_scale, captions);
     $("weights-scale").textContent = `(±${fmt(answer.scale)})`;
     $("change-scale").textContent = answer.change ? `(±${fmt(answer.change_scale)})` : "";
     document.body.dataset.weightsIter = String(answer.iter);
@@ -444,7 +453,7 @@
       if (!figure) {
         figure = document.createElement("figure");
         const img = document.createElement("img");
-        img.alt = `validation digit ${answer.labels[i]}`;
+        img.alt = t("studio.digit_alt", { label: answer.labels[i] });
         img.src = `data:image/png;base64,${png}`;
         figure.append(img, document.createElement("figcaption"));
         holder.append(figure);
@@ -515,7 +524,7 @@
   async function predictDrawing() {
     const s = state.current;
     if (!s || !state.strokes.length || state.polling.predict) return;
-    if (s.state === "loading") { $("verdict-line").textContent = "the training is still loading its data"; return; }
+    if (s.state === "loading") { $("verdict-line").textContent = t("studio.still_loading"); return; }
     state.polling.predict = true;
     try {
       const blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
@@ -532,9 +541,9 @@
   function showPrediction(answer) {
     $("verdict").textContent = answer.label;
     $("verdict").dataset.iter = String(answer.iter);
-    $("verdict-line").textContent = `${(100 * answer.probability).toFixed(1)}% sure, after batch ${answer.iter}`;
+    $("verdict-line").textContent = t("studio.sure_after", { percent: (100 * answer.probability).toFixed(1), iter: answer.iter });
     // a model of fewer classes than the ten digits calls every drawing one of them: say so
-    $("class-note").textContent = answer.note ? `Note: ${answer.note}.` : "";
+    $("class-note").textContent = answer.note ? t("page.note", { note: window.I18N.say(answer.note_said, answer.note) }) : "";
     $("class-note").hidden = !answer.note;
     const list = $("bars");
     list.replaceChildren(...answer.classes.map((name, i) => {
@@ -563,23 +572,21 @@
 
   async function saveDrawing() {
     const s = state.current;
-    if (!s || !state.strokes.length || !$("collect-label").value) { $("collect-line").textContent = "draw a digit first"; return; }
+    if (!s || !state.strokes.length || !$("collect-label").value) { $("collect-line").textContent = t("draw.draw_first"); return; }
     const blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
     const label = encodeURIComponent($("collect-label").value);
     const response = await fetch(`/api/collect?train=${s.id}&label=${label}`, { method: "POST", body: blob, headers: { "Content-Type": "image/png" } });
     const answer = await response.json();
-    $("collect-line").textContent = response.ok ? `saved as ${answer.label}/${answer.saved.split(/[\\/]/).pop()}` : answer.error;
+    $("collect-line").textContent = response.ok ? t("draw.saved", { label: answer.label, path: answer.saved.split(/[\\/]/).pop() }) : answer.error;
     if (response.ok) document.body.dataset.saved = answer.saved;
   }
 
   // ---- step mode ---------------------------------------------------------------------------
 
-  const STEP_HINT = $("step-hint").textContent;
-
   function clearStep() {
     // a new training's panel starts empty: nothing of the previous run's step (its lr, its batch)
     $("steps").hidden = true;
-    $("step-hint").textContent = STEP_HINT;
+    $("step-hint").textContent = t("studio.step_hint");
     for (const id of ["step-before", "step-batch", "step-grad", "step-update"]) $(id).replaceChildren();
     for (const id of ["step-params", "step-lr"]) $(id).textContent = "";
     for (const id of ["step-loss", "step-after"]) $(id).textContent = "–";
@@ -589,7 +596,8 @@
   function showStep(series, step) {
     if (series !== state.current) return;
     $("steps").hidden = false;
-    $("step-hint").textContent = `Epoch ${step.epoch + (step.iter ? 1 : 0)}, batch ${step.iter || "last"}: one step of SGD on ${step.batch.size} images.`;
+    const at = { epoch: step.epoch + (step.iter ? 1 : 0), batch: step.iter, size: step.batch.size };
+    $("step-hint").textContent = t(step.iter ? "studio.step_at" : "studio.step_at_last", at);
     const pics = step.pictures;
     const none = (id) => { $(id).replaceChildren(); };
     if (pics) {
@@ -597,10 +605,11 @@
       pictures($("step-grad"), pics.grad, maxAbs(pics.grad));
       pictures($("step-update"), pics.update, maxAbs(pics.update));
     } else ["step-before", "step-grad", "step-update"].forEach(none);
-    $("step-params").textContent = step.params.map((p) => `${p.name} ${p.shape.join("×")}: |grad| ${fmt(p.grad_norm)}, |update| ${fmt(p.update_norm)}`).join("; ");
-    $("step-lr").textContent = `lr = ${Number(step.lr).toPrecision(3)}: each weight moves by −lr × its gradient`;
+    $("step-params").textContent = step.params.map((p) => t("studio.step_param", { name: paramName(p.name), shape: p.shape.join("×"), grad: fmt(p.grad_norm), update: fmt(p.update_norm) })).join("; ");
+    $("step-lr").textContent = t("studio.step_lr", { lr: Number(step.lr).toPrecision(3) });
     $("step-loss").textContent = fmt(step.loss);
-    $("step-after").textContent = `${fmt(step.loss_after)} (${step.loss_after <= step.loss ? "lower" : "higher"} by ${fmt(Math.abs(step.loss - step.loss_after))})`;
+    const change = { after: fmt(step.loss_after), by: fmt(Math.abs(step.loss - step.loss_after)) };
+    $("step-after").textContent = t(step.loss_after <= step.loss ? "studio.loss_lower" : "studio.loss_higher", change);
     showBatch(step.batch);
     document.body.dataset.stepIter = String(series.iter);
   }
@@ -611,7 +620,7 @@
       figure.className = batch.predicted[i] === batch.labels[i] ? "right" : "wrong";
       const img = document.createElement("img");
       img.src = `data:image/png;base64,${png}`;
-      img.alt = `a ${batch.labels[i]} of the batch`;
+      img.alt = t("studio.batch_alt", { label: batch.labels[i] });
       const caption = document.createElement("figcaption");
       caption.textContent = `${batch.predicted[i]} ${(100 * batch.probability[i]).toFixed(0)}%`;
       figure.append(img, caption);
@@ -619,6 +628,7 @@
     }));
   }
 
+  const paramName = (name) => (t(`param.${name}`) === `param.${name}` ? name : t(`param.${name}`));
   const maxAbs = (rows) => Math.max(1e-12, ...rows.map((r) => Math.max(...r.map(Math.abs))));
   const fmt = (x) => (x === null || x === undefined ? "–" : Number(x).toPrecision(4));
 
@@ -633,12 +643,14 @@
       s.epochs = t.history;
       s.error = t.error;
       s.stuck = t.stuck || null;
+      s.stuckSaid = t.stuck_said || null;
       if (ACTIVE.includes(t.state)) follow(s, 0);
     }
     state.dirty = true;
   }
 
   async function setUp() {
+    await window.I18N.ready;
     clearPad();
     await loadChoices();
     $("lr-slider").addEventListener("input", () => { $("lr").value = Number((10 ** Number($("lr-slider").value)).toPrecision(3)); });

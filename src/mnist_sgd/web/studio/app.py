@@ -328,10 +328,11 @@ _COMMANDS = {
 }
 _EVENTS_TEXT = (
     "Events: `batch` (epoch, iter, loss, lr, bps, t), `epoch` (a metrics.jsonl record), `step` "
-    "(the seven steps of a stepped batch), `state` (paused, running), `stuck` (reason, epoch: "
+    "(the seven steps of a stepped batch), `state` (paused, running), `stuck` (reason, said: "
+    "the reason as a Said, epoch: "
     "the latest epoch's accuracy is at chance or its loss has stopped moving; reason null when "
     "a later epoch recovers), `speed` (speed: the new pace, null for full speed), `done` "
-    "(state: done, stopped or stuck; run_dir, warnings, stuck) "
+    "(state: done, stopped or stuck; run_dir, warnings, stuck, stuck_said) "
     "and `error` (message, diverged). Each has an id; `?after=N` or Last-Event-ID resumes "
     "after event N."
 )
@@ -446,6 +447,10 @@ def routes(datasets: Sequence[str] = ()) -> list[BaseRoute]:
         doc.openapi_route(
             "mnist-sgd studio API",
             f"The JSON API behind `mnist-sgd studio`. {doc.ERRORS_TEXT}",
-            lambda: {"Prediction": doc.PREDICTION, "TrainOptions": options_schema(datasets)},
+            lambda: {
+                "Prediction": doc.PREDICTION,
+                "Said": doc.SAID,
+                "TrainOptions": options_schema(datasets),
+            },
         ),
     ]

@@ -42,8 +42,8 @@ from mnist_sgd.runs import (
     write_run_info,
     writing,
 )
-from mnist_sgd.runs.curves import stuck_reason
-from mnist_sgd.web.shared.images import finite, prediction, weight_pictures
+from mnist_sgd.runs.curves import stuck_said
+from mnist_sgd.web.shared.images import finite, prediction, said_json, weight_pictures
 from mnist_sgd.web.studio.events import EventLog
 from mnist_sgd.web.studio.step import StepCapture, verdicts
 
@@ -206,6 +206,7 @@ class Training:
         self.run_dir = base.with_name(f"{base.name}-{self.id}")
         self.state, self.diverged = "loading", False
         self.stuck: str | None = None  # why the latest epoch is stuck (at chance, loss still)
+        self.stuck_said: dict[str, Any] | None = None  # the same by catalogue key, for the page
         self.error: str | None = None
         self.iter, self.n_batches = 0, 0
         self.history: list[dict[str, float]] = []
@@ -260,10 +261,13 @@ class Training:
         if labels is None:
             return
         sigmoid = self.config.loss == "mnist_loss"
-        reason = stuck_reason(self.history, labels, self.config.lr, sigmoid=sigmoid)
+        said = stuck_said(self.history, labels, self.config.lr, sigmoid=sigmoid)
+        reason = None if said is None else said.text("en")
         if reason != self.stuck:
-            self.stuck = reason
-            self.publish("stuck", {"reason": reason, "epoch": len(self.history)})
+            self.stuck, self.stuck_said = reason, said_json(said)
+            self.publish(
+                "stuck", {"reason": reason, "said": self.stuck_said, "epoch": len(self.history)}
+            )
 
     def _finish(self, trainer: RunTrainer) -> None:
         self.history = [dict(r) for r in trainer.history]
@@ -274,6 +278,7 @@ class Training:
             "run_dir": str(self.run_dir),
             "warnings": trainer.warnings,  # curves it could not draw, a chance-level model
             "stuck": self.stuck,
+            "stuck_said": self.stuck_said,
         }
         self.publish("done", done)
 
@@ -334,6 +339,7 @@ class Training:
                 "diverged": self.diverged,
                 "stuck": self.stuck,
                 "speed": self.control.speed,
+                "stuck_said": self.stuck_said,
                 "last_event": self.events.last_seq,
             }
         )

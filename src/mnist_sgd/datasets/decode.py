@@ -182,8 +182,8 @@ def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
             pool.close()  # a clean end, as in parallel_decode
             pool.join()
     failures = {i: message for _, failed in done for i, message in failed.items()}
-    images = [images for images, _ in done if len(images)]
-    return names, np.concatenate(images) if images else np.empty((0, SIDE, SIDE), np.uint8), failures
+    parts_images = [images for images, _ in done]
+    return names, np.concatenate(parts_images), failures
 
 
 def _decode_chunk(start: int, chunk: list[tuple[str, bytes]]) -> tuple[np.ndarray, dict[int, str]]:

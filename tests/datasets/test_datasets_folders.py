@@ -127,7 +127,6 @@ def test_decoding_as_read_equals_decoding_after(monkeypatch: pytest.MonkeyPatch)
     images[33] = b"garbage"
     items = [(f"file{i}", data) for i, data in enumerate(images)]
     serial_names, serial, serial_failures = decode.decode_as_read(iter(items))
-    monkeypatch.setattr(decode, "MIN_IMAGES_PER_WORKER", 4)
     monkeypatch.setattr(decode, "STREAM_CHUNK", 6)
     monkeypatch.setattr(decode, "_cpu_count", lambda: 2)
     names, parallel, failures = decode.decode_as_read(iter(items))

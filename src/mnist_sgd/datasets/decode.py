@@ -29,7 +29,7 @@ from mnist_sgd.errors import DataError
 SIDE = 28
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
 MIN_IMAGES_PER_WORKER = 2_000  # below this, starting processes costs more than it saves
-STREAM_CHUNK = 1_000  # images sent to a worker at a time by decode_as_read
+STREAM_CHUNK = 1_000  # images sent to a worker at a time by decode_as_read (and its minimum)
 
 ImageSource = Callable[[int], tuple[str, bytes]]
 """``source(i) -> (name, bytes)``: the i-th image's name (for errors) and encoded bytes."""
@@ -145,8 +145,8 @@ Decoded = tuple[list[str], np.ndarray, dict[int, str]]
 def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
     """Decode ``(name, bytes)`` pairs while ``items`` goes on producing them.
 
-    Chunks of ``STREAM_CHUNK`` images go to forked workers as they fill (once more than
-    ``MIN_IMAGES_PER_WORKER`` came), so reading an archive's headers, which is Python's
+    Chunks of ``STREAM_CHUNK`` images go to forked workers as they fill (the rest, and all
+    of fewer images, are decoded here), so reading an archive's headers, which is Python's
     ``tarfile`` in this process, overlaps with decoding, which is Pillow in the workers
     (MNIST_SAMPLE's cold load: issue 30, benchmarks/RESULTS.md).
 
@@ -166,7 +166,7 @@ def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
             chunk.append((name, data))
             if len(chunk) < STREAM_CHUNK:
                 continue
-            if pool is None and workers >= 2 and len(names) > MIN_IMAGES_PER_WORKER:
+            if pool is None and workers >= 2:  # a chunk full: worth starting workers
                 pool = stack.enter_context(
                     multiprocessing.get_context("fork").Pool(workers, _plain_signals)
                 )

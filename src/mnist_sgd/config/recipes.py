@@ -31,8 +31,8 @@ RECIPES: dict[str, TrainConfig] = {
     ),
     "mnist-fast": TrainConfig(**_CNN, model="cnn", loss="cross_entropy", lr=0.01, epochs=2),
     # bf16 autocast where it was measured faster (callbacks.precision)
-    # one epoch of a wider cnn reaches 0.99 where two of cnn_fast did, in about 0.7x the
-    # arithmetic (benchmarks/RESULTS.md, "Speedrun: one epoch (issue 30)")
+    # one epoch of a wider cnn reaches 0.99 where two of cnn_fast did: the same arithmetic,
+    # done faster by wider layers, one test pass (benchmarks/RESULTS.md, "Issue 30")
     "mnist-speedrun": TrainConfig(
         **_SMOOTH,
         model="cnn",

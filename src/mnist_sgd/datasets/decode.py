@@ -145,10 +145,11 @@ Decoded = tuple[list[str], np.ndarray, dict[int, str]]
 def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
     """Decode ``(name, bytes)`` pairs while ``items`` goes on producing them.
 
-    Chunks of ``STREAM_CHUNK`` images go to forked workers as they fill (the rest, and all
-    of fewer images, are decoded here), so reading an archive's headers, which is Python's
-    ``tarfile`` in this process, overlaps with decoding, which is Pillow in the workers
-    (MNIST_SAMPLE's cold load: issue 30, benchmarks/RESULTS.md).
+    Chunks of ``STREAM_CHUNK`` images go to forked workers, one per core but this process's,
+    as they fill (the rest, and all of fewer images, are decoded here), so reading an
+    archive's headers, which is Python's ``tarfile`` in this process, overlaps with
+    decoding, which is Pillow in the workers (MNIST_SAMPLE's cold load: issue 30,
+    benchmarks/RESULTS.md).
 
     Returns:
         ``(names, images, failures)``: ``images[i]`` is ``names[i]`` decoded (zeros where it
@@ -158,7 +159,7 @@ def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
     names: list[str] = []
     parts: list[AsyncResult[tuple[np.ndarray, dict[int, str]]] | tuple[np.ndarray, dict[int, str]]]
     parts, chunk = [], []
-    workers = _cpu_count() if sys.platform == "linux" else 1
+    workers = _cpu_count() - 1 if sys.platform == "linux" else 0  # this process reads on
     with contextlib.ExitStack() as stack:
         pool = None
         for name, data in items:
@@ -166,7 +167,7 @@ def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
             chunk.append((name, data))
             if len(chunk) < STREAM_CHUNK:
                 continue
-            if pool is None and workers >= 2:  # a chunk full: worth starting workers
+            if pool is None and workers >= 1:  # a chunk full: worth starting workers
                 pool = stack.enter_context(
                     multiprocessing.get_context("fork").Pool(workers, _plain_signals)
                 )

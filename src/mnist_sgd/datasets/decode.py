@@ -145,11 +145,10 @@ Decoded = tuple[list[str], np.ndarray, dict[int, str]]
 def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
     """Decode ``(name, bytes)`` pairs while ``items`` goes on producing them.
 
-    Chunks of ``STREAM_CHUNK`` images go to forked workers, one per core but this process's,
-    as they fill (the rest, and all of fewer images, are decoded here), so reading an
-    archive's headers, which is Python's ``tarfile`` in this process, overlaps with
-    decoding, which is Pillow in the workers (MNIST_SAMPLE's cold load: issue 30,
-    benchmarks/RESULTS.md).
+    Chunks of ``STREAM_CHUNK`` images go to forked workers, one per core, as they fill (the
+    rest, and all of fewer images, are decoded here), so reading an archive's headers, which
+    is Python's ``tarfile`` in this process, overlaps with decoding, which is Pillow in the
+    workers (MNIST_SAMPLE's cold load: issue 30, benchmarks/RESULTS.md).
 
     Returns:
         ``(names, images, failures)``: ``images[i]`` is ``names[i]`` decoded (zeros where it
@@ -159,7 +158,7 @@ def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
     names: list[str] = []
     parts: list[AsyncResult[tuple[np.ndarray, dict[int, str]]] | tuple[np.ndarray, dict[int, str]]]
     parts, chunk = [], []
-    workers = _cpu_count() - 1 if sys.platform == "linux" else 0  # this process reads on
+    workers = _cpu_count() if sys.platform == "linux" else 0
     with contextlib.ExitStack() as stack:
         pool = None
         for name, data in items:

@@ -1,4 +1,4 @@
-"""The speedrun (issue 18): `mnist-speedrun`, `cnn_fast`, `label_smoothing`, the bench rules.
+"""The speedrun (issues 18, 30): `mnist-speedrun`, its `cnn`, `label_smoothing`, the bench rules.
 
 No test looks at a time. The fast paths the recipe takes (uint8 images kept whole and
 turned into floats per batch, a channels-last model) must give the numbers the plain
@@ -20,6 +20,7 @@ from mnist_sgd import DataLoader, TensorDataset, cnn_fast, label_smoothing, to_i
 from mnist_sgd.callbacks.precision import MixedPrecision
 from mnist_sgd.config.build import build_learner
 from mnist_sgd.config.recipes import get_recipe
+from mnist_sgd.config.registry import get_model
 from mnist_sgd.core.optim import Adam
 from mnist_sgd.datasets import DataOptions, load_dataset
 
@@ -66,7 +67,7 @@ def load_like(images: torch.Tensor, labels: torch.Tensor):  # type: ignore[no-un
 def plain_losses(config, data, steps: int) -> list[float]:  # type: ignore[no-untyped-def]
     """The same training, the plain way: float32 images made once, a contiguous model."""
     torch.manual_seed(config.seed)
-    model = cnn_fast(n_out=10)
+    model = get_model(config.model, n_out=10, **config.model_kwargs)
     opt = Adam(list(model.parameters()), config.lr, betas=(0.9, config.sqr_mom))
     x = to_input(data.train_images, flat=False)  # (n, 1, 28, 28) float32, made once
     dl = DataLoader(TensorDataset(x, data.train_labels), config.bs, shuffle=True, seed=config.seed)
@@ -106,14 +107,17 @@ def test_the_recipes_fast_paths_give_the_plain_paths_losses() -> None:
     data = tiny_mnist()
     losses = Losses(steps=6)
     learn = build_learner(config, data, torch.device("cpu"), cbs=[losses])  # type: ignore[list-item]
-    assert learn.model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    first_conv = next(m for m in learn.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first_conv.weight.is_contiguous(memory_format=torch.channels_last)
     learn.fit(1, lr=config.lr)
     torch.testing.assert_close(losses.values, plain_losses(config, data, 6), rtol=1e-4, atol=1e-5)
 
 
 def test_bf16_is_used_where_asked_and_stays_close_to_float32() -> None:
     """bf16 claims speed, not the same numbers: its losses stay within 2% of float32's."""
-    config = replace(get_recipe("mnist-speedrun"), bs=32, schedule="constant")
+    # lr / 10: at the recipe's peak lr, constant, random labels' loss climbs past 6 in 5 steps
+    recipe = get_recipe("mnist-speedrun")
+    config = replace(recipe, bs=32, schedule="constant", lr=recipe.lr / 10)
     assert config.bf16 and get_recipe("fashion-best").bf16
     data = tiny_mnist()
     assert not any(
@@ -149,9 +153,14 @@ def test_the_stop_rule_ends_the_fit_at_the_target() -> None:
 
 @pytest.mark.slow
 def test_speedrun_recipe_on_a_ci_sized_share_of_mnist(shared_data: Path, tmp_path: Path) -> None:
-    """The recipe as it is (2 epochs) on the first 30,000 training images: >= 0.985 on test."""
+    """The recipe as it is (one epoch) on the first 30,000 training images: its loss falls
+    through the epoch and it scores >= 0.985 on the 10,000 test images (0.990-0.992 on all
+    60,000, five seeds: benchmarks/RESULTS.md)."""
     data = load_dataset("mnist", DataOptions(path=shared_data, cache_dir=tmp_path, offline=True))
     config = get_recipe("mnist-speedrun")
+    assert config.epochs == 1
     learn = build_learner(config, data.head(30_000, 10_000), torch.device("cpu"))
     history = learn.fit(config.epochs, lr=config.lr)
+    losses = learn.recorder.losses
+    assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20  # label smoothing: floor ~0.5
     assert history[-1]["accuracy"] >= 0.985

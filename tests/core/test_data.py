@@ -252,3 +252,24 @@ def test_property_every_item_at_most_once_and_all_when_keeping_the_last(
         assert len(items) == (n // bs) * bs
     else:
         assert sorted(items) == list(range(n))
+
+
+def test_in_order_batches_are_slices_of_floats_made_once() -> None:
+    """The validation set, read in order every epoch: the same batches as gathering by index,
+    from one float copy (made on the first read) instead of a conversion a batch."""
+    from mnist_sgd.core.data import ImageDataset, to_input
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (10, 28, 28), dtype=torch.uint8, generator=g)
+    labels = torch.arange(10)
+    ds = ImageDataset(images, labels, flatten=True)
+    dl = DataLoader(ds, batch_size=4)
+    first, second = list(dl), list(dl)
+    assert [len(yb) for _, yb in first] == [4, 4, 2]
+    expected = to_input(images, flat=True)
+    assert torch.equal(torch.cat([xb for xb, _ in first]), expected)
+    assert torch.equal(torch.cat([yb for _, yb in first]), labels)
+    assert first[0][0].data_ptr() == second[0][0].data_ptr() == ds.floats.data_ptr()  # type: ignore[union-attr]
+    shuffled = DataLoader(ds, batch_size=4, shuffle=True, seed=0)
+    xb, yb = next(iter(shuffled))
+    assert torch.equal(xb, expected[yb])  # shuffled batches gather, as before

@@ -112,6 +112,31 @@ def test_hidden_files_and_files_outside_class_folders_are_ignored(tmp_path: Path
     assert len(read_image_folder(tiny_info(), root)["train_images"]) == 5
 
 
+def test_an_archive_s_ignored_files_are_decoded_as_read_but_never_refused(tmp_path: Path) -> None:
+    """Decoding starts before the archive's layout is known: a failure counts only if used."""
+    root = write_folder(tmp_path / "tiny", SORTED_FILES)
+    (root / "train" / "README").write_text("not a class")  # read and decoded, then ignored
+    (root / "train" / "3" / ".DS_Store").write_bytes(b"\0junk")  # hidden: not even decoded
+    tensors = read_png_archive(tiny_info(), tgz_of(root, "tiny"), "tiny.tgz")
+    assert marks(tensors["train_images"]) == [2, 3, 1, 5, 4]
+
+
+def test_decoding_as_read_equals_decoding_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks to forked workers while the items still come: the same images, failures by place."""
+    images = [png(i % 256) for i in range(40)]
+    images[33] = b"garbage"
+    items = [(f"file{i}", data) for i, data in enumerate(images)]
+    serial_names, serial, serial_failures = decode.decode_as_read(iter(items))
+    monkeypatch.setattr(decode, "STREAM_CHUNK", 6)
+    monkeypatch.setattr(decode, "_cpu_count", lambda: 2)
+    names, parallel, failures = decode.decode_as_read(iter(items))
+    assert names == serial_names == [name for name, _ in items]
+    assert np.array_equal(parallel, serial) and parallel.shape == (40, 28, 28)
+    assert list(failures) == list(serial_failures) == [33]
+    assert "file33: not an image" in failures[33]
+    assert parallel[:, 0, 0].tolist()[:5] == [0, 1, 2, 3, 4] and not parallel[33].any()
+
+
 def test_non_image_in_a_class_folder_is_named(tmp_path: Path) -> None:
     root = write_folder(tmp_path, SORTED_FILES)
     (root / "train" / "3" / "2.png").write_text("this is not a picture")

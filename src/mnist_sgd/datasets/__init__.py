@@ -7,11 +7,11 @@ Book section: "Pixels: the foundations of computer vision".
 >>> data.train_images.shape, data.classes  # doctest: +SKIP
 (torch.Size([12396, 28, 28]), ('3', '7'))
 
-Modules: ``registry`` (names, URLs, checksums), ``sources`` (local copy,
-cache, mirror, URL), ``download``, ``extract``, ``archive`` (tar and gzip
-through ``tarfile``, streamed and capped), ``idx`` and ``folders`` (the
-readers), ``decode`` (Pillow, over all cores), ``checks``, ``cache`` (the
-tensor cache), ``layout`` (where files live in the cache), ``status``, ``load``
+Modules: ``registry`` (names, URLs, checksums), ``sources`` (local copy, cache, mirror,
+URL), ``download``, ``extract``, ``archive`` (tar and gzip through ``tarfile``,
+decompressed through a cap), ``idx`` and ``folders`` (the readers), ``decode`` (Pillow,
+over all cores, while an archive is still read), ``checks``, ``cache`` (the tensor
+cache), ``layout`` (where files live in the cache), ``status``, ``load``
 (``load_dataset``, ``verify``). The names below are lazy (see ``mnist_sgd``'s import
 policy): ``DATASETS`` and ``cache_status`` come without torch.
 """

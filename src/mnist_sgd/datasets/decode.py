@@ -3,11 +3,13 @@
 Pillow reads an image's header first; the size and mode are checked before a
 single pixel is decoded (a file that claims 100000x100000 pixels is refused,
 not decoded, and Pillow's own decompression-bomb check runs before ours).
-:func:`parallel_decode` spreads a dataset's images over forked workers.
+:func:`parallel_decode` spreads a dataset's images over forked workers;
+:func:`decode_as_read` does so while the caller is still reading them (a tar's headers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import multiprocessing
@@ -16,7 +18,8 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from multiprocessing.pool import AsyncResult
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -27,6 +30,7 @@ from mnist_sgd.errors import DataError, ImageError
 SIDE = 28
 PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF")
 MIN_IMAGES_PER_WORKER = 2_000  # below this, starting processes costs more than it saves
+STREAM_CHUNK = 1_000  # images sent to a worker at a time by decode_as_read (and its minimum)
 
 ImageSource = Callable[[int], tuple[str, bytes]]
 """``source(i) -> (name, bytes)``: the i-th image's name (for errors) and encoded bytes."""
@@ -156,3 +160,65 @@ def _cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+Decoded = tuple[list[str], np.ndarray, dict[int, str]]
+"""Names in the order they came, their ``(n, 28, 28) uint8`` images, and the failures."""
+
+
+def decode_as_read(items: Iterable[tuple[str, bytes]]) -> Decoded:
+    """Decode ``(name, bytes)`` pairs while ``items`` goes on producing them.
+
+    Chunks of ``STREAM_CHUNK`` images go to forked workers, one per core, as they fill (the
+    rest, and all of fewer images, are decoded here), so reading an archive's headers, which
+    is Python's ``tarfile`` in this process, overlaps with decoding, which is Pillow in the
+    workers (MNIST_SAMPLE's cold load: issue 30, benchmarks/RESULTS.md).
+
+    Returns:
+        ``(names, images, failures)``: ``images[i]`` is ``names[i]`` decoded (zeros where it
+        failed); ``failures`` maps such an ``i`` to its one-line ``DataError`` message. The
+        caller raises it if it uses that image: a file it would ignore must not stop it.
+    """
+    names: list[str] = []
+    parts: list[AsyncResult[tuple[np.ndarray, dict[int, str]]] | tuple[np.ndarray, dict[int, str]]]
+    parts, chunk = [], []
+    workers = _cpu_count() if sys.platform == "linux" else 0
+    with contextlib.ExitStack() as stack:
+        pool = None
+        for name, data in items:
+            names.append(name)
+            chunk.append((name, data))
+            if len(chunk) < STREAM_CHUNK:
+                continue
+            if pool is None and workers >= 1:  # a chunk full: worth starting workers
+                pool = stack.enter_context(
+                    multiprocessing.get_context("fork").Pool(workers, _plain_signals)
+                )
+            start = len(names) - len(chunk)
+            if pool is None:
+                parts.append(_decode_chunk(start, chunk))
+            else:
+                parts.append(pool.apply_async(_decode_chunk, (start, chunk)))
+            chunk = []
+        parts.append(_decode_chunk(len(names) - len(chunk), chunk))  # the rest, here
+        done = [part if isinstance(part, tuple) else part.get() for part in parts]
+        if pool is not None:
+            pool.close()  # a clean end, as in parallel_decode
+            pool.join()
+    failures = {i: message for _, failed in done for i, message in failed.items()}
+    parts_images = [images for images, _ in done]
+    return names, np.concatenate(parts_images), failures
+
+
+def _decode_chunk(start: int, chunk: list[tuple[str, bytes]]) -> tuple[np.ndarray, dict[int, str]]:
+    """Decode ``chunk`` (item ``i`` is number ``start + i``); failures by number, not raised."""
+    out = np.zeros((len(chunk), SIDE, SIDE), np.uint8)
+    failures: dict[int, str] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        for i, (name, data) in enumerate(chunk):
+            try:
+                out[i] = _decode(data, name)
+            except DataError as error:
+                failures[start + i] = str(error)
+    return out, failures

@@ -21,15 +21,15 @@ be a 28x28 grayscale image, or the error names it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mnist_sgd.datasets.archive import Source, tar_members
-from mnist_sgd.datasets.decode import parallel_decode
+from mnist_sgd.datasets.archive import Source, iter_tar_members
+from mnist_sgd.datasets.decode import decode_as_read, parallel_decode
 from mnist_sgd.datasets.registry import DatasetInfo
 from mnist_sgd.errors import DataError
 
@@ -39,17 +39,38 @@ Entry = tuple[str, int, str]  # (relative file name, label, what to call it in e
 def read_png_archive(info: DatasetInfo, source: Source, where: str) -> dict[str, Tensor]:
     """Decode a tar or ``.tgz`` archive of ``info``'s image folders (a file, or bytes).
 
-    The archive is streamed; only files at least two folders deep (``<split>/<class>/``,
-    maybe under the archive's root folder) are kept in memory, each capped.
+    Only files at least two folders deep (``<split>/<class>/``, maybe under the archive's
+    root folder) are kept, each capped, and decoded while the archive is still being read
+    (:func:`decode_as_read`); a file that fails to decode is an error only if it is one of
+    the split's images.
 
     Returns:
         ``{"train_images": (n, 28, 28) uint8, "train_labels": (n,) int64, "valid_...": ...}``.
     """
-    kept = tar_members(source, where, keep=lambda name: name.count("/") >= 2)
-    members = {member.name: member.data for member in kept}
-    root = _archive_root(info, members)
-    names = (name[len(root) :] for name in members if name.startswith(root))
-    return _decode_splits(info, names, lambda name: members[root + name], f"{where}:{root}")
+
+    def wanted(name: str) -> bool:
+        return name.count("/") >= 2 and not name.rsplit("/", 1)[-1].startswith(".")
+
+    names: list[str] = []
+
+    def named() -> Iterator[tuple[str, bytes]]:
+        for member in iter_tar_members(source, where, keep=wanted):
+            names.append(member.name)
+            yield f"{where}:{member.name}", member.data  # as errors name it
+
+    _, images, failures = decode_as_read(named())
+    position = {name: i for i, name in enumerate(names)}
+    root = _archive_root(info, names)
+
+    def decode(ordered: list[Entry]) -> np.ndarray:
+        index = [position[root + name] for name, _, _ in ordered]
+        for i in index:
+            if i in failures:
+                raise DataError(failures[i])
+        return images[index]
+
+    rel = (name[len(root) :] for name in names if name.startswith(root))
+    return _decode_splits(info, rel, decode, f"{where}:{root}")
 
 
 def read_image_folder(info: DatasetInfo, root: Path) -> dict[str, Tensor]:
@@ -66,7 +87,15 @@ def read_image_folder(info: DatasetInfo, root: Path) -> dict[str, Tensor]:
                 if file.is_dir():
                     raise DataError(f"{file.path}: unexpected folder inside a class folder")
                 names.append(f"{split.source_name}/{class_dir.name}/{file.name}")
-    return _decode_splits(info, names, lambda name: (root / name).read_bytes(), f"{root}/")
+
+    def decode(ordered: list[Entry]) -> np.ndarray:
+        def source(i: int) -> tuple[str, bytes]:
+            name, _, shown = ordered[i]
+            return shown, (root / name).read_bytes()
+
+        return parallel_decode(len(ordered), source)
+
+    return _decode_splits(info, names, decode, f"{root}/")
 
 
 def _scan(folder: Path) -> list[os.DirEntry[str]]:
@@ -82,22 +111,28 @@ def _archive_root(info: DatasetInfo, members: Iterable[str]) -> str:
 
 
 def _decode_splits(
-    info: DatasetInfo, names: Iterable[str], read: Callable[[str], bytes], where: str
+    info: DatasetInfo,
+    names: Iterable[str],
+    decode: Callable[[list[Entry]], np.ndarray],
+    where: str,
 ) -> dict[str, Tensor]:
-    """Order the files of each split, check the counts, decode; see the module docstring."""
+    """Order the files of each split, check the counts, decode; see the module docstring.
+
+    ``decode(entries)`` gives their ``(n, 28, 28) uint8`` images, both splits' at once.
+    """
     entries = _entries_by_split(info, names, where)
-    tensors: dict[str, Tensor] = {}
+    splits: list[list[Entry]] = []
     for split, split_entries in zip(info.splits, entries, strict=True):
         _check_counts(info, split.source_name, split.class_counts, split_entries, where)
-        ordered = _ordered(info, split_entries, split.source_name, where)
-
-        def source(i: int, ordered: list[Entry] = ordered) -> tuple[str, bytes]:
-            name, _, shown = ordered[i]
-            return shown, read(name)
-
-        images = parallel_decode(len(ordered), source)
-        tensors[f"{split.name}_images"] = torch.from_numpy(images)
-        tensors[f"{split.name}_labels"] = torch.tensor([label for _, label, _ in ordered])
+        splits.append(_ordered(info, split_entries, split.source_name, where))
+    images = decode([entry for split_entries in splits for entry in split_entries])
+    tensors: dict[str, Tensor] = {}
+    start = 0
+    for split, split_entries in zip(info.splits, splits, strict=True):
+        stop = start + len(split_entries)
+        tensors[f"{split.name}_images"] = torch.from_numpy(images[start:stop].copy())
+        tensors[f"{split.name}_labels"] = torch.tensor([label for _, label, _ in split_entries])
+        start = stop
     return tensors
 
 

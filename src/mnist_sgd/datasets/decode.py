@@ -218,7 +218,7 @@ def _decode_chunk(start: int, chunk: list[tuple[str, bytes]]) -> tuple[np.ndarra
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         for i, (name, data) in enumerate(chunk):
             try:
-                out[i] = _decode(data, name)
+                out[i], _ = _decode(data, name)  # fit=False: 28x28 grayscale or refused
             except DataError as error:
                 failures[start + i] = str(error)
     return out, failures

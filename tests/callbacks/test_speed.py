@@ -150,10 +150,11 @@ def test_the_probes_choice_is_cached_and_a_second_build_does_not_probe(
     assert first.line().endswith(" s; cached)")
     assert again.line() == "speed: float32, 2 threads (probed once on this CPU; cached)"
     kept = json.loads(next((tmp_path / "speed").glob("*.json")).read_text())
-    assert kept["version"] == 1 and "cnn_fast" in next(iter(kept["entries"]))
+    assert kept["version"] == 1 and next(iter(kept["entries"])).startswith(f"{config.model} ")
     choose_speed(replace(config, bs=64), data, cache_dir=tmp_path)
     assert machine.probe.calls == 2  # per model and batch
-    assert machine.probe.batches == [128, 64]  # cnn_fast's batches fit in the probe's budget
+    first_batch, second_batch = machine.probe.batches
+    assert second_batch == 64 and 64 < first_batch <= 128  # bs, or what PROBE_MACS allows
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,30 @@ def test_the_slowest_speed_is_about_one_batch_a_second(
     page.close()
 
 
+def test_a_second_window_and_a_reload_show_the_runs_speed(browser: Any, studio: str) -> None:
+    """The teacher's laptop and the projector: both speed controls show the pace the run keeps."""
+    teacher, errors = open_projector(browser, studio)
+    teacher.fill("#epochs", "300")
+    teacher.select_option("#speed", "2")
+    teacher.click("#train")
+    wait_until(lambda: batches(teacher) >= 1, "the first batch")
+    projector = browser.new_page(locale="en-US", viewport=PROJECTOR)  # no Reset: it follows
+    more_errors: list[str] = []
+    projector.on("pageerror", lambda error: more_errors.append(str(error)))
+    projector.goto(studio)
+    wait_until(lambda: projector.input_value("#speed") == "2", "the run's speed on a new page")
+    teacher.select_option("#speed", "5")
+    wait_until(lambda: projector.input_value("#speed") == "5", "the speed event")
+    projector.reload()
+    wait_until(lambda: attribute(projector, "data-classroom") == "ready", "the reloaded page")
+    wait_until(lambda: projector.input_value("#speed") == "5", "the run's speed after a reload")
+    teacher.click("#stop")
+    wait_until(lambda: attribute(teacher, "data-state") == "stopped", "the stop")
+    assert not errors and not more_errors, errors + more_errors
+    teacher.close()
+    projector.close()
+
+
 def test_the_too_large_preset_is_named_stuck_with_its_reason(
     browser: Any,
     studio: str,

@@ -246,11 +246,22 @@
     if (!response.ok) return;
     const choices = await response.json();
     addSpeed();
+    const current = window.studio && window.studio.current();
+    if (current) showSpeed(current.speed);  // a run followed before this control existed
     addPresets(choices.presets || {});
     await addQuadratic(choices.quadratic_lrs || []);
     document.body.dataset.classroom = "ready";
   }
 
-  window.classroom = { trainOptions: () => ({ speed: speedValue() }) };
+  function showSpeed(speed) {  // the followed run's pace, as the server has it: no request
+    const select = $("speed");
+    if (!select || speed === undefined) return;
+    const value = speed === null ? "full" : String(speed);
+    if (![...select.options].some((o) => o.value === value)) select.append(new Option(perSecond(speed), value));
+    select.value = value;
+    document.body.dataset.speed = value;
+  }
+
+  window.classroom = { trainOptions: () => ({ speed: speedValue() }), showSpeed };
   setUp();
 })();

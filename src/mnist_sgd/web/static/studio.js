@@ -139,6 +139,7 @@
     source.addEventListener("state", (e) => setState(series, JSON.parse(e.data).state));
     source.addEventListener("step", (e) => showStep(series, JSON.parse(e.data)));
     source.addEventListener("stuck", (e) => onStuck(series, JSON.parse(e.data).reason, JSON.parse(e.data).said));
+    source.addEventListener("speed", (e) => showSpeed(series, JSON.parse(e.data).speed));
     source.addEventListener("done", (e) => {
       const done = JSON.parse(e.data);
       if (done.stuck !== undefined) onStuck(series, done.stuck, done.stuck_said);
@@ -157,8 +158,14 @@
     const status = await response.json();
     series.classes = status.classes;
     series.runDir = status.run_dir;
+    showSpeed(series, status.speed);
     if (series.state === "loading" && status.state !== "loading") setState(series, status.state);
     if (series.state === "loading") setTimeout(() => refreshStatus(series), 300);
+  }
+
+  function showSpeed(series, speed) {  // the pace the server keeps (a reload, another window)
+    series.speed = speed;
+    if (series === state.current && window.classroom) window.classroom.showSpeed(speed);
   }
 
   function onBatch(series, batch) {

@@ -310,6 +310,24 @@ def test_run_json_records_the_choice(
     assert Speed(**recorded).line().startswith("speed: float32, ")
 
 
+def test_the_studio_keeps_the_answer_in_its_own_cache_folder(
+    machine: SimpleNamespace, sample_cache: Path, tmp_path: Path
+) -> None:
+    """``studio --cache-dir DIR``: the probe's answer goes to DIR/speed, not the user's."""
+    from mnist_sgd.datasets import DataOptions, load_dataset
+    from mnist_sgd.web.studio.trainings import Studio
+
+    data = load_dataset("mnist_sample", DataOptions(cache_dir=sample_cache, offline=True))
+    studio = Studio(tmp_path / "runs", lambda name: data, cache_dir=tmp_path / "own-cache")
+    config = replace(get_recipe("mnist-speedrun"), dataset="mnist_sample", epochs=1)
+    training = studio.start(config)
+    training.thread.join(timeout=300)
+    assert training.state in ("done", "stuck"), (training.state, training.error)
+    assert machine.probe.calls == 1
+    assert list((tmp_path / "own-cache" / "speed").glob("*.json"))
+    assert not (tmp_path / "user-cache" / "speed").exists()
+
+
 @pytest.mark.parametrize(
     ("flag", "omp", "said"),
     [

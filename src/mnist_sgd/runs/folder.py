@@ -304,7 +304,8 @@ class RunTrainer:
             them itself, detached: False).
         speed: bf16 or float32 and the threads, as ``config.build.choose_speed`` decided
             (recorded in ``run.json``'s ``speed``); None: decided here the same way, at
-            torch's thread count now (the studio).
+            torch's thread count now (the studio), its answer kept in ``cache_dir``'s
+            ``speed/`` (None: the user's cache folder).
 
     Run it inside :func:`writing` (the folder's lock). After :meth:`fit`, ``warnings`` holds
     what the caller should show: a curve that could not be drawn, a model no better than
@@ -323,6 +324,7 @@ class RunTrainer:
         writer: bool = True,
         curves: bool = True,
         speed: Speed | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         from mnist_sgd.config.build import build_learner, choose_speed
 
@@ -334,7 +336,7 @@ class RunTrainer:
         resumable = [Resume(), *cbs, *savers, self.stopper]
         if speed is None:
             here = [torch.get_num_threads()]
-            speed = choose_speed(config, data, device, thread_options=here)
+            speed = choose_speed(config, data, device, thread_options=here, cache_dir=cache_dir)
         self.learn = build_learner(config, data, device, cbs=resumable, bf16=speed.bf16)
         self.info = {**train_run_info(config, data, self.learn), "speed": speed.to_dict()}
         self.history: list[dict[str, float]] = []

@@ -98,11 +98,13 @@ def create_studio_app(
     if max_active < 1 or max_body < 1:
         raise ValueError(f"max_active and max_body must be >= 1, got {max_active}, {max_body}")
     allowed = dataset_paths(datasets)
+    options = data_options or DataOptions()
     studio = Studio(
         Path(runs_dir),
-        DataCache(data_options or DataOptions()),
+        DataCache(options),
         device=resolve_device(device),
         max_active=max_active,
+        cache_dir=options.cache_dir,
     )
 
     @contextlib.asynccontextmanager

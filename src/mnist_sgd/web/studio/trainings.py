@@ -200,8 +200,11 @@ class Training:
         load: Callable[[str], Any],
         device: torch.device | None = None,
         speed: float | None = None,
+        *,
+        cache_dir: Path | None = None,
     ) -> None:
         self.id, self.config, self.load, self.device = secrets.token_hex(4), config, load, device
+        self.cache_dir = cache_dir
         base = default_run_dir(config, Path(runs_dir))
         self.run_dir = base.with_name(f"{base.name}-{self.id}")
         self.state, self.diverged = "loading", False
@@ -244,7 +247,14 @@ class Training:
 
     def _trainer(self, data: Any) -> RunTrainer:
         self.classes = list(data.classes)
-        trainer = RunTrainer(self.run_dir, self.config, data, device=self.device, cbs=[Watch(self)])
+        trainer = RunTrainer(
+            self.run_dir,
+            self.config,
+            data,
+            device=self.device,
+            cbs=[Watch(self)],
+            cache_dir=self.cache_dir,
+        )
         self.n_batches = len(trainer.learn.dls.train)
         self.initial = {k: v.cpu() for k, v in trainer.learn.initial_state.items()}
         model = build_model(trainer.info).eval()
@@ -398,6 +408,7 @@ class Studio:
     _: KW_ONLY
     device: torch.device | None = None
     max_active: int = MAX_ACTIVE
+    cache_dir: Path | None = None  # where the speed probe's answers are kept (None: the user's)
     trainings: dict[str, Training] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -413,7 +424,9 @@ class Studio:
                     f"{len(active)} trainings are running (the limit is {self.max_active}); "
                     f"stop one ({', '.join(t.id for t in active)}) or wait for it to finish"
                 )
-            training = Training(config, self.runs_dir, self.load, self.device, speed)
+            training = Training(
+                config, self.runs_dir, self.load, self.device, speed, cache_dir=self.cache_dir
+            )
             self._forget_old()
             self.trainings[training.id] = training
         training.thread.start()

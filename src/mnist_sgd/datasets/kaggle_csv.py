@@ -16,8 +16,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import torch
 from torch import Tensor
 
@@ -69,7 +67,16 @@ def _header(path: Path) -> list[str]:
 
 
 def _blocks(path: Path, names: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each block's pixels ``(rows, 784) uint8`` and labels ``(rows,)``, checked row by row."""
+    """Each block's pixels ``(rows, 784) uint8`` and labels ``(rows,)``, checked row by row.
+
+    pyarrow is imported here, when a CSV is read: at the top it loaded with every dataset
+    (0.2 s), and its thread pools went with every training process: a data-parallel worker
+    stopped by Ctrl-C could abort at exit in their C++ teardown ("terminate called without
+    an active exception", one run in ten under load).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
     options = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.int16()))
     parse = pacsv.ParseOptions()
     read = pacsv.ReadOptions(block_size=BLOCK_BYTES)

@@ -134,9 +134,11 @@ def test_train_dry_run(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
         )
         == 0
     )
-    out = capsys.readouterr().out.splitlines()
+    said = capsys.readouterr()
+    out = said.out.splitlines()
     assert out[0].split()[:2] == ["epoch", "train_loss"]
     assert out[1].split()[0] == "1" and out[-1] == f"saved run to {run_dir}"
+    assert "warning" not in said.err  # one batch says nothing of how training goes
     names = {p.name for p in run_dir.iterdir()}
     assert {runs.MODEL_FILE, runs.RUN_FILE, runs.METRICS_FILE, runs.CHECKPOINT_FILE} <= names
     info = runs.read_run_info(run_dir)

@@ -369,3 +369,19 @@ def test_the_default_cache_is_the_user_cache_folder() -> None:
     assert sources.mirror_url("/srv/m", get_info("mnist").files[0]).endswith(
         "/srv/m/mnist/train-images-idx3-ubyte.gz"
     )
+
+
+def test_spread_keeps_every_class_of_a_split_sorted_by_class() -> None:
+    """``train --dry-run``'s 64 items: spread through each split, not its first 64 (all 3s)."""
+    import torch
+
+    from mnist_sgd.datasets.base import MnistData
+
+    labels = torch.tensor([0] * 500 + [1] * 500)
+    images = torch.arange(1000).reshape(-1, 1, 1).expand(-1, 28, 28).to(torch.uint8)
+    data = MnistData("two", ("3", "7"), images, labels, images[:100], labels[:100])
+    small = data.spread(64)
+    assert len(small.train_labels) == len(small.valid_labels) == 64
+    assert small.train_labels.bincount().tolist() == [32, 32]
+    assert small.train_images[0, 0, 0] == 0 and small.train_labels[-1] == 1
+    assert data.spread(5000).train_labels.tolist() == labels.tolist()  # all, when fewer

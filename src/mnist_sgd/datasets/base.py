@@ -100,6 +100,26 @@ class MnistData:
             valid_labels=self.valid_labels[:n_valid],
         )
 
+    def spread(self, n: int) -> MnistData:
+        """``n`` items of each split, evenly spaced through it (``train --dry-run``).
+
+        A split sorted by class (MNIST_SAMPLE's are: every 3, then every 7) keeps all its
+        classes, where :meth:`head` would keep only the first.
+        """
+        import torch
+
+        def picks(count: int) -> torch.Tensor:
+            return torch.linspace(0, count - 1, min(n, count)).round().long()
+
+        train, valid = picks(len(self.train_labels)), picks(len(self.valid_labels))
+        return replace(
+            self,
+            train_images=self.train_images[train],
+            train_labels=self.train_labels[train],
+            valid_images=self.valid_images[valid],
+            valid_labels=self.valid_labels[valid],
+        )
+
     def __repr__(self) -> str:
         return (
             f"MnistData(name={self.name!r}, classes={self.classes!r}, "

@@ -494,7 +494,7 @@ def test_the_pad_saves_drawings_under_a_trainings_classes(
     foreign Host are refused, and nothing else is written."""
     from mnist_sgd.cli.serve import LOOPBACK_NAMES
     from mnist_sgd.datasets import DataOptions, load_dataset
-    from mnist_sgd.web.draw.collect import Collector
+    from mnist_sgd.web.shared.collect import Collector
     from web_support import png_bytes
 
     folder = tmp_path / "class-digits"

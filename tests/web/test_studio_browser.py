@@ -383,7 +383,7 @@ def test_the_pad_picks_a_label_and_saves_the_drawing(
     from mnist_sgd.cli.serve import LOOPBACK_NAMES
     from mnist_sgd.datasets import DataOptions
     from mnist_sgd.web import create_studio_app
-    from mnist_sgd.web.draw.collect import Collector
+    from mnist_sgd.web.shared.collect import Collector
 
     folder = tmp_path / "class-digits"
     app = create_studio_app(

@@ -19,7 +19,7 @@ with warnings.catch_warnings():  # Starlette 1.x would rather see httpx2; httpx 
 
 from mnist_sgd.datasets import DataOptions, load_dataset
 from mnist_sgd.web import create_app
-from mnist_sgd.web.draw.collect import Collector
+from mnist_sgd.web.shared.collect import Collector
 
 LOCAL = ["127.0.0.1", "localhost"]
 PNG = {"content-type": "image/png", "host": "127.0.0.1:8000"}

@@ -111,7 +111,7 @@ def collector(args: argparse.Namespace) -> Any:
     if args.collect is None:
         return None
     from mnist_sgd.runs.info import read_run_info
-    from mnist_sgd.web.draw.collect import Collector
+    from mnist_sgd.web.shared.collect import Collector
 
     classes = [str(c) for c in read_run_info(args.run_dir)["classes"]]
     return Collector(args.collect, classes, max_files=args.collect_max)

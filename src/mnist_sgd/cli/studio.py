@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mnist_sgd.web import create_studio_app
-    from mnist_sgd.web.draw.collect import Collector
+    from mnist_sgd.web.shared.collect import Collector
 
     if args.collect is not None and not serve.is_loopback(args.host):
         raise ValueError(f"--collect writes files: only on loopback, not --host {args.host}")

@@ -15,12 +15,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mnist_sgd.errors import MnistSgdError
-from mnist_sgd.predict.image_files import png_bytes
 from mnist_sgd.predict.predictor import classes_note, classes_said
 from mnist_sgd.runs import Run, load_run
-from mnist_sgd.web.draw.collect import CollectError, Collector
 from mnist_sgd.web.shared import openapi as doc
-from mnist_sgd.web.shared.body import read_upload
+from mnist_sgd.web.shared.collect import Collector
 from mnist_sgd.web.shared.images import (
     finite,
     linear_weights,
@@ -33,7 +31,7 @@ from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
     Workers,
-    error_text,
+    collect_upload,
     predict_upload,
     starlette_app,
     static_page,
@@ -130,20 +128,8 @@ async def collect(request: Request) -> Response:
         raise HTTPException(404, "not collecting: start the server with --collect DIR")
     label = request.query_params.get("label", "")
     if label not in state.run.classes:
-        raise HTTPException(422, f"label {label!r} is not one of the run's classes")
-    data = await read_upload(request, state.max_body)
-
-    def save() -> str:
-        seen = seen_image(data, max_pixels=state.max_pixels)
-        return str(state.collect.add(label, png_bytes(seen)))
-
-    try:
-        path = await state.workers.call(save)
-    except CollectError as error:
-        raise HTTPException(409, error_text(error)) from None
-    except MnistSgdError as error:
-        raise HTTPException(400, error_text(error)) from None
-    return JSONResponse({"saved": path, "label": label}, headers={"cache-control": "no-store"})
+        raise HTTPException(422, f"label {label[:50]!r} is not one of the run's classes")
+    return await collect_upload(request, state.collect, label, state.run.classes, state.max_pixels)
 
 
 async def weights(request: Request) -> Response:

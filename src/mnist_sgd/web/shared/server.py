@@ -20,9 +20,12 @@ from starlette.staticfiles import StaticFiles
 
 from mnist_sgd import i18n
 from mnist_sgd.errors import MnistSgdError, one_line
+from mnist_sgd.predict.image_files import png_bytes
 from mnist_sgd.web.shared import openapi as doc
 from mnist_sgd.web.shared.body import read_upload
+from mnist_sgd.web.shared.collect import CollectError, Collector
 from mnist_sgd.web.shared.guard import Guard
+from mnist_sgd.web.shared.images import seen_image
 
 STATIC_DIR = Path(__file__).parents[1] / "static"
 MAX_BODY = 10 * 1024 * 1024
@@ -119,6 +122,32 @@ async def predict_upload(
     except MnistSgdError as error:
         raise HTTPException(400, error_text(error)) from None
     return JSONResponse(result, headers={"cache-control": "no-store"})
+
+
+async def collect_upload(
+    request: Request,
+    collector: Collector,
+    label: str,
+    classes: Sequence[str],
+    max_pixels: int,
+) -> Response:
+    """Save the uploaded drawing under ``label`` (one of ``classes``, already checked) as the
+    28x28 picture the model sees, a new PNG in the collect folder; 409 when the folder is
+    full, 400 when the image is of no use. For ``serve --collect`` and the studio's pad."""
+    state = request.app.state
+    data = await read_upload(request, state.max_body)
+
+    def save() -> str:
+        seen = seen_image(data, max_pixels=max_pixels)
+        return str(collector.add(label, png_bytes(seen), list(classes)))
+
+    try:
+        path = await state.workers.call(save)
+    except CollectError as error:
+        raise HTTPException(409, error_text(error)) from None
+    except MnistSgdError as error:
+        raise HTTPException(400, error_text(error)) from None
+    return JSONResponse({"saved": path, "label": label}, headers={"cache-control": "no-store"})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

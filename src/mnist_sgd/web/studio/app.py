@@ -15,18 +15,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from mnist_sgd.errors import MnistSgdError, ModelFileError
-from mnist_sgd.predict.image_files import png_bytes
+from mnist_sgd.errors import ModelFileError
 from mnist_sgd.runs import safejson
-from mnist_sgd.web.draw.collect import CollectError, Collector
 from mnist_sgd.web.shared import openapi as doc
-from mnist_sgd.web.shared.body import media_type, read_capped, read_upload
+from mnist_sgd.web.shared.body import media_type, read_capped
+from mnist_sgd.web.shared.collect import Collector
 from mnist_sgd.web.shared.images import seen_image
 from mnist_sgd.web.shared.server import (
     MAX_BODY,
     MAX_PIXELS,
     Workers,
-    error_text,
+    collect_upload,
     predict_upload,
     starlette_app,
     static_page,
@@ -306,19 +305,7 @@ async def collect(request: Request) -> Response:
     label = request.query_params.get("label", "")
     if label not in training.classes:
         raise HTTPException(422, f"label {label[:50]!r} is not one of the training's classes")
-    data = await read_upload(request, state.max_body)
-
-    def save() -> str:
-        seen = seen_image(data, max_pixels=MAX_PIXELS)
-        return str(collector.add(label, png_bytes(seen), training.classes))
-
-    try:
-        path = await state.workers.call(save)
-    except CollectError as error:
-        raise HTTPException(409, error_text(error)) from None
-    except MnistSgdError as error:
-        raise HTTPException(400, error_text(error)) from None
-    return JSONResponse({"saved": path, "label": label}, headers={"cache-control": "no-store"})
+    return await collect_upload(request, collector, label, training.classes, MAX_PIXELS)
 
 
 _ID_404 = {404: "no such training"}

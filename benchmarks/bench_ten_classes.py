@@ -1,9 +1,12 @@
 """All ten digits (issues 5, 18): time to 0.99, ``mnist-speedrun`` vs the PyTorch example.
 
-Both run in this process on the same tensors, with the same torch thread count, and
-both clocks follow the same rule: every training step and every test pass needed to
-know that 0.99 was reached (the test set is used only to report and to stop). One-time
-costs (building the learner; the peer's normalised copy of the data) are shown beside.
+Both run in this process on the same tensors, with the same torch thread count: the
+count (and bf16 or float32 for ours) that ``mnist-sgd train --recipe mnist-speedrun`` decides
+on this machine (``config.build.choose_speed``: a probe, cached; ``OMP_NUM_THREADS`` or
+``--threads`` win), said in the row. Both clocks follow the same rule: every training step
+and every test pass needed to know that 0.99 was reached (the test set is used only to
+report and to stop). One-time costs (building the learner; the peer's normalised copy of
+the data) are shown beside.
 
 The peer is pytorch/examples' ``mnist/main.py`` recipe as it ships, less torchvision
 (not installed here): its ``Net`` (conv 32, conv 64, max-pool, dropout, fc 128, fc 10),
@@ -159,7 +162,7 @@ class StopAtAccuracy:
 
 
 def measure_recipe(
-    name: str, data: Any, target: float | None = None, **changes: Any
+    name: str, data: Any, target: float | None = None, bf16: bool | None = None, **changes: Any
 ) -> dict[str, Any]:
     """Train recipe ``name`` (options ``changes`` overridden): seconds and accuracy per epoch.
 
@@ -174,7 +177,7 @@ def measure_recipe(
     metric = "batch_accuracy" if config.binary else "accuracy"
     cbs = [] if target is None else [StopAtAccuracy(target, metric)]
     start = time.perf_counter()
-    learn = build_learner(config, data, torch.device("cpu"), cbs=cbs)  # type: ignore[arg-type]
+    learn = build_learner(config, data, torch.device("cpu"), cbs=cbs, bf16=bf16)  # type: ignore[arg-type]
     setup = time.perf_counter() - start
     history = learn.fit(config.epochs, lr=config.lr)
     return {
@@ -195,16 +198,32 @@ def time_to(result: dict[str, Any], target: float = TARGET) -> float | None:
     return None
 
 
-def measure_ours(data: Any, seeds: int, epochs: int | None = None) -> list[dict[str, Any]]:
+def train_speed(data: Any, threads: int | None) -> Any:
+    """bf16 or float32 and the thread count as ``mnist-sgd train --recipe mnist-speedrun``
+    decides them here (``threads``: the user's, never probed), applied to torch."""
+    from mnist_sgd.config.build import choose_speed
+    from mnist_sgd.config.recipes import get_recipe
+
+    if threads is None and "OMP_NUM_THREADS" in os.environ:
+        threads = torch.get_num_threads()
+    cache = benchlib.data_options().cache_dir  # the bench's cache folder, as the data's
+    speed = choose_speed(get_recipe(SPEED_RECIPE), data, threads=threads, cache_dir=cache)
+    torch.set_num_threads(speed.threads)
+    return speed
+
+
+def measure_ours(
+    data: Any, seeds: int, epochs: int | None = None, bf16: bool | None = None
+) -> list[dict[str, Any]]:
     """``mnist-speedrun`` once per seed (0, 1, ...), each stopped when it reaches 0.99."""
     changes = {} if epochs is None else {"epochs": epochs}
     return [
-        measure_recipe(SPEED_RECIPE, data, target=TARGET, seed=seed, **changes)
+        measure_recipe(SPEED_RECIPE, data, target=TARGET, bf16=bf16, seed=seed, **changes)
         for seed in range(seeds)
     ]
 
 
-def ours_rows(runs: list[dict[str, Any]]) -> tuple[list[Row], float | None]:
+def ours_rows(runs: list[dict[str, Any]], speed: str = "") -> tuple[list[Row], float | None]:
     """Mean and worst time to 0.99 over the seeds (None unless every seed got there)."""
     times = [time_to(r) for r in runs]
     each = "; ".join(
@@ -213,7 +232,7 @@ def ours_rows(runs: list[dict[str, Any]]) -> tuple[list[Row], float | None]:
         for i, (t, r) in enumerate(zip(times, runs, strict=True))
     )
     setup = max(r["setup"] for r in runs)
-    detail = f"{each}; one-time setup {setup:.2f} s (not counted)"
+    detail = f"{speed}{each}; one-time setup {setup:.2f} s (not counted)"
     reached = [t for t in times if t is not None]
     mean = statistics.mean(reached) if len(reached) == len(times) else None
     worst = max(reached) if mean is not None else None
@@ -260,13 +279,21 @@ def ratio_row(peer: dict[str, Any], sampled: int | None, ours_t: float | None) -
     )
 
 
-def speed_rows(plan: Plan, peer_epochs: int, seeds: int = 5) -> list[Row]:
-    """Ours (``mnist-speedrun`` over ``seeds``) and the PyTorch example: time to 0.99, ratio."""
+def speed_rows(
+    plan: Plan, peer_epochs: int, seeds: int = 5, threads: int | None = None
+) -> list[Row]:
+    """Ours (``mnist-speedrun`` over ``seeds``) and the PyTorch example: time to 0.99, ratio;
+    both at the thread count ``train`` decides (:func:`train_speed`), torch's count restored."""
     data = subset(benchlib.load("mnist"), plan.subset)
-    runs = measure_ours(data, 1 if plan.dry_run or plan.quick else seeds)
-    sampled = 5 if plan.dry_run else 150 if plan.quick else None
-    peer = measure_example(data, 1 if sampled else peer_epochs, sampled)
-    rows, ours_t = ours_rows(runs)
+    before = torch.get_num_threads()
+    try:
+        speed = train_speed(data, threads)
+        runs = measure_ours(data, 1 if plan.dry_run or plan.quick else seeds, bf16=speed.bf16)
+        sampled = 5 if plan.dry_run else 150 if plan.quick else None
+        peer = measure_example(data, 1 if sampled else peer_epochs, sampled)
+    finally:
+        torch.set_num_threads(before)
+    rows, ours_t = ours_rows(runs, f"{speed.line()}; the peer at {speed.threads} too; ")
     return [*rows, peer_row(peer, sampled), ratio_row(peer, sampled, ours_t)]
 
 
@@ -325,7 +352,7 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     plan = Plan.make(quick=args.quick, dry_run=args.dry_run)
-    rows = speed_rows(plan, args.peer_epochs, args.seeds)
+    rows = speed_rows(plan, args.peer_epochs, args.seeds, args.threads)
     names = (["mnist-linear", "mnist-mlp"] if args.recipes else []) + (
         ["sample-cnn", "mnist-best", "fashion-best"] if args.best else []
     )

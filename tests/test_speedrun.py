@@ -143,6 +143,40 @@ def test_time_to_and_the_ratio_rows_follow_the_rules() -> None:
     assert mean == 5.0 and rows[1].value == 6.0 and "seed 1: 6.0 s" in rows[0].detail
 
 
+def test_the_bench_times_both_at_the_thread_count_train_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``speed_rows`` runs ours and the peer at the count ``mnist-sgd train`` would use (a
+    user's ``--threads`` here: never probed), says it in the row, and gives torch's back."""
+    seen: dict[str, object] = {}
+
+    def ours(data, seeds, epochs=None, bf16=None):  # type: ignore[no-untyped-def]
+        seen["ours"] = (torch.get_num_threads(), bf16)
+        return [{"seconds": [1.0], "accs": [0.995], "setup": 0.0}]
+
+    def peer(data, epochs, max_batches=None):  # type: ignore[no-untyped-def]
+        seen["peer"] = torch.get_num_threads()
+        return {"seconds": [30.0], "accs": [0.991], "s_per_epoch": 30.0}
+
+    def decided(data, threads):  # type: ignore[no-untyped-def]
+        seen["speed"] = train_speed(data, threads)
+        return seen["speed"]
+
+    train_speed = bench.train_speed
+    monkeypatch.setattr(bench.benchlib, "load", lambda name: tiny_mnist())
+    monkeypatch.setattr(bench, "train_speed", decided)
+    monkeypatch.setattr(bench, "measure_ours", ours)
+    monkeypatch.setattr(bench, "measure_example", peer)
+    before = torch.get_num_threads()
+    want = 2 if before == 1 else 1
+    rows = bench.speed_rows(bench.Plan.make(quick=True), peer_epochs=1, threads=want)
+    speed = seen.pop("speed")
+    assert speed.threads == want and speed.threads_by == "user"  # type: ignore[attr-defined]
+    assert seen == {"ours": (want, speed.bf16), "peer": want}  # type: ignore[attr-defined]
+    assert torch.get_num_threads() == before
+    assert f"{want} thread" in rows[0].detail and "OMP_NUM_THREADS" in rows[0].detail
+
+
 def test_the_stop_rule_ends_the_fit_at_the_target() -> None:
     config = replace(get_recipe("mnist-speedrun"), bs=64, epochs=3)
     data = tiny_mnist()

@@ -13,10 +13,11 @@ from torch import nn
 
 from mnist_sgd.callbacks.lr_find import lr_find, minimum, steepest, valley
 from mnist_sgd.core.data import DataLoader, DataLoaders
-from mnist_sgd.core.learner import Callback, Learner
+from mnist_sgd.core.learner import Callback
 from mnist_sgd.core.loss import cross_entropy
 from mnist_sgd.core.metrics import accuracy
 from mnist_sgd.core.optim import SGD
+from mnist_sgd.verbs import Learner  # the chapter's Learner with learn.lr_find attached
 
 
 def toy_learner(seed: int = 0) -> Learner:

@@ -109,14 +109,6 @@ def test_the_cpu_flags_and_model_are_read_from_cpuinfo(tmp_path: Path) -> None:
     assert speed.cpu_info(tmp_path / "missing") == ("", frozenset())
 
 
-def test_the_machine_is_named_with_openmps_wait_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Spinning and sleeping OpenMP threads give a probe different answers: one file each."""
-    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    spinning = speed.machine_id()
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
-    assert speed.machine_id() != spinning and speed.machine_id() == speed.machine_id()
-
-
 def test_multiply_adds_count_weights_and_conv_positions() -> None:
     assert multiply_adds(get_model("linear"), torch.zeros(1, 784)) == 784
     assert multiply_adds(get_model("simple_net"), torch.zeros(1, 784)) == 784 * 30 + 30

@@ -24,9 +24,9 @@ only place that says yes to bf16 or to more than one thread, by these rules, in 
    another is ``MARGIN`` faster in median; bf16 on a CPU with the native flags only needs
    to be faster, against float32 at the same thread count: the flags and the probe agree.
    So bf16 is used without the flags only where the probe finds it clearly faster.
-4. The answer is kept per machine (host, CPU model and flags, cores, torch's version, OpenMP's
-   wait policy) and model (name, options, outputs, batch) in ``<cache>/speed/<machine>.json``,
-   written whole and atomically: paid once, then read. A file that cannot be read or is not
+4. The answer is kept per machine (host, CPU model and flags, cores, torch's version) and
+   model (name, options, outputs, batch) in ``<cache>/speed/<machine>.json``, written
+   whole and atomically: paid once, then read. A file that cannot be read or is not
    ours is ignored (probed again); one that cannot be written only costs the next probe.
    A probe its budget cut short (a candidate never stepped) is used for this run only.
 """
@@ -246,12 +246,10 @@ def timed_step(model: nn.Module, xb: torch.Tensor, bf16: bool) -> float:
 
 
 def machine_id() -> str:
-    """Names this machine for the cache: host, CPU model and flags, cores, torch's version,
-    and ``OMP_WAIT_POLICY`` (sleeping OpenMP threads wake for every op: on a 2-core Intel Xeon
-    the speedrun's probe chose two threads with it unset and one with it PASSIVE)."""
+    """Names this machine for the cache: host, CPU model and flags, cores, torch's version."""
     name, flags = cpu_info()
     facts = [platform.node(), platform.machine(), name, " ".join(sorted(flags))]
-    facts += [str(os.cpu_count()), torch.__version__, os.environ.get("OMP_WAIT_POLICY", "")]
+    facts += [str(os.cpu_count()), torch.__version__]
     return hashlib.sha256("\n".join(facts).encode()).hexdigest()[:16]
 
 

@@ -56,6 +56,23 @@ def test_the_split_is_recorded_and_used_again(
     assert json.loads(capsys.readouterr().out)["items"] == 75  # the run's split, not 0.2
 
 
+def test_train_says_what_it_read_and_how_it_split_it(
+    own_digits: dict[str, Path],
+    sample_cache: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    loud = [flag for flag in FAST if flag != "--quiet"]
+    csv = own_digits["csv"]
+    flags = ["--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "csv")]
+    assert cli.main(["train", "--dataset", str(csv), *loud, *flags]) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert f"{csv.resolve()}: 240 train, 60 valid images (split: 0.2 by seed 42)" in said
+    flags = ["--cache-dir", str(sample_cache), "--out", str(tmp_path / "sample"), "--offline"]
+    assert cli.main(["train", "--dataset", "mnist_sample", "--dry-run", *loud, *flags]) == 0
+    assert "valid images" not in capsys.readouterr().err  # a registry's set: nothing to say
+
+
 def test_kaggle_round_trip(
     csv_run: Path, own_digits: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -180,7 +180,7 @@ def test_bad_folders_are_named(tmp_path: Path) -> None:
         load_dataset(str(tmp_path / "empty"), options)
     (tmp_path / "set" / "3").mkdir(parents=True)
     (tmp_path / "set" / "3" / "notes.txt").write_text("not an image")
-    with pytest.raises(DataError, match=r"notes.txt: not an image"):
+    with pytest.raises(DataError, match=r"notes.txt: not an image .*; remove it, or replace it"):
         load_dataset(str(tmp_path / "set"), options)
     with pytest.raises(DataError, match="no such file or folder"):
         load_dataset(str(tmp_path / "missing"), options)

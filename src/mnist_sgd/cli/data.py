@@ -228,8 +228,7 @@ def _own(action: str, path: str, options: DataOptions, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps(facts, indent=2))
         return 0
-    split = "its own" if data.valid_pct is None else f"{data.valid_pct:g} by seed {data.split_seed}"
-    print(f"{data.source}: {facts['train']} train, {facts['valid']} valid images (split: {split})")
+    print(data.sizes_line())
     print(f"  classes   {', '.join(data.classes)}")
     print(f"  content   sha256 {data.digest}")
     if action == "verify":

@@ -238,8 +238,12 @@ def train_into(
     """Fit with progress, then the curves; 130 when a signal stopped it (checkpoint saved)."""
     from mnist_sgd.cli.progress import ProgressPrinter
     from mnist_sgd.cli.workers import trainer as make_trainer
+    from mnist_sgd.cli.workers import world_from_env
 
     printer = ProgressPrinter(quiet=args.quiet, as_json=args.json)
+    world = world_from_env()
+    if data.source and not args.quiet and (world is None or world.writer):
+        print(data.sizes_line(), file=sys.stderr)  # a user's set: what was read, how it was split
     speed = choose_speed(config, data, device, args)
     trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint, speed)
     if args.init_from is not None and (note := trainer.start_from(args.init_from)):

@@ -120,6 +120,17 @@ class MnistData:
             valid_labels=self.valid_labels[valid],
         )
 
+    def sizes_line(self) -> str:
+        """What was loaded, in one line: ``train.csv: 800 train, 200 valid images (split: 0.2
+        by seed 42)`` (a user's set by its path; a registry's by its name, split its own)."""
+        split = (
+            "its own" if self.valid_pct is None else f"{self.valid_pct:g} by seed {self.split_seed}"
+        )
+        return (
+            f"{self.source or self.name}: {len(self.train_labels)} train, "
+            f"{len(self.valid_labels)} valid images (split: {split})"
+        )
+
     def __repr__(self) -> str:
         return (
             f"MnistData(name={self.name!r}, classes={self.classes!r}, "

@@ -89,7 +89,10 @@ def _decode(data: bytes, name: str, fit: bool = False) -> tuple[np.ndarray, bool
             f"{name}: {error}; remove it or replace it with an image of one digit"
         ) from None
     except UnidentifiedImageError:
-        raise DataError(f"{name}: not an image (PIL cannot identify it)") from None
+        raise DataError(
+            f"{name}: not an image (PIL cannot identify it); remove it, or replace it with "
+            "an image of one digit"
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DataError(f"{name}: refusing a decompression bomb ({error})") from None
     except DataError:

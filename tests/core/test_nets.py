@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
 
 from mnist_sgd.config.registry import get_model
 from mnist_sgd.core.model import takes_flat_input
-from mnist_sgd.core.nets import cnn, cnn_best, cnn_vgg, conv_bn, mlp
+from mnist_sgd.core.nets import channels_last, cnn, cnn_best, cnn_vgg, conv_bn, mlp
 
 
 def n_params(model: nn.Module) -> int:
@@ -114,3 +116,37 @@ def test_each_net_fits_a_tiny_batch(name: str) -> None:
         opt.zero_grad()
     model.eval()
     assert (model(x).argmax(1) == y).float().mean() == 1.0
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn_fast", "cnn_best", "cnn_vgg"])
+def test_channels_last_hands_the_flatten_gradient_back_channels_last(name: str) -> None:
+    """The layout ``train`` uses: the ReLU before the flatten gets its gradient channels-last
+    (not in two layouts at once, 5x slower: issue 30); every gradient is what the same
+    channels-last model without the hook gives (oneDNN's NCHW kernels differ by up to 0.6%)."""
+    torch.manual_seed(0)
+    model = get_model(name, n_out=10)
+    plain = copy.deepcopy(model).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    fast = channels_last(model)
+    flatten = next(m for m in fast.modules() if isinstance(m, nn.Flatten))
+    seen: list[torch.Tensor] = []  # the gradient after channels_last's hook: hooks chain
+
+    def keep(_module: nn.Module, args: tuple[torch.Tensor]) -> None:
+        args[0].register_hook(seen.append)
+
+    handle = flatten.register_forward_pre_hook(keep)
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    for net in (plain, fast):
+        net.train()
+        torch.manual_seed(2)  # the same dropout masks
+        torch.nn.functional.cross_entropy(net(x), torch.arange(6)).backward()
+    (grad,) = seen
+    assert grad.is_contiguous(memory_format=torch.channels_last)
+    if grad.shape[-1] > 1:  # a 1x1 picture is both layouts at once
+        assert not grad.is_contiguous()
+    for p, q in zip(plain.parameters(), fast.parameters(), strict=True):
+        assert p.grad is not None and q.grad is not None
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-5)  # summed in other orders
+    handle.remove()
+    with torch.no_grad():  # no gradient asked: the hook stays out of the way
+        torch.testing.assert_close(fast.eval()(x), plain.eval()(x), rtol=1e-4, atol=1e-6)
+    assert [type(m) for m in fast.modules()] == [type(m) for m in plain.modules()]

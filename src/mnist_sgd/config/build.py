@@ -24,6 +24,7 @@ from mnist_sgd.core.data import DataLoader, DataLoaders, ImageDataset, binary_ta
 from mnist_sgd.core.learner import Learner
 from mnist_sgd.core.metrics import accuracy, batch_accuracy
 from mnist_sgd.core.model import takes_flat_input
+from mnist_sgd.core.nets import channels_last
 from mnist_sgd.core.optim import SGD, Adam, BasicOptim
 
 if TYPE_CHECKING:
@@ -103,8 +104,7 @@ def build_learner(
         model = model.to(device)
     flat = takes_flat_input(model)
     if not flat and (device is None or device.type in ("cpu", "cuda")):
-        # measured: about 20% faster CNN steps on CPU; weights are saved contiguous (runs.tensors)
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        model = as_trained(model)  # weights are saved contiguous (runs.tensors)
     metric = batch_accuracy if config.binary else accuracy
     return Learner(
         make_dls(config, data, device, flat=flat),
@@ -163,9 +163,7 @@ def choose_speed(
 
 def as_trained(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` laid out as :func:`build_learner` trains it (CNNs channels-last on CPU)."""
-    if takes_flat_input(model):
-        return model
-    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return model if takes_flat_input(model) else channels_last(model)
 
 
 def make_opt_func(config: TrainConfig) -> Callable[[Iterable[torch.Tensor], float], BasicOptim]:

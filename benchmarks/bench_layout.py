@@ -1,0 +1,110 @@
+"""A CNN's training step with and without ``channels_last``'s flatten hook (issue 30).
+
+    .venv/bin/python benchmarks/bench_layout.py [--recipe mnist-speedrun] [--threads 1 2]
+        [--bf16/--no-bf16] [--rounds 6] [--steps 50]
+
+The recipe's model, optimiser and loss, on real MNIST batches, laid out as ``train`` lays it
+out (``config.build.as_trained``: channels-last, each ``Flatten`` handing its gradient back
+channels-last), against the same model with the flatten's hook removed (the gradient comes
+back in the default layout). Both in one process, alternately, ``--rounds`` blocks of
+``--steps`` steps each; prints ms a step (fastest, median) and the ratio of the medians.
+Also checks that both give the same gradients (the hook changes a layout, not a value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from mnist_sgd.config.build import as_trained, make_opt_func
+from mnist_sgd.config.recipes import get_recipe
+from mnist_sgd.config.registry import get_loss, get_model
+from mnist_sgd.config.train_config import TrainConfig
+from mnist_sgd.datasets import DataOptions, load_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="mnist-speedrun")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    parser.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=50)
+    args = parser.parse_args()
+    config = get_recipe(args.recipe)
+    data = load_dataset(config.dataset, DataOptions(mirror=os.environ.get("MNIST_SGD_MIRROR")))
+    xs = data.train_images[: args.steps * config.bs].float().div_(255).unsqueeze(1)
+    ys = data.train_labels[: args.steps * config.bs]
+    batches = list(zip(xs.split(config.bs), ys.split(config.bs), strict=True))
+    # most threads first: raising torch's count after a parallel region ran left two threads
+    # as slow as one here (AMD EPYC, torch 2.13.0), lowering it does not
+    for threads in sorted(args.threads, reverse=True):
+        torch.set_num_threads(threads)
+        print(measure(config, batches, args.bf16, args.rounds, threads), flush=True)
+
+
+def measure(config: TrainConfig, batches: list, bf16: bool, rounds: int, threads: int) -> str:  # type: ignore[type-arg]
+    """One line: ms a step with the hook and without, alternately, and the ratio."""
+    loss_func = get_loss(config.loss)
+    torch.manual_seed(0)
+    model = as_trained(get_model(config.model, n_out=10, **config.model_kwargs))
+    flattens = [m for m in model.modules() if isinstance(m, nn.Flatten)]
+    hooks = [dict(m._forward_pre_hooks) for m in flattens]
+    opt = make_opt_func(config)(list(model.parameters()), 1e-4)
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = loss_func(model(xb), yb)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    def use_hook(on: bool) -> None:
+        for module, saved in zip(flattens, hooks, strict=True):
+            module._forward_pre_hooks.clear()
+            if on:
+                module._forward_pre_hooks.update(saved)
+
+    same = same_gradients(model, loss_func, batches[0], use_hook)
+    times: dict[str, list[float]] = {"hook": [], "no hook": []}
+    for xb, yb in batches[:5]:
+        step(xb, yb)  # warm up oneDNN
+    for _ in range(rounds):
+        for name in times:
+            use_hook(name == "hook")
+            start = time.perf_counter()
+            for xb, yb in batches:
+                step(xb, yb)
+            times[name].append((time.perf_counter() - start) / len(batches) * 1e3)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return (
+        f"{config.model} {config.model_kwargs}, {threads} thread(s), "
+        f"{'bf16' if bf16 else 'float32'}: "
+        + "; ".join(
+            f"{name} {min(t):.2f} ms a step (median {medians[name]:.2f})"
+            for name, t in times.items()
+        )
+        + f"; no hook / hook {medians['no hook'] / medians['hook']:.3f}x; same gradients: {same}"
+    )
+
+
+def same_gradients(model: nn.Module, loss_func, batch, use_hook) -> bool:  # type: ignore[no-untyped-def]
+    """Whether one batch's parameter gradients are the same (to float32 rounding) either way."""
+    grads = []
+    for on in (True, False):
+        use_hook(on)
+        model.zero_grad()
+        loss_func(model(batch[0]), batch[1]).backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+        model.zero_grad()
+    use_hook(True)
+    return all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(*grads, strict=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """A CNN's training step with and without ``channels_last``'s flatten hook (issue 30).
 
-    .venv/bin/python benchmarks/bench_layout.py [--recipe mnist-speedrun] [--threads 1 2]
+    .venv/bin/python benchmarks/bench_layout.py [--recipe mnist-speedrun] [--threads 2 1]
         [--bf16/--no-bf16] [--rounds 6] [--steps 50]
 
 The recipe's model, optimiser and loss, on real MNIST batches, laid out as ``train`` lays it
@@ -9,6 +9,8 @@ channels-last), against the same model with the flatten's hook removed (the grad
 back in the default layout). Both in one process, alternately, ``--rounds`` blocks of
 ``--steps`` steps each; prints ms a step (fastest, median) and the ratio of the medians.
 Also checks that both give the same gradients (the hook changes a layout, not a value).
+Compare within a run: on a shared host whole stretches of seconds run up to 1.6x slower
+(issue 30, benchmarks/RESULTS.md), which the alternation spreads over both.
 """
 
 from __future__ import annotations
@@ -41,9 +43,7 @@ def main() -> None:
     xs = data.train_images[: args.steps * config.bs].float().div_(255).unsqueeze(1)
     ys = data.train_labels[: args.steps * config.bs]
     batches = list(zip(xs.split(config.bs), ys.split(config.bs), strict=True))
-    # most threads first: raising torch's count after a parallel region ran left two threads
-    # as slow as one here (AMD EPYC, torch 2.13.0), lowering it does not
-    for threads in sorted(args.threads, reverse=True):
+    for threads in args.threads:
         torch.set_num_threads(threads)
         print(measure(config, batches, args.bf16, args.rounds, threads), flush=True)
 

@@ -23,7 +23,10 @@ thread doing the work; ``OMP_WAIT_POLICY=PASSIVE`` in the shell (before
 Python starts) makes them sleep instead. Measured on the 2-core development
 machine at load 11: a linear-model epoch took 0.48-1.14 s with spinning
 threads and 0.02-0.08 s with sleeping ones (benchmarks/RESULTS.md, "Speed
-(issue 6)"). The test suite sets it for itself in ``tests/conftest.py``.
+(issue 6)"). On a quiet machine the spinning is what makes a second thread pay:
+the speedrun's probe chose two threads with the policy unset and one with
+``PASSIVE``, on both CPU kinds measured (benchmarks/RESULTS.md, "Issue 30").
+The test suite sets it for itself in ``tests/conftest.py``.
 """
 
 from __future__ import annotations

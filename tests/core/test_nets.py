@@ -121,7 +121,7 @@ def test_each_net_fits_a_tiny_batch(name: str) -> None:
 @pytest.mark.parametrize("name", ["cnn", "cnn_fast", "cnn_best", "cnn_vgg"])
 def test_channels_last_hands_the_flatten_gradient_back_channels_last(name: str) -> None:
     """The layout ``train`` uses: the ReLU before the flatten gets its gradient channels-last
-    (not in two layouts at once, 5x slower: issue 30); every gradient is what the same
+    (not in two layouts at once, several times slower: issue 30); every gradient is what the same
     channels-last model without the hook gives (oneDNN's NCHW kernels differ by up to 0.6%)."""
     torch.manual_seed(0)
     model = get_model(name, n_out=10)

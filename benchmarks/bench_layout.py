@@ -99,6 +99,7 @@ def same_gradients(model: nn.Module, loss_func, batch, use_hook) -> bool:  # typ
     for on in (True, False):
         use_hook(on)
         model.zero_grad()
+        torch.manual_seed(0)  # the same dropout masks both times
         loss_func(model(batch[0]), batch[1]).backward()
         grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
         model.zero_grad()

@@ -201,11 +201,11 @@ def time_to(result: dict[str, Any], target: float = TARGET) -> float | None:
 def train_speed(data: Any, threads: int | None) -> Any:
     """bf16 or float32 and the thread count as ``mnist-sgd train --recipe mnist-speedrun``
     decides them here (``threads``: the user's, never probed), applied to torch."""
+    from mnist_sgd.cli.train import user_threads
     from mnist_sgd.config.build import choose_speed
     from mnist_sgd.config.recipes import get_recipe
 
-    if threads is None and "OMP_NUM_THREADS" in os.environ:
-        threads = torch.get_num_threads()
+    threads = user_threads() if threads is None else threads
     cache = benchlib.data_options().cache_dir  # the bench's cache folder, as the data's
     speed = choose_speed(get_recipe(SPEED_RECIPE), data, threads=threads, cache_dir=cache)
     torch.set_num_threads(speed.threads)

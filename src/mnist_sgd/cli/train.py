@@ -244,7 +244,7 @@ def train_into(
     world = world_from_env()
     if data.source and not args.quiet and (world is None or world.writer):
         print(data.sizes_line(), file=sys.stderr)  # a user's set: what was read, how it was split
-    speed = choose_speed(config, data, device, args)
+    speed = choose_speed(config, data, device, args, world)
     trainer = make_trainer(run_dir, config, data, device, [printer], checkpoint, speed)
     if args.init_from is not None and (note := trainer.start_from(args.init_from)):
         print(note, file=sys.stderr)
@@ -281,24 +281,26 @@ def fit_until_signal(trainer: RunTrainer) -> list[dict[str, float]]:
 
 
 def choose_speed(
-    config: TrainConfig, data: MnistData, device: torch.device, args: argparse.Namespace
+    config: TrainConfig,
+    data: MnistData,
+    device: torch.device,
+    args: argparse.Namespace,
+    world: Any,
 ) -> Speed:
     """bf16 or not and the thread count (``config.build.choose_speed``: ``--bf16``/``--no-bf16``
     and ``OMP_NUM_THREADS`` win), applied, and said in one line on stderr. A data-parallel
-    worker does not probe (the workers would time each other): the cached answer or float32."""
+    worker (``world``: ``workers.world_from_env()``, None outside torchrun) does not probe (the
+    workers would time each other): the cached answer or float32."""
     import torch
 
-    from mnist_sgd.cli.workers import world_from_env
     from mnist_sgd.config import build
 
-    world = world_from_env()
-    threads = torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else None
     speed = build.choose_speed(
         config,
         data,
         device,
         bf16=args.bf16,
-        threads=threads,
+        threads=user_threads(),
         cache_dir=args.cache_dir,
         may_probe=world is None,
     )
@@ -306,6 +308,14 @@ def choose_speed(
     if not args.quiet and (world is None or world.writer):
         print(speed.line(), file=sys.stderr)
     return speed
+
+
+def user_threads() -> int | None:
+    """The thread count the user chose (``OMP_NUM_THREADS``, read by torch at start), else None:
+    a count that is never probed."""
+    import torch
+
+    return torch.get_num_threads() if "OMP_NUM_THREADS" in os.environ else None
 
 
 def say_resuming(

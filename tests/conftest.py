@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 # Before torch loads: idle OpenMP threads sleep rather than spin, so tests stay
-# fast on a machine that other work keeps busy (see src/mnist_sgd/threads.py).
+# fast on a machine that other work keeps busy (see src/mnist_sgd/config/threads.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The suite sets its own data options: a user's exported MNIST_SGD_MIRROR or MNIST_SGD_CACHE

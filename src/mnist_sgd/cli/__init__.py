@@ -3,7 +3,7 @@
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``. A command module imports the library inside ``run``, so
 building the parser (``--help``) imports no torch; a command that never needs
-tensors says so with ``set_defaults(needs_torch=False)`` (no thread set-up).
+tensors says so with ``set_defaults(needs_torch=False)`` (no thread or allocator set-up).
 Expected errors become one line on stderr and an exit code (2 usage, 1 runtime,
 130 interrupted); a traceback only with ``--debug``. A reader that closes the
 pipe early (``mnist-sgd data list | head -1``) ends the command quietly.
@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from mnist_sgd.cli.common import HelpFormatter
+from mnist_sgd.config.memory import keep_freed_memory, user_tunes_malloc
 from mnist_sgd.errors import ConfigError, MnistSgdError, one_line
 
 OS_HINTS = {
@@ -117,6 +118,8 @@ def _main(argv: Sequence[str] | None) -> int:
         from mnist_sgd.config.threads import set_sensible_threads
 
         set_sensible_threads()  # one per core the CPU quota allows, less one for everything else
+    if args.needs_torch and not user_tunes_malloc(os.environ):  # so do their malloc settings
+        keep_freed_memory()  # a step's tensors reuse the last step's pages (glibc only)
     return _run(args)
 
 

@@ -21,7 +21,8 @@ from types import ModuleType
 from typing import Any
 
 import mnist_sgd.config.threads  # noqa: F401  (as the CLI does: sleeping OpenMP threads; before torch)
-from mnist_sgd.config.memory import keep_freed_memory, user_tunes_malloc
+from mnist_sgd.cli import user_tunes_malloc
+from mnist_sgd.config.memory import keep_freed_memory
 
 if not user_tunes_malloc(os.environ):  # as the CLI does: a step reuses the last one's pages
     keep_freed_memory()

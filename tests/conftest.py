@@ -21,6 +21,12 @@ for _name in [n for n in os.environ if n.startswith("MNIST_SGD_") and n not in T
 
 import pytest  # noqa: E402
 
+from mnist_sgd.config.memory import keep_freed_memory  # noqa: E402
+
+# As the CLI does (and in-process CLI tests would do anyway, from whichever test came first):
+# glibc keeps a training step's freed tensors for the next one (src/mnist_sgd/config/memory.py).
+keep_freed_memory()
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MNIST_SGD_SHARED_DATA", REPO.parent / "shared" / "data"))
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mnist_sgd import cli
-from mnist_sgd.config.memory import is_glibc, user_tunes_malloc
+from mnist_sgd.config.memory import is_glibc
 
 # Page faults while eight 4 MB buffers are allocated, written and freed together 20 times (a
 # training step's tensors, as glibc sees them), before and after keep_freed_memory, in a fresh
@@ -44,10 +44,10 @@ def test_freed_memory_is_kept_for_the_next_allocation() -> None:
 
 
 def test_the_users_own_malloc_settings_win() -> None:
-    assert not user_tunes_malloc({"PATH": "/usr/bin", "OMP_NUM_THREADS": "2"})
-    assert user_tunes_malloc({"MALLOC_ARENA_MAX": "2"})
-    assert user_tunes_malloc({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"})
-    assert not user_tunes_malloc({"GLIBC_TUNABLES": "glibc.rtld.nns=2"})
+    assert not cli.user_tunes_malloc({"PATH": "/usr/bin", "OMP_NUM_THREADS": "2"})
+    assert cli.user_tunes_malloc({"MALLOC_ARENA_MAX": "2"})
+    assert cli.user_tunes_malloc({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=0"})
+    assert not cli.user_tunes_malloc({"GLIBC_TUNABLES": "glibc.rtld.nns=2"})
 
 
 @pytest.mark.parametrize(

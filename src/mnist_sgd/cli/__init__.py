@@ -20,11 +20,11 @@ import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
 from mnist_sgd.cli.common import HelpFormatter
-from mnist_sgd.config.memory import keep_freed_memory, user_tunes_malloc
+from mnist_sgd.config.memory import keep_freed_memory
 from mnist_sgd.errors import ConfigError, MnistSgdError, one_line
 
 OS_HINTS = {
@@ -121,6 +121,12 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.needs_torch and not user_tunes_malloc(os.environ):  # so do their malloc settings
         keep_freed_memory()  # a step's tensors reuse the last step's pages (glibc only)
     return _run(args)
+
+
+def user_tunes_malloc(environ: Mapping[str, str]) -> bool:
+    """True when ``environ`` tunes glibc's allocator itself: the user's choice, left alone."""
+    tunables = environ.get("GLIBC_TUNABLES", "")
+    return "glibc.malloc" in tunables or any(name.startswith("MALLOC_") for name in environ)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -15,15 +15,15 @@ heap is trimmed only when more than :data:`TRIM_THRESHOLD` is free at its top. T
 then keeps what it once used (its peak, which it reached anyway) until it ends.
 
 Where the C library is not glibc (macOS, Windows, musl), nothing changes. The CLI leaves the
-allocator alone where the user tunes it (a ``MALLOC_*`` variable or ``glibc.malloc`` in
-``GLIBC_TUNABLES``); the library itself never calls :func:`keep_freed_memory`.
+allocator alone where the user tunes it (``cli.user_tunes_malloc``: a ``MALLOC_*`` variable
+or ``glibc.malloc`` in ``GLIBC_TUNABLES``); the library itself never calls
+:func:`keep_freed_memory`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-from collections.abc import Mapping
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters, from glibc's malloc.h
 MMAP_THRESHOLD = 32 << 20  # the largest glibc allows on 64-bit systems (HEAP_MAX_SIZE / 2)
@@ -49,11 +49,4 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
-
-
-def user_tunes_malloc(environ: Mapping[str, str]) -> bool:
-    """True when ``environ`` tunes glibc's allocator itself (the user's choice, left alone)."""
-    return any(name.startswith("MALLOC_") for name in environ) or "glibc.malloc" in environ.get(
-        "GLIBC_TUNABLES", ""
     )

@@ -150,7 +150,9 @@ def test_the_probes_choice_is_cached_and_a_second_build_does_not_probe(
     assert first.line().endswith(" s; cached)")
     assert again.line() == "speed: float32, 2 threads (probed once on this CPU; cached)"
     kept = json.loads(next((tmp_path / "speed").glob("*.json")).read_text())
-    assert kept["version"] == 1 and next(iter(kept["entries"])).startswith(f"{config.model} ")
+    assert kept["version"] == speed.CACHE_VERSION and next(iter(kept["entries"])).startswith(
+        f"{config.model} "
+    )
     choose_speed(replace(config, bs=64), data, cache_dir=tmp_path)
     assert machine.probe.calls == 2  # per model and batch
     first_batch, second_batch = machine.probe.batches
@@ -177,7 +179,7 @@ def test_a_corrupt_or_foreign_cache_file_is_probed_again(
     again = choose_speed(config, data, cache_dir=tmp_path)
     assert machine.probe.calls == 2 and again.precision_by == "probe"
     assert (again.bf16, again.threads) == (first.bf16, first.threads)
-    assert json.loads(path.read_text())["version"] == 1  # written whole again
+    assert json.loads(path.read_text())["version"] == speed.CACHE_VERSION  # written whole again
 
 
 def test_a_cache_folder_that_cannot_be_written_costs_only_the_next_probe(

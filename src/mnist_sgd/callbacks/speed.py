@@ -58,7 +58,7 @@ BUDGET_S = 1.0  # the probe's time, at most (give or take one step)
 ROUNDS = 20  # timed rounds at most, after one that warms each candidate up
 SMALL_MACS = 10_000_000  # multiply-adds a batch under which one thread is used unprobed
 PROBE_MACS = 100_000_000  # the probe's batch: at most this many multiply-adds a forward pass
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: answers from before the CLI kept freed memory (config.memory) go
 
 Candidate = tuple[int, bool]  # (threads, bf16)
 BY = ("user", "probe", "cache", "rule")  # who decided

@@ -45,7 +45,10 @@ def keep_freed_memory() -> bool:
     """
     if not is_glibc():
         return False
-    mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    except (OSError, AttributeError):  # a glibc without it, or a process that hides it
+        return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(
         mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)

@@ -7,7 +7,7 @@ Not in the book: a runtime setting the CLI applies before it works, beside the t
 fresh pages from the kernel and gives them back when freed, and trims the top of its heap
 as it shrinks, so every step pays the kernel for page faults and zeroed pages again: 1,875
 page faults a step for ``mnist-speedrun``, a fifth of the CPU time spent in the kernel, and
-14-17 ms a step instead of 22 ms once they are gone (an AMD EPYC without AVX-512, 2 threads,
+14-19 ms a step instead of 22-24 once they are gone (an AMD EPYC without AVX-512, 2 threads,
 float32: benchmarks/RESULTS.md, "Issue 30 on a third CPU kind"). PyTorch's performance guide
 suggests preloading another allocator (jemalloc, tcmalloc) for this; glibc's own ``mallopt``
 does it without one: allocations up to :data:`MMAP_THRESHOLD` come from the heap, and the

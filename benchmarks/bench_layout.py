@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib
 import torch
 from torch import nn
 
@@ -28,7 +31,7 @@ from mnist_sgd.config.build import as_trained, make_opt_func
 from mnist_sgd.config.recipes import get_recipe
 from mnist_sgd.config.registry import get_loss, get_model
 from mnist_sgd.config.train_config import TrainConfig
-from mnist_sgd.datasets import DataOptions, load_dataset
+from mnist_sgd.datasets import load_dataset
 
 
 def main() -> None:
@@ -40,7 +43,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
     config = get_recipe(args.recipe)
-    data = load_dataset(config.dataset, DataOptions(mirror=os.environ.get("MNIST_SGD_MIRROR")))
+    data = load_dataset(config.dataset, benchlib.data_options())  # as every bench finds it
     xs = data.train_images[: args.steps * config.bs].float().div_(255).unsqueeze(1)
     ys = data.train_labels[: args.steps * config.bs]
     batches = list(zip(xs.split(config.bs), ys.split(config.bs), strict=True))

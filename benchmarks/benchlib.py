@@ -20,7 +20,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import mnist_sgd.config.threads  # noqa: F401  (as the CLI does: sleeping OpenMP threads; before torch)
 from mnist_sgd.cli import user_tunes_malloc
 from mnist_sgd.config.memory import keep_freed_memory
 

@@ -103,8 +103,8 @@ def build_learner(
     if device is not None:
         model = model.to(device)
     flat = takes_flat_input(model)
-    if not flat and (device is None or device.type in ("cpu", "cuda")):
-        model = as_trained(model)  # weights are saved contiguous (runs.tensors)
+    if device is None or device.type in ("cpu", "cuda"):
+        model = as_trained(model)  # CNNs channels-last; weights are saved contiguous (runs.tensors)
     metric = batch_accuracy if config.binary else accuracy
     return Learner(
         make_dls(config, data, device, flat=flat),

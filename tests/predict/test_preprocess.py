@@ -6,6 +6,7 @@ import gzip
 import io
 import struct
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -107,6 +108,21 @@ def test_to_grayscale_of_16_bit_scales_to_255() -> None:
     values[5, 5] = 4000
     gray = to_grayscale(Image.fromarray(values))
     assert gray.max() == pytest.approx(255.0) and gray.min() == 0.0
+
+
+def test_to_grayscale_of_a_float_image_with_a_tiny_maximum_and_bad_values() -> None:
+    # Found by the fuzz test: a float image whose brightest pixel is subnormal made the
+    # float32 scale overflow (inf * 0 = NaN); negatives, NaN and inf count as black.
+    values = np.zeros((6, 6), dtype=np.float32)
+    values[1, 1] = 1e-40  # subnormal in float32
+    values[2, 2] = 5e-41
+    values[3, 3], values[4, 4], values[5, 5] = -7.0, np.nan, np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow would be a RuntimeWarning
+        gray = to_grayscale(Image.fromarray(values, mode="F"))
+    assert gray.dtype == np.float32 and np.isfinite(gray).all()
+    assert gray[1, 1] == pytest.approx(255.0) and gray[2, 2] == pytest.approx(127.5)
+    assert gray[3, 3] == gray[4, 4] == gray[5, 5] == gray[0, 0] == 0.0
 
 
 # --- inversion and background -------------------------------------------------------------

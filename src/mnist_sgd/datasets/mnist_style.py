@@ -121,9 +121,13 @@ def to_grayscale(img: Image.Image) -> np.ndarray:
     under light ink); an opaque image is unaffected.
     """
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        values = np.asarray(img, dtype=np.float32)
+        # Scaled so the brightest pixel is 255, in float64: a float image's tiny (even
+        # subnormal) maximum would overflow float32's scale; negatives and NaN or inf are 0.
+        values = np.asarray(img, dtype=np.float64)
+        values = np.where(np.isfinite(values), values, 0.0).clip(min=0.0)
         top = float(values.max())
-        return values * (255.0 / top) if top > 0 else np.zeros_like(values)
+        scaled = values * (255.0 / top) if top > 0 else values
+        return scaled.astype(np.float32)
     has_alpha = "A" in img.getbands() or "transparency" in img.info
     if not has_alpha:
         return np.asarray(img.convert("L"), dtype=np.float32)

@@ -150,3 +150,10 @@ def test_channels_last_hands_the_flatten_gradient_back_channels_last(name: str) 
     with torch.no_grad():  # no gradient asked: the hook stays out of the way
         torch.testing.assert_close(fast.eval()(x), plain.eval()(x), rtol=1e-4, atol=1e-6)
     assert [type(m) for m in fast.modules()] == [type(m) for m in plain.modules()]
+
+
+def test_channels_last_twice_adds_no_second_hook() -> None:
+    """Laying a model out twice (no caller does today) leaves one hook on each flatten."""
+    model = channels_last(channels_last(get_model("cnn", n_out=10)))
+    (flatten,) = (m for m in model.modules() if isinstance(m, nn.Flatten))
+    assert len(flatten._forward_pre_hooks) == 1

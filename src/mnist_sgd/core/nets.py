@@ -46,9 +46,11 @@ def channels_last(model: nn.Module) -> nn.Module:
     threads, where a gradient made channels-last first costs 0.06 (issue 30,
     benchmarks/RESULTS.md). So each ``Flatten`` gets a pre-hook that has its input's
     gradient made channels-last; the weights, the values and the saved model are unchanged.
+    Calling it again on the same model adds no second hook.
     """
     for module in model.modules():
-        if isinstance(module, nn.Flatten):
+        hooked = _gradient_channels_last in module._forward_pre_hooks.values()
+        if isinstance(module, nn.Flatten) and not hooked:
             module.register_forward_pre_hook(_gradient_channels_last)
     return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 

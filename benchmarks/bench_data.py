@@ -10,8 +10,10 @@ of ``--repeat`` runs):
   the extracted PNGs (MNIST IDX is compared with the same images as PNG);
   Fashion-MNIST has no PNGs, so its peer is a plain ``gzip`` + ``frombuffer``
   read of the IDX files;
-- cold: ``load_dataset`` into an empty cache with ``../shared/data`` as an
-  offline mirror: copy, verify, decode, write the tensor cache;
+- cold: ``load_dataset`` into an empty cache, offline, from a mirror folder of links to
+  your mirror (``MNIST_SGD_MIRROR`` or ``--mirror``; the tests' copy is ``../shared/data``)
+  or, without one, to your download cache (MNIST_SAMPLE fetched into it first): copy,
+  verify, decode, write the tensor cache;
 - decode: the same with the files already fetched (the tensor cache missing);
 - warm: ``load_dataset`` again (the tensor cache answers), plus touching
   every byte of the four tensors (the cache is memory-mapped: without the

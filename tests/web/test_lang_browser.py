@@ -302,6 +302,34 @@ def test_the_studio_in_english(
     context.close()
 
 
+# Each option of the recipe box, as wide as the box's font draws it, and the room the closed
+# box leaves for it (its inner width less its padding and Chromium's arrow, 24 px).
+RECIPE_WIDTHS = """() => {
+  const box = document.getElementById("recipe");
+  const style = getComputedStyle(box);
+  const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  const room = box.clientWidth - padding - 24;
+  const pen = document.createElement("canvas").getContext("2d");
+  pen.font = style.font;
+  return [...box.options].map((o) => [o.text, pen.measureText(o.text).width, room]);
+}"""
+
+
+@pytest.mark.parametrize(("locale", "lang"), [("ko-KR", "ko"), ("en-US", "en")])
+def test_every_recipe_fits_the_studio_s_recipe_box(
+    browser: Any, studio: str, locale: str, lang: str
+) -> None:
+    """A chosen recipe shows its whole line (name, net, accuracy), not a line cut at the arrow."""
+    context, page, errors = new_page(browser, locale)
+    opened(page, studio, lang)
+    wait_until(lambda: page.locator("#recipe option").count() > 1, "the recipes")
+    widths = page.evaluate(RECIPE_WIDTHS)
+    cut = [f"{text!r}: {w:.0f} px in {room:.0f}" for text, w, room in widths if w > room]
+    assert not cut, cut
+    assert not errors, errors
+    context.close()
+
+
 @pytest.mark.parametrize("locale", ["ko-KR", "en-US"])
 def test_the_draw_page(
     browser: Any, serve: str, sample: Any, names: set[str], shots: Path, locale: str

@@ -121,13 +121,16 @@ def to_grayscale(img: Image.Image) -> np.ndarray:
     under light ink); an opaque image is unaffected.
     """
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        # Scaled so the brightest pixel is 255, in float64: a float image's tiny (even
-        # subnormal) maximum would overflow float32's scale; negatives and NaN or inf are 0.
-        values = np.asarray(img, dtype=np.float64)
-        values = np.where(np.isfinite(values), values, 0.0).clip(min=0.0)
+        # The brightest pixel made 255, in place; divided by it first, as a float image's
+        # tiny (even subnormal) maximum would overflow 255 / top. Negatives, NaN, inf: black.
+        values = np.array(img, dtype=np.float32)  # a copy of its own, written in place
+        values[~np.isfinite(values)] = 0.0
+        np.maximum(values, 0.0, out=values)
         top = float(values.max())
-        scaled = values * (255.0 / top) if top > 0 else values
-        return scaled.astype(np.float32)
+        if top > 0:
+            values /= np.float32(top)
+            values *= np.float32(255.0)
+        return values
     has_alpha = "A" in img.getbands() or "transparency" in img.info
     if not has_alpha:
         return np.asarray(img.convert("L"), dtype=np.float32)

@@ -49,8 +49,9 @@ def channels_last(model: nn.Module) -> nn.Module:
     Calling it again on the same model adds no second hook.
     """
     for module in model.modules():
-        hooked = _gradient_channels_last in module._forward_pre_hooks.values()
-        if isinstance(module, nn.Flatten) and not hooked:
+        if isinstance(module, nn.Flatten) and (
+            _gradient_channels_last not in module._forward_pre_hooks.values()
+        ):
             module.register_forward_pre_hook(_gradient_channels_last)
     return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
